@@ -1,0 +1,39 @@
+# The verbs people type. `make run` and `make test` work on a fresh clone of a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := .demo
+
+.PHONY: run test lint bench package system-deps clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system-deps:
+	bash build/install-system-deps.sh
+
+$(DEMO)/stash-go.sqlite: $(BIN)/.installed
+	$(BIN)/stash-dedupe demo-library $(DEMO)
+
+run: $(BIN)/.installed $(DEMO)/stash-go.sqlite
+	$(BIN)/stash-dedupe --db $(DEMO)/stash-go.sqlite
+
+test: $(BIN)/.installed system-deps
+	$(BIN)/ruff check app tests bench
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/bench_grouping.py
+
+package: $(BIN)/.installed system-deps
+	bash build/build.sh
+
+clean:
+	rm -rf $(VENV) $(DEMO) dist build/work

@@ -1,0 +1,185 @@
+"""The `stash-dedupe` command: the window by default, and subcommands for scripts.
+
+Every subcommand calls the same domain functions the web API calls. App errors become a
+one-line message on stderr and an exit status (2 for bad input), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from stash_dedupe import __version__
+from stash_dedupe.errors import AppError
+from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+from stash_dedupe.pathmap import PathMapping
+
+MEDIA_CHOICES = {"videos": VIDEO, "images": IMAGE}
+
+
+def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", required=True, help="path to Stash's stash-go.sqlite")
+    parser.add_argument(
+        "--map", action="append", default=[], metavar="STASH=LOCAL",
+        help="path mapping from Stash's paths to this machine's (repeatable)",
+    )
+
+
+def _open_database(args: argparse.Namespace):
+    from stash_dedupe.stash_reader import open_stash_database
+
+    mappings = [PathMapping.parse(text) for text in args.map]
+    database = open_stash_database(args.db, mappings)
+    for warning in database.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return database
+
+
+def file_as_json(file: MediaFile, media: str) -> dict:
+    entry: dict = {
+        "file_id": file.file_id,
+        "path": file.path,
+        "phash": file.phash,
+        "size": file.size,
+    }
+    if media == VIDEO:
+        entry["duration"] = file.duration
+    entry["width"] = file.width
+    entry["height"] = file.height
+    entry["scene_ids" if media == VIDEO else "image_ids"] = file.item_ids
+    return entry
+
+
+def command_groups(args: argparse.Namespace) -> int:
+    from stash_dedupe.grouping import find_groups
+
+    media = MEDIA_CHOICES[args.media]
+    if not 0 <= args.distance <= 64:
+        raise AppError("--distance must be between 0 and 64")
+    with _open_database(args) as database:
+        files = [file for file in database.load_files(media) if file.phash]
+        schema_version = database.schema_version
+    groups = find_groups(
+        files, max_distance=args.distance,
+        max_duration_diff=args.duration_diff if media == VIDEO else None,
+        include_same_item=False,
+    )
+    if args.json:
+        document = {
+            "schema_version": schema_version,
+            "media": args.media,
+            "distance": args.distance,
+            "groups": [
+                {
+                    "max_distance": group.max_distance,
+                    "total_size": group.total_size,
+                    "reclaimable": group.reclaimable,
+                    "files": [file_as_json(file, media) for file in group.files],
+                }
+                for group in groups
+            ],
+        }
+        json.dump(document, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    total = sum(group.reclaimable for group in groups)
+    print(f"{len(groups)} groups of {args.media} at distance {args.distance}, "
+          f"{_human_bytes(total)} reclaimable")
+    for number, group in enumerate(groups, 1):
+        print(f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
+              f"{_human_bytes(group.reclaimable)} reclaimable")
+        for file in group.files:
+            size = _human_bytes(file.size)
+            resolution = f"{file.width}x{file.height}" if file.width else "?"
+            print(f"  [{file.file_id}] {file.phash}  {size:>9}  {resolution:>9}  {file.path}")
+    return 0
+
+
+def command_phash(args: argparse.Namespace) -> int:
+    from stash_dedupe.phash import phash_file
+
+    status = 0
+    for path in args.files:
+        try:
+            print(f"{phash_file(path, exact=args.exact)}  {path}", flush=True)
+        except AppError as error:
+            print(f"error: {error.message}", file=sys.stderr, flush=True)
+            status = 1
+    return status
+
+
+def command_demo_library(args: argparse.Namespace) -> int:
+    from stash_dedupe.demo import create_demo_library
+
+    database = create_demo_library(args.directory)
+    print(f"Demo library written; its Stash database is {database}")
+    return 0
+
+
+def _human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()
+                 ) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stash-dedupe",
+        description="Find and safely remove duplicate videos and images in a Stash library.",
+    )
+    parser.add_argument("--version", action="version", version=f"stash-dedupe {__version__}")
+    parser.add_argument("--db", help="open this Stash database directly")
+    parser.add_argument("--serve", action="store_true",
+                        help="serve the UI in a browser instead of opening a window")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind with --serve")
+    parser.add_argument("--port", type=int, default=0, help="port to bind with --serve")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open a demo library, group it, hash a file, and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    groups = commands.add_parser("groups", help="print duplicate groups")
+    _add_database_arguments(groups)
+    groups.add_argument("--media", choices=sorted(MEDIA_CHOICES), default="videos")
+    groups.add_argument("--distance", type=int, default=0,
+                        help="largest Hamming distance between phashes (0 = exact)")
+    groups.add_argument("--duration-diff", type=float, default=None, metavar="SECONDS",
+                        help="videos: largest difference in duration (default: no limit)")
+    groups.add_argument("--json", action="store_true", help="print one JSON object")
+    groups.set_defaults(handler=command_groups)
+
+    phash = commands.add_parser("phash", help="print Stash's phash of files")
+    phash.add_argument("files", nargs="+", metavar="FILE")
+    phash.add_argument("--exact", action="store_true",
+                       help="images: the slower mode that matches Stash bit for bit")
+    phash.set_defaults(handler=command_phash)
+
+    demo = commands.add_parser("demo-library", help="write a small demo library into DIR")
+    demo.add_argument("directory", metavar="DIR")
+    demo.set_defaults(handler=command_demo_library)
+
+    for add_commands in extra:
+        add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return handler(args)
+        from stash_dedupe.shell import run_app
+
+        return run_app(args)
+    except AppError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

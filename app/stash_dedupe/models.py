@@ -1,0 +1,76 @@
+"""Plain data passed between layers. A phash is always 16 lowercase hex digits here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+VIDEO = "video"
+IMAGE = "image"
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """The Stash scene (for videos) or image item (for images) that a file belongs to."""
+
+    item_id: int
+    title: str = ""
+    date: str | None = None
+    studio: str | None = None
+    rating: int | None = None
+    organized: bool = False
+    play_count: int = 0
+    o_count: int = 0
+    tag_count: int = 0
+    performer_count: int = 0
+    marker_count: int = 0
+    stash_id_count: int = 0
+    file_count: int = 1
+    gallery_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """One file Stash knows, with what the app needs to group, show and safely remove it.
+
+    `path` is the local path after path mappings; `stash_path` is the path as Stash stores it.
+    `mod_time` is Stash's RFC 3339 text; `mod_time_epoch` is the same instant in seconds.
+    """
+
+    file_id: int
+    media: str
+    path: str
+    stash_path: str
+    size: int
+    mod_time: str | None
+    mod_time_epoch: float | None
+    phash: str | None = None
+    oshash: str | None = None
+    md5: str | None = None
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    bit_rate: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    frame_rate: float | None = None
+    format: str | None = None
+    zip_file_id: int | None = None
+    items: tuple[SceneInfo, ...] = field(default_factory=tuple)
+
+    @property
+    def item_ids(self) -> list[int]:
+        return [item.item_id for item in self.items]
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+
+def phash_from_int64(value: int) -> str:
+    """Stash stores the uint64 phash as a signed int64; the app's form is 16 lowercase hex."""
+    return f"{value & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def phash_to_int64(phash: str) -> int:
+    value = int(phash, 16)
+    return value - (1 << 64) if value >= 1 << 63 else value

@@ -1,0 +1,492 @@
+"""Reads a Stash library from its SQLite database. All SQL against Stash's database lives here.
+
+The database is always opened read-only (`mode=ro`): Stash waits only 50 ms for a lock, so
+the app must never hold a write lock on it, and it must keep working while Stash runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from stash_dedupe.errors import DatabaseError, DatabaseLockedError
+from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo, phash_from_int64
+from stash_dedupe.pathmap import PathMapping, to_local
+
+OLDEST_SUPPORTED_SCHEMA = 36  # Stash 0.17: the files/folders refactor
+NEWEST_KNOWN_SCHEMA = 75  # Stash 0.30
+BUSY_TIMEOUT_SECONDS = 5.0
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# The tables (and their columns) the app reads; a newer schema must still have all of them.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "files": ("id", "basename", "zip_file_id", "parent_folder_id", "size", "mod_time"),
+    "folders": ("id", "path", "parent_folder_id"),
+    "files_fingerprints": ("file_id", "type", "fingerprint"),
+    "video_files": (
+        "file_id", "duration", "video_codec", "format", "audio_codec",
+        "width", "height", "frame_rate", "bit_rate",
+    ),
+    "image_files": ("file_id", "format", "width", "height"),
+    "scenes_files": ("scene_id", "file_id", "primary"),
+    "images_files": ("image_id", "file_id", "primary"),
+    "scenes": ("id", "title", "date", "rating", "studio_id", "organized"),
+    "images": ("id", "title", "rating", "studio_id", "o_counter", "organized"),
+    "studios": ("id", "name"),
+    "scenes_tags": ("scene_id", "tag_id"),
+    "performers_scenes": ("performer_id", "scene_id"),
+    "scene_markers": ("id", "scene_id"),
+    "scene_stash_ids": ("scene_id", "stash_id"),
+    "images_tags": ("image_id", "tag_id"),
+    "performers_images": ("performer_id", "image_id"),
+    "galleries_images": ("gallery_id", "image_id"),
+    "schema_migrations": ("version", "dirty"),
+}
+
+
+@dataclass(frozen=True)
+class LibrarySummary:
+    schema_version: int
+    videos: int
+    videos_with_phash: int
+    images: int
+    images_with_phash: int
+
+
+@dataclass
+class StashDatabase:
+    """An open, validated, read-only Stash database."""
+
+    path: str
+    schema_version: int
+    connection: sqlite3.Connection
+    warnings: list[str] = field(default_factory=list)
+    path_mappings: tuple[PathMapping, ...] = ()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> StashDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            raise _explain_operational_error(self.path, error) from error
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._rows(f"PRAGMA table_info(`{table}`)")}
+
+    def _has_table(self, table: str) -> bool:
+        return bool(
+            self._rows("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,))
+        )
+
+    def _count_by(self, table: str, key: str) -> dict[int, int]:
+        if not self._has_table(table):
+            return {}
+        rows = self._rows(f"SELECT `{key}`, COUNT(*) FROM `{table}` GROUP BY `{key}`")
+        return {row[0]: row[1] for row in rows if row[0] is not None}
+
+    def library_roots(self) -> list[str]:
+        """Stash's library folders (those without a parent), as local paths."""
+        rows = self._rows(
+            "SELECT path FROM folders WHERE parent_folder_id IS NULL AND zip_file_id IS NULL"
+            if "zip_file_id" in self._columns("folders")
+            else "SELECT path FROM folders WHERE parent_folder_id IS NULL"
+        )
+        return sorted({to_local(row[0], self.path_mappings) for row in rows})
+
+    def _fingerprints(self) -> dict[int, dict[str, str]]:
+        found: dict[int, dict[str, str]] = defaultdict(dict)
+        rows = self._rows(
+            "SELECT file_id, type, fingerprint FROM files_fingerprints "
+            "WHERE type IN ('phash', 'oshash', 'md5')"
+        )
+        for file_id, kind, value in rows:
+            text = _fingerprint_text(kind, value)
+            if text is not None:
+                found[file_id][kind] = text
+        return found
+
+    def _scene_items(self) -> dict[int, list[SceneInfo]]:
+        """Scene(s) of each video file, with the counts the review UI shows."""
+        scene_columns = self._columns("scenes")
+        tags = self._count_by("scenes_tags", "scene_id")
+        performers = self._count_by("performers_scenes", "scene_id")
+        markers = self._count_by("scene_markers", "scene_id")
+        stash_ids = self._count_by("scene_stash_ids", "scene_id")
+        files = self._count_by("scenes_files", "scene_id")
+        if self._has_table("scenes_view_dates"):  # schema 55+: play history as rows
+            plays = self._count_by("scenes_view_dates", "scene_id")
+            play_column = "0"
+        else:
+            plays = {}
+            play_column = "s.play_count" if "play_count" in scene_columns else "0"
+        if self._has_table("scenes_o_dates"):
+            o_counts = self._count_by("scenes_o_dates", "scene_id")
+            o_column = "0"
+        else:
+            o_counts = {}
+            o_column = "s.o_counter" if "o_counter" in scene_columns else "0"
+        rows = self._rows(
+            f"""SELECT sf.file_id, s.id, s.title, s.date, st.name, s.rating, s.organized,
+                       {play_column}, {o_column}
+                FROM scenes_files sf
+                JOIN scenes s ON s.id = sf.scene_id
+                LEFT JOIN studios st ON st.id = s.studio_id"""
+        )
+        items: dict[int, list[SceneInfo]] = defaultdict(list)
+        for file_id, scene_id, title, date, studio, rating, organized, play, o_count in rows:
+            items[file_id].append(
+                SceneInfo(
+                    item_id=scene_id,
+                    title=title or "",
+                    date=date,
+                    studio=studio,
+                    rating=rating,
+                    organized=bool(organized),
+                    play_count=plays.get(scene_id, play or 0),
+                    o_count=o_counts.get(scene_id, o_count or 0),
+                    tag_count=tags.get(scene_id, 0),
+                    performer_count=performers.get(scene_id, 0),
+                    marker_count=markers.get(scene_id, 0),
+                    stash_id_count=stash_ids.get(scene_id, 0),
+                    file_count=files.get(scene_id, 1),
+                )
+            )
+        return items
+
+    def _image_items(self) -> dict[int, list[SceneInfo]]:
+        """Image item(s) of each image file, with their galleries."""
+        tags = self._count_by("images_tags", "image_id")
+        performers = self._count_by("performers_images", "image_id")
+        files = self._count_by("images_files", "image_id")
+        galleries: dict[int, list[int]] = defaultdict(list)
+        for gallery_id, image_id in self._rows(
+            "SELECT gallery_id, image_id FROM galleries_images"
+        ):
+            galleries[image_id].append(gallery_id)
+        date_column = "i.date" if "date" in self._columns("images") else "NULL"
+        rows = self._rows(
+            f"""SELECT imf.file_id, i.id, i.title, {date_column}, st.name, i.rating,
+                       i.organized, i.o_counter
+                FROM images_files imf
+                JOIN images i ON i.id = imf.image_id
+                LEFT JOIN studios st ON st.id = i.studio_id"""
+        )
+        items: dict[int, list[SceneInfo]] = defaultdict(list)
+        for file_id, image_id, title, date, studio, rating, organized, o_count in rows:
+            items[file_id].append(
+                SceneInfo(
+                    item_id=image_id,
+                    title=title or "",
+                    date=date,
+                    studio=studio,
+                    rating=rating,
+                    organized=bool(organized),
+                    o_count=o_count or 0,
+                    tag_count=tags.get(image_id, 0),
+                    performer_count=performers.get(image_id, 0),
+                    file_count=files.get(image_id, 1),
+                    gallery_ids=tuple(sorted(galleries.get(image_id, []))),
+                )
+            )
+        return items
+
+    def load_files(self, media: str) -> list[MediaFile]:
+        """Every video file (media='video') or image file (media='image') Stash lists.
+
+        Videos are files of scenes, plus video files that back no image; images are files
+        of image items (some are backed by video files: clips, animations), plus image files
+        that belong to no scene.
+        """
+        if media not in (VIDEO, IMAGE):
+            raise ValueError(f"unknown media {media!r}")
+        fingerprints = self._fingerprints()
+        items = self._scene_items() if media == VIDEO else self._image_items()
+        if media == VIDEO:
+            membership = """(f.id IN (SELECT file_id FROM scenes_files)
+                 OR (v.file_id IS NOT NULL AND f.id NOT IN (SELECT file_id FROM images_files)))"""
+        else:
+            membership = """(f.id IN (SELECT file_id FROM images_files)
+                 OR (i.file_id IS NOT NULL AND f.id NOT IN (SELECT file_id FROM scenes_files)))"""
+        rows = self._rows(
+            f"""SELECT f.id, fo.path, f.basename, f.size, f.mod_time, f.zip_file_id,
+                       v.duration, v.video_codec, v.audio_codec, v.frame_rate, v.bit_rate,
+                       COALESCE(v.format, i.format), COALESCE(v.width, i.width),
+                       COALESCE(v.height, i.height)
+                FROM files f
+                JOIN folders fo ON fo.id = f.parent_folder_id
+                LEFT JOIN video_files v ON v.file_id = f.id
+                LEFT JOIN image_files i ON i.file_id = f.id
+                WHERE {membership}
+                ORDER BY f.id"""
+        )
+        result = []
+        for row in rows:
+            (file_id, folder, basename, size, mod_time, zip_file_id, duration, video_codec,
+             audio_codec, frame_rate, bit_rate, file_format, width, height) = row
+            stash_path = join_stash_path(folder, basename)
+            prints = fingerprints.get(file_id, {})
+            result.append(
+                MediaFile(
+                    file_id=file_id,
+                    media=media,
+                    path=to_local(stash_path, self.path_mappings),
+                    stash_path=stash_path,
+                    size=int(size or 0),
+                    mod_time=mod_time,
+                    mod_time_epoch=parse_stash_time(mod_time),
+                    phash=prints.get("phash"),
+                    oshash=prints.get("oshash"),
+                    md5=prints.get("md5"),
+                    duration=_positive_float(duration),
+                    width=_positive_int(width),
+                    height=_positive_int(height),
+                    bit_rate=_positive_int(bit_rate),
+                    video_codec=_known_text(video_codec),
+                    audio_codec=_known_text(audio_codec),
+                    frame_rate=_positive_float(frame_rate),
+                    format=_known_text(file_format),
+                    zip_file_id=zip_file_id,
+                    items=tuple(items.get(file_id, ())),
+                )
+            )
+        return result
+
+    def summary(self) -> LibrarySummary:
+        videos = self.load_files(VIDEO)
+        images = self.load_files(IMAGE)
+        return LibrarySummary(
+            schema_version=self.schema_version,
+            videos=len(videos),
+            videos_with_phash=sum(1 for f in videos if f.phash),
+            images=len(images),
+            images_with_phash=sum(1 for f in images if f.phash),
+        )
+
+
+# ---- opening and validating ---------------------------------------------------------------
+
+
+def open_stash_database(
+    path: str | os.PathLike[str], path_mappings: Iterable[PathMapping] = ()
+) -> StashDatabase:
+    """Open a Stash database read-only after checking it is one the app can read.
+
+    Each way a file can be wrong gets its own message saying what was found and what to do.
+    """
+    path = os.fspath(path)
+    file = Path(path)
+    if not file.exists():
+        raise DatabaseError(f"{path}: no such file. Choose Stash's stash-go.sqlite.")
+    if file.is_dir():
+        raise DatabaseError(f"{path} is a folder. Choose the stash-go.sqlite file inside it.")
+    try:
+        with open(file, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise DatabaseError(f"{path}: cannot be read ({error.strerror}).") from error
+    if not header:
+        raise DatabaseError(
+            f"{path} is an empty file, not a Stash database. Choose Stash's stash-go.sqlite."
+        )
+    if header != SQLITE_HEADER:
+        raise DatabaseError(
+            f"{path} is not an SQLite database. Choose Stash's stash-go.sqlite "
+            "(by default in ~/.stash/)."
+        )
+    connection = _connect_read_only(file)
+    database = StashDatabase(path, 0, connection, path_mappings=tuple(path_mappings))
+    try:
+        database.schema_version = _check_schema(database)
+    except BaseException:
+        connection.close()
+        raise
+    return database
+
+
+def _connect_read_only(file: Path) -> sqlite3.Connection:
+    uri = "file:" + quote(str(file.resolve()), safe="/:\\") + "?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                                     check_same_thread=False)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as error:
+        if "unable to open" in str(error) and not os.access(file.parent, os.W_OK):
+            # A WAL database in a read-only folder cannot create its -shm file; nothing can
+            # be writing to it then, so reading it as immutable is safe.
+            connection = sqlite3.connect(
+                uri + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                check_same_thread=False,
+            )
+        else:
+            raise _explain_operational_error(str(file), error) from error
+    except sqlite3.DatabaseError as error:
+        raise DatabaseError(
+            f"{file} is damaged or not an SQLite database ({error}). "
+            "Choose Stash's stash-go.sqlite."
+        ) from error
+    connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    connection.execute("PRAGMA query_only = ON")
+    return connection
+
+
+def _check_schema(database: StashDatabase) -> int:
+    path = database.path
+    try:
+        has_migrations = database._has_table("schema_migrations")
+    except sqlite3.DatabaseError as error:
+        raise DatabaseError(f"{path} is damaged or not an SQLite database ({error}).") from error
+    if not has_migrations:
+        raise DatabaseError(
+            f"{path} is an SQLite database but not Stash's (no schema_migrations table). "
+            "Choose Stash's stash-go.sqlite."
+        )
+    rows = database._rows("SELECT version, dirty FROM schema_migrations")
+    if not rows:
+        raise DatabaseError(
+            f"{path} has an empty schema_migrations table: Stash never finished creating it. "
+            "Start Stash once on it, then try again."
+        )
+    version, dirty = int(rows[0][0]), bool(rows[0][1])
+    if dirty:
+        raise DatabaseError(
+            f"{path} is marked dirty at schema version {version}: a Stash migration failed. "
+            "Restore Stash's backup or let Stash repair it first."
+        )
+    if version < OLDEST_SUPPORTED_SCHEMA:
+        raise DatabaseError(
+            f"{path} has schema version {version}, from a Stash older than 0.17; "
+            f"this app reads {OLDEST_SUPPORTED_SCHEMA} to {NEWEST_KNOWN_SCHEMA}. "
+            "Upgrade Stash and let it migrate the database first."
+        )
+    missing = _missing_columns(database)
+    if version > NEWEST_KNOWN_SCHEMA:
+        if missing:
+            raise DatabaseError(
+                f"{path} has schema version {version}, newer than this app knows "
+                f"({NEWEST_KNOWN_SCHEMA}), and lacks {', '.join(missing[:3])}. "
+                "Update Stash Dedupe."
+            )
+        database.warnings.append(
+            f"Schema version {version} is newer than this app knows ({NEWEST_KNOWN_SCHEMA}); "
+            "the tables it reads are all there, so it goes on. Update Stash Dedupe if "
+            "something looks wrong."
+        )
+    elif missing:
+        raise DatabaseError(
+            f"{path} claims schema version {version} but lacks {', '.join(missing[:3])}: "
+            "it is not a complete Stash database."
+        )
+    return version
+
+
+def _missing_columns(database: StashDatabase) -> list[str]:
+    missing = []
+    for table, columns in REQUIRED_COLUMNS.items():
+        present = database._columns(table)
+        if not present:
+            missing.append(f"table {table}")
+            continue
+        missing.extend(f"{table}.{column}" for column in columns if column not in present)
+    return missing
+
+
+def _explain_operational_error(path: str, error: sqlite3.OperationalError) -> DatabaseError:
+    text = str(error)
+    if "locked" in text or "busy" in text:
+        return DatabaseLockedError(
+            f"{path} stayed locked for {BUSY_TIMEOUT_SECONDS:g} s (Stash may be migrating or "
+            "running a big task). Wait for it to finish, then try again."
+        )
+    if "unable to open" in text:
+        return DatabaseError(
+            f"{path} cannot be opened ({text}); check that the file and its folder are readable."
+        )
+    return DatabaseError(f"{path}: {text}")
+
+
+# ---- small conversions ----------------------------------------------------------------------
+
+
+def join_stash_path(folder: str, basename: str) -> str:
+    """Full path as Stash builds it: folder + the Stash host's separator + basename."""
+    separator = "\\" if "\\" in folder and "/" not in folder else "/"
+    return folder.rstrip(separator) + separator + basename
+
+
+def parse_stash_time(text: str | None) -> float | None:
+    """Stash's RFC 3339 timestamps (as text) to epoch seconds; None when unreadable."""
+    if not text:
+        return None
+    value = str(text).strip().replace(" ", "T", 1)
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    if "." in value:  # Python 3.10 accepts at most 6 fractional digits
+        head, _, tail = value.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        value = head + "." + digits[:6].ljust(6, "0") + tail[len(digits):]
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _fingerprint_text(kind: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if kind == "phash":
+        if isinstance(value, int):
+            return phash_from_int64(value)
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        text = str(value).strip().lower()
+        try:
+            return phash_from_int64(int(text, 16))
+        except ValueError:
+            return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).lower()
+
+
+def _positive_float(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _positive_int(value: object) -> int | None:
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _known_text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return None if text in ("", "unset") else text

@@ -1,0 +1,264 @@
+"""The Stash reader against databases built from Stash's real schemas (36 and 75)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stash_dedupe.errors import DatabaseError, DatabaseLockedError
+from stash_dedupe.library_writer import DEMO_SCHEMA, LibraryWriter
+from stash_dedupe.models import IMAGE, VIDEO, phash_from_int64, phash_to_int64
+from stash_dedupe.pathmap import PathMapping, to_local, to_stash
+from stash_dedupe.stash_reader import open_stash_database, parse_stash_time
+
+from .conftest import fixture_database
+
+SUPPORTED_VERSIONS = [36, 75]
+
+
+def _small_library(writer: LibraryWriter) -> dict[str, int]:
+    writer.library_root("/media")
+    scene = writer.add_scene("Holiday", studio="Studio X", rating=80, date="2020-01-02",
+                             tags=3, performers=2, markers=1, stash_ids=1, plays=2, o_count=1)
+    first = writer.add_video_file(
+        "/media/videos/holiday.mp4", scene_id=scene, phash="c3a1f0e0d0c0b0a0",
+        duration=60.5, width=1920, height=1080, bit_rate=8_000_000, frame_rate=29.97,
+        size=1000, mod_time="2021-03-04T05:06:07Z", md5="0" * 32,
+    )
+    second = writer.add_video_file(
+        "/media/backup/holiday.mp4", scene_id=scene, primary=False, phash="c3a1f0e0d0c0b0a0",
+        duration=60.5, width=1920, height=1080, size=1000, mod_time="2021-03-04T05:06:07Z",
+    )
+    image = writer.add_image("Photo", o_count=4, gallery="Trip")
+    picture = writer.add_image_file("/media/pics/photo.jpg", image_id=image, width=4000,
+                                    height=3000, phash="8000000000000001", size=500,
+                                    mod_time="2022-01-01T00:00:00+01:00")
+    writer.close()
+    return {"scene": scene, "first": first, "second": second, "image": image,
+            "picture": picture}
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_reads_videos_with_scene_metadata(stash_database, version: int) -> None:
+    path, writer = stash_database(version)
+    ids = _small_library(writer)
+    with open_stash_database(path) as database:
+        assert database.schema_version == version
+        videos = {file.file_id: file for file in database.load_files(VIDEO)}
+    first = videos[ids["first"]]
+    assert first.path == "/media/videos/holiday.mp4"
+    assert first.phash == "c3a1f0e0d0c0b0a0"
+    assert (first.size, first.duration, first.width, first.height) == (1000, 60.5, 1920, 1080)
+    assert first.bit_rate == 8_000_000 and first.frame_rate == pytest.approx(29.97)
+    assert first.md5 == "0" * 32 and first.oshash
+    assert first.mod_time_epoch == parse_stash_time("2021-03-04T05:06:07+00:00")
+    (scene,) = first.items
+    assert scene.item_id == ids["scene"]
+    assert (scene.title, scene.studio, scene.rating, scene.date) == (
+        "Holiday", "Studio X", 80, "2020-01-02")
+    assert (scene.tag_count, scene.performer_count, scene.marker_count,
+            scene.stash_id_count, scene.file_count) == (3, 2, 1, 1, 2)
+    assert scene.o_count == 1
+    if version >= 55:
+        assert scene.play_count == 2
+    assert videos[ids["second"]].item_ids == [ids["scene"]]
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_reads_images_with_galleries(stash_database, version: int) -> None:
+    path, writer = stash_database(version)
+    ids = _small_library(writer)
+    with open_stash_database(path) as database:
+        (picture,) = database.load_files(IMAGE)
+        assert database.library_roots() == ["/media"]
+    assert picture.file_id == ids["picture"]
+    assert picture.phash == "8000000000000001"
+    assert (picture.width, picture.height) == (4000, 3000)
+    assert picture.duration is None
+    assert picture.items[0].o_count == 4
+    assert len(picture.items[0].gallery_ids) == 1
+    assert picture.mod_time_epoch == parse_stash_time("2021-12-31T23:00:00Z")
+
+
+def test_phash_is_stored_as_signed_int64(stash_database) -> None:
+    path, writer = stash_database(75)
+    _small_library(writer)
+    stored = sqlite3.connect(path).execute(
+        "SELECT fingerprint FROM files_fingerprints WHERE type='phash' ORDER BY file_id"
+    ).fetchone()[0]
+    assert isinstance(stored, int) and stored < 0
+    assert phash_from_int64(stored) == "c3a1f0e0d0c0b0a0"
+    assert phash_to_int64("ffffffffffffffff") == -1
+    assert phash_from_int64(5) == "0000000000000005"
+
+
+def test_placeholder_values_of_old_migrations_read_as_unknown(stash_database) -> None:
+    path, writer = stash_database(36)
+    writer.add_video_file("/m/a.mp4", scene_id=writer.add_scene("a"), duration=-1,
+                          width=-1, height=-1, video_codec="unset", size=1,
+                          mod_time="2020-01-01T00:00:00Z")
+    writer.close()
+    with open_stash_database(path) as database:
+        (file,) = database.load_files(VIDEO)
+    assert (file.duration, file.width, file.height, file.video_codec) == (None, None, None, None)
+
+
+def test_database_is_opened_read_only(stash_database) -> None:
+    path, writer = stash_database(75)
+    _small_library(writer)
+    with open_stash_database(path) as database, pytest.raises(sqlite3.OperationalError):
+        database.connection.execute("DELETE FROM files")
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM files").fetchone()[0] == 3
+
+
+def test_path_mappings_apply_to_every_path(stash_database) -> None:
+    path, writer = stash_database(75)
+    _small_library(writer)
+    mappings = [PathMapping("/media", "/mnt/nas/media")]
+    with open_stash_database(path, mappings) as database:
+        paths = sorted(file.path for file in database.load_files(VIDEO))
+        assert database.library_roots() == ["/mnt/nas/media"]
+    assert paths == ["/mnt/nas/media/backup/holiday.mp4", "/mnt/nas/media/videos/holiday.mp4"]
+
+
+def test_path_mapping_round_trip_and_prefix_boundary() -> None:
+    mappings = [PathMapping("/data/", "/srv/stash")]
+    assert to_local("/data/a b/ñ.mp4", mappings) == "/srv/stash/a b/ñ.mp4"
+    assert to_local("/database/x.mp4", mappings) == "/database/x.mp4"
+    assert to_stash("/srv/stash/a b/ñ.mp4", mappings) == "/data/a b/ñ.mp4"
+    windows = [PathMapping("D:\\Media", "/mnt/d")]
+    assert to_local("D:\\Media\\clips\\x.mp4", windows) == "/mnt/d/clips/x.mp4"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "empty file"),
+        (b"this is a text file\n", "not an SQLite database"),
+    ],
+)
+def test_wrong_files_get_their_own_message(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "stash-go.sqlite"
+    path.write_bytes(content)
+    with pytest.raises(DatabaseError, match=expected):
+        open_stash_database(path)
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="no such file"):
+        open_stash_database(tmp_path / "nope.sqlite")
+    with pytest.raises(DatabaseError, match="is a folder"):
+        open_stash_database(tmp_path)
+
+
+def test_sqlite_that_is_not_stash(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite"
+    sqlite3.connect(path).execute("CREATE TABLE notes (text)").connection.commit()
+    with pytest.raises(DatabaseError, match="not Stash's"):
+        open_stash_database(path)
+
+
+def test_schema_older_than_files_refactor_is_refused(stash_database) -> None:
+    path, writer = stash_database(31)
+    writer.close()
+    with pytest.raises(DatabaseError, match="schema version 31.*older than 0.17"):
+        open_stash_database(path)
+
+
+def test_development_schema_32_is_refused(stash_database) -> None:
+    path, writer = stash_database(32)
+    writer.close()
+    with pytest.raises(DatabaseError, match="schema version 32"):
+        open_stash_database(path)
+
+
+def test_dirty_database_is_refused(stash_database) -> None:
+    path, writer = stash_database(75)
+    writer.connection.execute("UPDATE schema_migrations SET dirty = 1")
+    writer.close()
+    with pytest.raises(DatabaseError, match="dirty.*migration failed"):
+        open_stash_database(path)
+
+
+def test_newer_schema_opens_with_a_warning(stash_database) -> None:
+    path, writer = stash_database(75)
+    writer.connection.execute("UPDATE schema_migrations SET version = 80")
+    writer.close()
+    with open_stash_database(path) as database:
+        assert database.schema_version == 80
+        assert "newer than this app knows" in database.warnings[0]
+
+
+def test_newer_schema_without_needed_tables_is_refused(stash_database) -> None:
+    path, writer = stash_database(75)
+    writer.connection.execute("UPDATE schema_migrations SET version = 90")
+    writer.connection.execute("DROP TABLE video_files")
+    writer.close()
+    with pytest.raises(DatabaseError, match="newer than this app knows.*video_files"):
+        open_stash_database(path)
+
+
+def test_locked_database_gives_a_clear_message(stash_database, monkeypatch) -> None:
+    import stash_dedupe.stash_reader as reader
+
+    path, writer = stash_database(75)
+    _small_library(writer)
+    monkeypatch.setattr(reader, "BUSY_TIMEOUT_SECONDS", 0.2)
+    # A writer in exclusive locking mode keeps even WAL readers out: the worst case of Stash
+    # running a migration or a big transaction.
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    locker.execute("UPDATE files SET size = size")
+    try:
+        with pytest.raises(DatabaseLockedError, match="locked"):
+            open_stash_database(path).load_files(VIDEO)
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+def test_read_only_folder_still_opens(stash_database, tmp_path: Path) -> None:
+    path, writer = stash_database(75)
+    _small_library(writer)
+    folder = path.parent
+    folder.chmod(0o555)
+    try:
+        with open_stash_database(path) as database:
+            assert len(database.load_files(VIDEO)) == 2
+    finally:
+        folder.chmod(0o755)
+
+
+def test_demo_schema_matches_stash_real_schema() -> None:
+    """Every table and column the app's own DDL declares exists in Stash's schema 75."""
+    real = sqlite3.connect(f"file:{fixture_database(75)}?mode=ro", uri=True)
+    own = sqlite3.connect(":memory:")
+    own.executescript(DEMO_SCHEMA)
+    tables = [row[0] for row in own.execute("SELECT name FROM sqlite_master WHERE type='table'")
+              if not row[0].startswith("sqlite_")]
+    assert len(tables) >= 20
+    for table in tables:
+        real_columns = {row[1]: row[2].lower() for row in
+                        real.execute(f"PRAGMA table_info(`{table}`)")}
+        assert real_columns, f"table {table} is not in Stash's schema"
+        for row in own.execute(f"PRAGMA table_info(`{table}`)"):
+            assert row[1] in real_columns, f"{table}.{row[1]} is not in Stash's schema"
+            assert row[2].lower() == real_columns[row[1]], f"{table}.{row[1]} type differs"
+
+
+def test_cli_reports_bad_database_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    result = subprocess.run(
+        [sys.executable, "-m", "stash_dedupe", "groups", "--db", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "not an SQLite database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
