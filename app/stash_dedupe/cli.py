@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from stash_dedupe import __version__
 from stash_dedupe.errors import AppError
@@ -110,6 +110,53 @@ def command_phash(args: argparse.Namespace) -> int:
     return status
 
 
+def command_hash(args: argparse.Namespace) -> int:
+    """Backfill missing phashes into the app's cache, with a progress bar on stderr."""
+    from stash_dedupe.backfill import PhashCache, files_to_hash, library_key, run_backfill
+    from stash_dedupe.jobs import Job
+
+    media = [VIDEO, IMAGE] if args.media == "all" else [MEDIA_CHOICES[args.media]]
+    with _open_database(args) as database:
+        files = [file for kind in media for file in database.load_files(kind)]
+        library = library_key(database.path)
+    cache = PhashCache()
+    try:
+        tasks = files_to_hash(files, library, cache)
+    finally:
+        cache.close()
+    print(f"{len(files)} files, {len(tasks)} without a phash to compute", file=sys.stderr)
+    job = Job("hash", lambda job: run_backfill(job, tasks, library, args.workers))
+    job.total = len(tasks)
+    job.start()
+    try:
+        while not job.wait(0.5):
+            _print_progress(job)
+    except KeyboardInterrupt:
+        job.cancel()
+        job.wait()
+        print("\ncancelled; what was hashed is kept, run again to resume", file=sys.stderr)
+        return 130
+    _print_progress(job)
+    print(file=sys.stderr)
+    if job.error:
+        raise AppError(job.error)
+    report = job.result
+    for file_id, path, reason in report.failed:
+        print(f"failed [{file_id}] {path}: {reason}", file=sys.stderr)
+    print(f"hashed {report.hashed}, failed {len(report.failed)}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _print_progress(job) -> None:
+    progress = job.progress()
+    width = 30
+    filled = int(width * progress.done / progress.total) if progress.total else width
+    eta = f"ETA {progress.eta_seconds:.0f}s" if progress.eta_seconds is not None else ""
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {progress.done}/"
+                     f"{progress.total} {progress.rate:.1f}/s {eta}   ")
+    sys.stderr.flush()
+
+
 def command_demo_library(args: argparse.Namespace) -> int:
     from stash_dedupe.demo import create_demo_library
 
@@ -126,8 +173,7 @@ def _human_bytes(size: float) -> str:
     return f"{size} B"
 
 
-def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()
-                 ) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stash-dedupe",
         description="Find and safely remove duplicate videos and images in a Stash library.",
@@ -158,16 +204,24 @@ def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] =
                        help="images: the slower mode that matches Stash bit for bit")
     phash.set_defaults(handler=command_phash)
 
+    backfill = commands.add_parser("hash", help="compute missing phashes into the app's cache")
+    _add_database_arguments(backfill)
+    backfill.add_argument("--media", choices=["videos", "images", "all"], default="all")
+    backfill.add_argument("--workers", type=int, default=None,
+                          help="worker processes (default: all cores)")
+    backfill.set_defaults(handler=command_hash)
+
     demo = commands.add_parser("demo-library", help="write a small demo library into DIR")
     demo.add_argument("directory", metavar="DIR")
     demo.set_defaults(handler=command_demo_library)
 
-    for add_commands in extra:
-        add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # worker processes of a frozen (PyInstaller) build
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

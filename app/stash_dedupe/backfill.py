@@ -1,0 +1,211 @@
+"""Phash backfill: hash the files Stash has no phash for, keep the results in the app's cache.
+
+The cache is an SQLite database in the app's data dir keyed by (library, Stash file id) and
+checked against path, size and mod time, so it survives Stash rescans and app updates, and a
+crash or quit loses at most the files in flight. Grouping uses Stash's phash first, then the
+cache. Exact video hashes (ffmpeg, as Stash) and approximate ones (OpenCV fallback) are kept
+apart: an approximate hash never stands in for an exact one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.errors import AppError
+from stash_dedupe.jobs import PAUSED, Job
+from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+
+CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS phashes (
+    library TEXT NOT NULL,
+    file_id INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mod_time TEXT,
+    phash TEXT NOT NULL,
+    exact INTEGER NOT NULL,
+    computed_at REAL NOT NULL,
+    PRIMARY KEY (library, file_id)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    library TEXT NOT NULL,
+    file_id INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    failed_at REAL NOT NULL,
+    PRIMARY KEY (library, file_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class HashTask:
+    file_id: int
+    media: str
+    path: str
+    size: int
+    mod_time: str | None
+
+
+@dataclass(frozen=True)
+class HashOutcome:
+    file_id: int
+    phash: str | None
+    exact: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class BackfillReport:
+    hashed: int
+    failed: list[tuple[int, str, str]]  # file id, path, reason
+
+
+def library_key(database_path: str) -> str:
+    """Identify a Stash library by its database's real path (file ids are per database)."""
+    return os.path.realpath(database_path)
+
+
+class PhashCache:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path else app_data_dir() / "phash-cache.sqlite"
+        self.connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.executescript(CACHE_SCHEMA)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def lookup(self, library: str, files: Iterable[MediaFile]) -> dict[int, tuple[str, bool]]:
+        """Cached (phash, exact) of each file whose path, size and mod time still match."""
+        wanted = {file.file_id: file for file in files}
+        found: dict[int, tuple[str, bool]] = {}
+        rows = self.connection.execute(
+            "SELECT file_id, path, size, mod_time, phash, exact FROM phashes WHERE library = ?",
+            (library,),
+        )
+        for file_id, path, size, mod_time, phash, exact in rows:
+            file = wanted.get(file_id)
+            if file and file.path == path and file.size == size and file.mod_time == mod_time:
+                found[file_id] = (phash, bool(exact))
+        return found
+
+    def store(self, library: str, task: HashTask, outcome: HashOutcome) -> None:
+        if outcome.phash is not None:
+            self.connection.execute(
+                "INSERT OR REPLACE INTO phashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (library, task.file_id, task.path, task.size, task.mod_time, outcome.phash,
+                 int(outcome.exact), time.time()),
+            )
+            self.connection.execute(
+                "DELETE FROM failures WHERE library = ? AND file_id = ?", (library, task.file_id)
+            )
+        else:
+            self.connection.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
+                (library, task.file_id, task.path, outcome.error or "unknown error", time.time()),
+            )
+        self.connection.commit()
+
+    def failures(self, library: str) -> list[tuple[int, str, str]]:
+        rows = self.connection.execute(
+            "SELECT file_id, path, reason FROM failures WHERE library = ? ORDER BY file_id",
+            (library,),
+        )
+        return [tuple(row) for row in rows]
+
+
+def with_cached_phashes(files: Sequence[MediaFile], library: str,
+                        cache: PhashCache | None = None) -> list[MediaFile]:
+    """Files with Stash's phash, or else the cached one (exact video hashes only)."""
+    missing = [file for file in files if not file.phash]
+    if not missing:
+        return list(files)
+    own_cache = cache is None
+    cache = cache or PhashCache()
+    try:
+        cached = cache.lookup(library, missing)
+    finally:
+        if own_cache:
+            cache.close()
+    result = []
+    for file in files:
+        hit = cached.get(file.file_id)
+        usable = hit and (hit[1] or file.media == IMAGE)
+        result.append(replace(file, phash=hit[0]) if not file.phash and usable else file)
+    return result
+
+
+def files_to_hash(files: Sequence[MediaFile], library: str, cache: PhashCache) -> list[HashTask]:
+    """The files with no phash in Stash and no usable one in the cache (zip members aside)."""
+    candidates = [file for file in files if not file.phash and file.zip_file_id is None]
+    cached = cache.lookup(library, candidates)
+    return [
+        HashTask(file.file_id, file.media, file.path, file.size, file.mod_time)
+        for file in candidates
+        if not (file.file_id in cached and (cached[file.file_id][1] or file.media == IMAGE))
+    ]
+
+
+def hash_one(task: HashTask) -> HashOutcome:
+    """Runs in a worker process: one file's phash, or the reason it could not be made."""
+    from stash_dedupe.phash import image_phash, video_phash
+
+    try:
+        if task.media == VIDEO:
+            result = video_phash(task.path)
+            return HashOutcome(task.file_id, result.phash, result.exact, None)
+        return HashOutcome(task.file_id, image_phash(task.path), True, None)
+    except AppError as error:
+        return HashOutcome(task.file_id, None, False, error.message)
+    except Exception as error:  # a decoder's own failure: report it for this file only
+        return HashOutcome(task.file_id, None, False, f"{type(error).__name__}: {error}")
+
+
+def run_backfill(job: Job, tasks: Sequence[HashTask], library: str, workers: int | None = None,
+                 cache_path: str | None = None) -> BackfillReport:
+    """Hash `tasks` on a process pool (the work is CPU-bound), storing each result at once.
+
+    At most 2 tasks per worker are in flight, so pause and cancel take effect quickly.
+    """
+    workers = max(1, workers or os.cpu_count() or 1)
+    cache = PhashCache(cache_path)
+    job.total = len(tasks)
+    hashed = 0
+    failed: list[tuple[int, str, str]] = []
+    pending: dict[Future[HashOutcome], HashTask] = {}
+    queue = list(reversed(tasks))
+    try:
+        # spawn, not fork: the app process runs Qt and server threads that fork would copy.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            while queue or pending:
+                accepting = not job.cancel_requested and job.state != PAUSED
+                while accepting and queue and len(pending) < 2 * workers:
+                    task = queue.pop()
+                    pending[pool.submit(hash_one, task)] = task
+                if not pending:
+                    job.checkpoint()  # waits while paused, raises Cancelled once cancelled
+                    continue
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task = pending.pop(future)
+                    outcome = future.result()
+                    cache.store(library, task, outcome)
+                    if outcome.phash is None:
+                        failed.append((task.file_id, task.path, outcome.error or ""))
+                        job.advance(failed=1, message=f"failed: {task.path}")
+                    else:
+                        hashed += 1
+                        job.advance(message=task.path)
+    finally:
+        cache.close()
+    return BackfillReport(hashed, failed)
