@@ -58,9 +58,12 @@ def command_groups(args: argparse.Namespace) -> int:
     media = MEDIA_CHOICES[args.media]
     if not 0 <= args.distance <= 64:
         raise AppError("--distance must be between 0 and 64")
+    from stash_dedupe.backfill import library_key, with_cached_phashes
+
     with _open_database(args) as database:
-        files = [file for file in database.load_files(media) if file.phash]
+        files = with_cached_phashes(database.load_files(media), library_key(database.path))
         schema_version = database.schema_version
+    files = [file for file in files if file.phash]
     groups = find_groups(
         files, max_distance=args.distance,
         max_duration_diff=args.duration_diff if media == VIDEO else None,
