@@ -163,7 +163,8 @@ def hash_one(task: HashTask) -> HashOutcome:
         if task.media == VIDEO:
             result = video_phash(task.path)
             return HashOutcome(task.file_id, result.phash, result.exact, None)
-        return HashOutcome(task.file_id, image_phash(task.path), True, None)
+        # The fast image mode is within a few bits of Stash; it is not marked exact.
+        return HashOutcome(task.file_id, image_phash(task.path), False, None)
     except AppError as error:
         return HashOutcome(task.file_id, None, False, error.message)
     except Exception as error:  # a decoder's own failure: report it for this file only

@@ -1,0 +1,253 @@
+"""Phashes equal Stash's own, checked against hashes made by Stash's Go code (shared vectors)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from stash_dedupe import phash
+from stash_dedupe.errors import MediaError
+from stash_dedupe.phash import VideoPhash, find_ffmpeg, image_phash, phash_file, video_phash
+
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
+if not (VECTORS / "expected.json").is_file():
+    pytest.fail(f"missing phash vectors at {VECTORS}: shared/ must sit beside the repo",
+                pytrace=False)  # fmt: skip
+EXPECTED = json.loads((VECTORS / "expected.json").read_text())
+IMAGES = sorted(name for name, entry in EXPECTED.items() if entry["kind"] == "image")
+JPEGS = [name for name in IMAGES if name.endswith(".jpg")]
+NOT_JPEGS = [name for name in IMAGES if not name.endswith(".jpg")]
+VIDEOS = sorted(name for name, entry in EXPECTED.items() if entry["kind"] == "video")
+needs_ffmpeg = pytest.mark.skipif(None in find_ffmpeg(), reason="ffmpeg and ffprobe not installed")
+
+
+def distance(first: str, second: str) -> int:
+    return bin(int(first, 16) ^ int(second, 16)).count("1")
+
+
+def stash_phash(name: str) -> str:
+    """The x86-64 value: Stash's arm64 builds fuse multiply-adds and differ on a few images."""
+    return EXPECTED[name]["phash"]
+
+
+# Images ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [  # lossy WebP is exact only with the VP8 decoder's own planes, read through ffmpeg
+        pytest.param(name, marks=needs_ffmpeg) if EXPECTED[name]["go_type"].startswith("YCbCr")
+        else name
+        for name in NOT_JPEGS
+    ],
+)  # fmt: skip
+def test_every_non_jpeg_image_hashes_exactly_as_stash(name: str) -> None:
+    assert image_phash(VECTORS / name, exact=True) == stash_phash(name)
+
+
+def test_jpegs_agree_with_stash_except_where_go_decodes_differently() -> None:
+    # Go's JPEG decoder rounds its IDCT differently from libjpeg, by a level or two per pixel.
+    hashes = {name: image_phash(VECTORS / name, exact=True) for name in JPEGS}
+    matches = [name for name in JPEGS if hashes[name] == stash_phash(name)]
+    print(f"\nJPEG agreement in exact mode: {len(matches)} of {len(JPEGS)}")
+    assert len(matches) >= len(JPEGS) - 1  # the miss is t02, an 8x8 JPEG
+    assert all(distance(hashes[name], stash_phash(name)) <= 8 for name in JPEGS)
+
+
+def test_fast_mode_is_exact_on_most_vectors_and_close_on_the_rest() -> None:
+    distances = [distance(image_phash(VECTORS / name), stash_phash(name)) for name in IMAGES]
+    print(f"\nfast mode vs Stash, count by distance: {np.bincount(distances).tolist()}")
+    assert sum(d == 0 for d in distances) >= len(IMAGES) - 4
+    assert max(distances) <= 6  # t02, the 8x8 JPEG, is the one far case in either mode
+
+
+def test_fast_mode_hashes_a_reduced_jpeg_within_a_few_bits(tmp_path: Path) -> None:
+    large = tmp_path / "large.jpg"
+    with Image.open(VECTORS / "p13_dandelion_big_2400.jpg") as photo:
+        photo.resize((4800, 2700), Image.BICUBIC).save(large, quality=90)
+    assert distance(image_phash(large), image_phash(large, exact=True)) <= 4
+
+
+def test_exif_orientation_is_ignored_like_go_does() -> None:
+    name = "p10_dandelion_exif6.jpg"
+    assert image_phash(VECTORS / name, exact=True) == stash_phash(name)
+
+
+def test_animated_gif_is_hashed_from_its_first_frame() -> None:
+    assert image_phash(VECTORS / "f02_anim_2frames.gif") == stash_phash("g01_bird_rgb.png")
+
+
+def test_phash_file_tells_videos_from_images_by_extension(monkeypatch) -> None:
+    assert phash_file(VECTORS / "g01_bird_rgb.png") == stash_phash("g01_bird_rgb.png")
+    monkeypatch.setattr(phash, "video_phash", lambda path: VideoPhash(Path(path).name, True, 1.0))
+    assert phash_file(VECTORS / "Clip.MKV") == "Clip.MKV"
+
+
+# The resize, against a line-by-line port of nfnt/resize -----------------------------------------
+
+
+def nfnt_resize_pass(pixels: np.ndarray, out_size: int, unit: int) -> np.ndarray:
+    """One pass of nfnt/resize Bilinear along the width, output transposed (as Go's temp)."""
+    rows, width, channels = pixels.shape
+    scale = width / out_size
+    taps = 2 * max(math.ceil(scale), 1)
+    factor = min(1.0 / scale, 1.0)
+    out = np.zeros((out_size, rows, channels), dtype=np.int64)
+    for y in range(out_size):
+        centre = scale * (y + 0.5) - 0.5
+        start = int(centre) - taps // 2 + 1
+        centre -= start
+        weights = []
+        for i in range(taps):
+            x = abs((centre - i) * factor)
+            weights.append(int((1 - x if x <= 1 else 0) * unit))
+        for row in range(rows):
+            total = [0] * channels
+            for i, weight in enumerate(weights):
+                source = pixels[row, min(max(start + i, 0), width - 1)]
+                for c in range(channels):
+                    total[c] += weight * int(source[c])
+            out[y, row] = [value // sum(weights) for value in total]
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    width=st.integers(1, 160),
+    height=st.integers(1, 160),
+    sixteen_bit=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_resize_equals_a_direct_port_of_nfnt_resize(width, height, sixteen_bit, seed) -> None:
+    if (width, height) == (64, 64):
+        return
+    rng = np.random.default_rng(seed)
+    maximum, unit = (65535, 65536) if sixteen_bit else (255, 256)
+    pixels = rng.integers(0, maximum + 1, size=(height, width, 3))
+    pixels = pixels.astype(np.uint16 if sixteen_bit else np.uint8)
+    kind = "RGBA64" if sixteen_bit else "RGBA"
+    expected = nfnt_resize_pass(nfnt_resize_pass(pixels, 64, unit), 64, unit)
+    resized = phash._resize(phash._GoImage(kind, pixels))
+    assert resized.kind == kind
+    np.testing.assert_array_equal(resized.pixels, expected)
+
+
+# Videos ----------------------------------------------------------------------------------------
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("name", VIDEOS)
+def test_every_video_hashes_exactly_as_stash(name: str) -> None:
+    result = video_phash(VECTORS / name)
+    assert result == VideoPhash(stash_phash(name), True, EXPECTED[name]["stash_duration"])
+
+
+def test_without_ffmpeg_opencv_gives_a_close_hash_marked_inexact(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to find on PATH
+    name = "v01_slideshow_640x360.mp4"
+    result = video_phash(VECTORS / name)
+    assert result.exact is False
+    assert result.duration == pytest.approx(12.0, abs=0.1)
+    assert distance(result.phash, stash_phash(name)) <= 6
+
+
+def test_screenshot_times_are_printed_as_go_prints_floats() -> None:
+    assert phash._go_float_text(12.0) == "12"
+    assert phash._go_float_text(0.6) == "0.6"
+    assert phash._go_float_text(0.389) == "0.389"
+    assert phash._go_float_text(0.00001) == "1e-05"
+    assert phash._go_float_text(1234567.0) == "1.234567e+06"
+    assert [phash._go_float_text(t) for t in phash._screenshot_times(12.0)[:3]] == [
+        "0.6000000000000001", "1.032", "1.4640000000000002",
+    ]  # fmt: skip
+
+
+def test_durations_round_half_away_from_zero_as_go_does() -> None:
+    assert phash._go_round(777.5) == 778  # ffprobe's 7.775 s becomes 7.78 s
+    assert phash._go_round(2.5) == 3  # where Python's round() gives 2
+    assert phash._go_round(1.49999) == 1
+
+
+def test_find_ffmpeg_prefers_the_given_folders(tmp_path: Path) -> None:
+    for tool in ("ffmpeg", "ffprobe"):
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
+    assert find_ffmpeg([tmp_path]) == (str(tmp_path / "ffmpeg"), str(tmp_path / "ffprobe"))
+
+
+# Errors ----------------------------------------------------------------------------------------
+
+
+def test_a_missing_file_is_a_media_error(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="File not found"):
+        image_phash(tmp_path / "gone.jpg")
+    with pytest.raises(MediaError, match="File not found"):
+        video_phash(tmp_path / "gone.mp4")
+
+
+def test_a_zero_byte_file_is_a_media_error(tmp_path: Path) -> None:
+    for name in ("empty.jpg", "empty.mp4"):
+        (tmp_path / name).touch()
+        with pytest.raises(MediaError, match="Empty file"):
+            phash_file(tmp_path / name)
+
+
+def test_a_text_file_named_jpg_is_a_media_error(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("shopping list: milk, eggs\n")
+    with pytest.raises(MediaError, match="Not an image") as raised:
+        image_phash(fake, exact=True)
+    assert "\n" not in raised.value.message
+
+
+def test_a_truncated_image_is_a_media_error(tmp_path: Path) -> None:
+    truncated = tmp_path / "half.jpg"
+    data = (VECTORS / "p01_mountain.jpg").read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match="Cannot decode"):
+        image_phash(truncated, exact=True)
+
+
+@needs_ffmpeg
+def test_a_truncated_video_is_a_media_error(tmp_path: Path) -> None:
+    truncated = tmp_path / "half.mp4"
+    data = (VECTORS / "v01_slideshow_640x360.mp4").read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    with pytest.raises(MediaError) as raised:
+        video_phash(truncated)
+    assert "half.mp4" in raised.value.message and "\n" not in raised.value.message
+
+
+def test_a_truncated_video_is_a_media_error_without_ffmpeg_too(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    truncated = tmp_path / "half.mp4"
+    truncated.write_bytes((VECTORS / "v01_slideshow_640x360.mp4").read_bytes()[:20000])
+    with pytest.raises(MediaError):
+        video_phash(truncated)
+
+
+@needs_ffmpeg
+def test_a_video_that_runs_out_of_time_is_a_media_error() -> None:
+    with pytest.raises(MediaError, match="Timed out"):
+        video_phash(VECTORS / VIDEOS[0], timeout=0.001)
+
+
+def test_paths_with_spaces_and_non_ascii_letters_work(tmp_path: Path) -> None:
+    folder = tmp_path / "Fotos de Año Nuevo ✓"
+    folder.mkdir()
+    picture = folder / "pájaro rojo 1.png"
+    shutil.copy(VECTORS / "g01_bird_rgb.png", picture)
+    assert image_phash(picture, exact=True) == stash_phash("g01_bird_rgb.png")
+    if None not in find_ffmpeg():
+        name = "v02_slideshow_320x180_crf38.mp4"
+        video = folder / "vídeo – copia.mp4"
+        shutil.copy(VECTORS / name, video)
+        assert video_phash(video).phash == stash_phash(name)
