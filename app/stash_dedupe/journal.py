@@ -1,0 +1,395 @@
+"""The removal journal: a write-ahead record of every file the app removes or restores.
+
+Each action is committed as 'planned' before the filesystem is touched and marked 'done'
+after, so after a crash `removal.reconcile` can tell, file by file, what happened. SQLite in
+WAL mode with synchronous=FULL, so a committed row survives a killed process or a power cut.
+
+Rows are written by `removal` only; the read functions at the bottom serve history views.
+In an action row `original_path` is where the action took the file from and `destination`
+where it put it (for an undo: from the trash back to the library).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TextIO
+
+from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.errors import AppError, NotFoundError
+
+JOURNAL_FILE_NAME = "journal.sqlite3"
+
+TRASH, MOVE, DELETE, UNDO = "trash", "move", "delete", "undo"
+REMOVAL_MODES = (TRASH, MOVE, DELETE)
+
+PLANNED, DONE, SKIPPED, FAILED, UNDONE = "planned", "done", "skipped", "failed", "undone"
+RUNNING, FINISHED, INTERRUPTED = "running", "finished", "interrupted"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    started TEXT NOT NULL,
+    finished TEXT,
+    mode TEXT NOT NULL CHECK (mode IN ('trash', 'move', 'delete', 'undo')),
+    trash_dir TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'interrupted'))
+);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY,
+    batch_id INTEGER NOT NULL REFERENCES batches (id),
+    time TEXT NOT NULL,
+    mode TEXT NOT NULL CHECK (mode IN ('trash', 'move', 'delete', 'undo')),
+    file_id INTEGER NOT NULL,
+    original_path TEXT NOT NULL,
+    destination TEXT,
+    trash_info_path TEXT,
+    size INTEGER NOT NULL,
+    mtime REAL,
+    keeper_ids TEXT NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('planned', 'done', 'skipped', 'failed', 'undone')),
+    reason TEXT,
+    undoes_action_id INTEGER REFERENCES actions (id)
+);
+CREATE INDEX IF NOT EXISTS actions_by_batch ON actions (batch_id);
+CREATE INDEX IF NOT EXISTS actions_by_state ON actions (state);
+PRAGMA user_version = 1;
+"""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One removal (or undo) run, with totals for the history view."""
+
+    id: int
+    started: str
+    finished: str | None
+    mode: str
+    trash_dir: str | None
+    status: str
+    action_count: int
+    done_count: int
+    done_bytes: int
+
+
+@dataclass(frozen=True)
+class Action:
+    """One file's step in a batch; `destination` is None for a delete or a platform trash."""
+
+    id: int
+    batch_id: int
+    time: str
+    mode: str
+    file_id: int
+    original_path: str
+    destination: str | None
+    trash_info_path: str | None
+    size: int
+    mtime: float | None
+    keeper_ids: tuple[int, ...]
+    state: str
+    reason: str | None
+    undoes_action_id: int | None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _action_from_row(row: sqlite3.Row) -> Action:
+    return Action(
+        id=row["id"],
+        batch_id=row["batch_id"],
+        time=row["time"],
+        mode=row["mode"],
+        file_id=row["file_id"],
+        original_path=row["original_path"],
+        destination=row["destination"],
+        trash_info_path=row["trash_info_path"],
+        size=row["size"],
+        mtime=row["mtime"],
+        keeper_ids=tuple(json.loads(row["keeper_ids"])),
+        state=row["state"],
+        reason=row["reason"],
+        undoes_action_id=row["undoes_action_id"],
+    )
+
+
+class Journal:
+    """An open journal database. Safe to share between threads (one lock around the connection)."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self._connection = connection
+        self._lock = threading.RLock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path | None = None) -> Journal:
+        """Open (creating if needed) the journal, by default `journal.sqlite3` in app_data_dir()."""
+        journal_path = Path(path) if path is not None else app_data_dir() / JOURNAL_FILE_NAME
+        journal_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: each statement commits on its own outside _transaction().
+            connection = sqlite3.connect(
+                journal_path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise AppError(
+                f"The removal journal {journal_path} cannot be opened: {error}."
+            ) from error
+        return cls(connection, journal_path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._readable_errors():
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    @contextmanager
+    def _readable_errors(self) -> Iterator[None]:
+        """A full disk or a broken journal is the user's to fix, so say so (not a bug)."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise AppError(
+                f"The removal journal {self.path} cannot be used: {error}. Files are checked"
+                " against it at the next start."
+            ) from error
+
+    def _query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock, self._readable_errors():
+            return self._connection.execute(sql, parameters).fetchall()
+
+    def _write(self, sql: str, parameters: tuple[object, ...] = ()) -> int:
+        """Run one statement, committed when this returns; gives the new row id for an INSERT."""
+        with self._lock, self._readable_errors():
+            cursor = self._connection.execute(sql, parameters)
+            return cursor.lastrowid or 0
+
+    # Writing (used by stash_dedupe.removal).
+
+    def start_batch(self, mode: str, trash_dir: str | None) -> int:
+        return self._write(
+            "INSERT INTO batches (started, mode, trash_dir, status) VALUES (?, ?, ?, ?)",
+            (_now(), mode, trash_dir, RUNNING),
+        )
+
+    def finish_batch(self, batch_id: int, status: str = FINISHED) -> None:
+        self._write(
+            "UPDATE batches SET finished = ?, status = ? WHERE id = ?", (_now(), status, batch_id)
+        )
+
+    def add_action(
+        self,
+        batch_id: int,
+        mode: str,
+        file_id: int,
+        original_path: str,
+        destination: str | None,
+        size: int,
+        mtime: float | None,
+        keeper_ids: tuple[int, ...],
+        state: str = PLANNED,
+        reason: str | None = None,
+        trash_info_path: str | None = None,
+        undoes_action_id: int | None = None,
+    ) -> int:
+        """Record one action; for 'planned' this must happen before the file is touched."""
+        return self._write(
+            "INSERT INTO actions (batch_id, time, mode, file_id, original_path, destination,"
+            " trash_info_path, size, mtime, keeper_ids, state, reason, undoes_action_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                batch_id,
+                _now(),
+                mode,
+                file_id,
+                original_path,
+                destination,
+                trash_info_path,
+                size,
+                mtime,
+                json.dumps(list(keeper_ids)),
+                state,
+                reason,
+                undoes_action_id,
+            ),
+        )
+
+    def set_destination(
+        self, action_id: int, destination: str, trash_info_path: str | None = None
+    ) -> None:
+        """Change a planned action's destination (a trash name was taken meanwhile)."""
+        self._write(
+            "UPDATE actions SET destination = ?, trash_info_path = ? WHERE id = ?",
+            (destination, trash_info_path, action_id),
+        )
+
+    def set_state(self, action_id: int, state: str, reason: str | None = None) -> None:
+        self._write(
+            "UPDATE actions SET state = ?, reason = COALESCE(?, reason) WHERE id = ?",
+            (state, reason, action_id),
+        )
+
+    def complete_undo(self, undo_action_id: int, reason: str | None = None) -> None:
+        """Mark an undo done and the action it reverses 'undone', in one transaction."""
+        with self._transaction() as connection:
+            connection.execute(
+                "UPDATE actions SET state = ?, reason = COALESCE(?, reason) WHERE id = ?",
+                (DONE, reason, undo_action_id),
+            )
+            connection.execute(
+                "UPDATE actions SET state = ? WHERE id ="
+                " (SELECT undoes_action_id FROM actions WHERE id = ?)",
+                (UNDONE, undo_action_id),
+            )
+
+    def interrupt_running_batches(self) -> None:
+        """After a crash, batches that never finished are marked so in the history."""
+        self._write(
+            "UPDATE batches SET status = ?, finished = ? WHERE status = ?",
+            (INTERRUPTED, _now(), RUNNING),
+        )
+
+    # Reading.
+
+    def action(self, action_id: int) -> Action:
+        rows = self._query("SELECT * FROM actions WHERE id = ?", (action_id,))
+        if not rows:
+            raise NotFoundError(f"There is no removal action {action_id} in the journal.")
+        return _action_from_row(rows[0])
+
+    def batch(self, batch_id: int) -> Batch:
+        for batch in list_batches(self, batch_id=batch_id):
+            return batch
+        raise NotFoundError(f"There is no removal batch {batch_id} in the journal.")
+
+    def actions_in_state(self, state: str) -> list[Action]:
+        rows = self._query("SELECT * FROM actions WHERE state = ? ORDER BY id", (state,))
+        return [_action_from_row(row) for row in rows]
+
+
+def removed_file_ids(journal: Journal) -> set[int]:
+    """Files the app has removed and not restored; they must vanish from the duplicate groups."""
+    placeholders = ", ".join("?" for _ in REMOVAL_MODES)
+    rows = journal._query(
+        f"SELECT DISTINCT file_id FROM actions WHERE state = ? AND mode IN ({placeholders})",
+        (DONE, *REMOVAL_MODES),
+    )
+    return {row["file_id"] for row in rows}
+
+
+def list_batches(journal: Journal, batch_id: int | None = None) -> list[Batch]:
+    """All batches, newest first, with how many files each moved and how many bytes.
+
+    `done_count` includes files restored since, so a batch's history does not change.
+    """
+    rows = journal._query(
+        "SELECT b.*, COUNT(a.id) AS action_count,"
+        " COALESCE(SUM(a.state IN ('done', 'undone')), 0) AS done_count,"
+        " COALESCE(SUM(CASE WHEN a.state IN ('done', 'undone') THEN a.size END), 0) AS done_bytes"
+        " FROM batches b LEFT JOIN actions a ON a.batch_id = b.id"
+        " WHERE ? IS NULL OR b.id = ? GROUP BY b.id ORDER BY b.id DESC",
+        (batch_id, batch_id),
+    )
+    return [
+        Batch(
+            id=row["id"],
+            started=row["started"],
+            finished=row["finished"],
+            mode=row["mode"],
+            trash_dir=row["trash_dir"],
+            status=row["status"],
+            action_count=row["action_count"],
+            done_count=row["done_count"],
+            done_bytes=row["done_bytes"],
+        )
+        for row in rows
+    ]
+
+
+def batch_actions(journal: Journal, batch_id: int) -> list[Action]:
+    """The actions of one batch in the order they happened."""
+    journal.batch(batch_id)  # NotFoundError for an unknown batch rather than an empty list
+    rows = journal._query("SELECT * FROM actions WHERE batch_id = ? ORDER BY id", (batch_id,))
+    return [_action_from_row(row) for row in rows]
+
+
+_CSV_COLUMNS = (
+    "action_id",
+    "batch_id",
+    "batch_started",
+    "batch_status",
+    "time",
+    "mode",
+    "state",
+    "file_id",
+    "original_path",
+    "destination",
+    "trash_info_path",
+    "size",
+    "mtime",
+    "keeper_ids",
+    "reason",
+    "undoes_action_id",
+)
+
+
+def export_history_csv(journal: Journal, fileobj: TextIO) -> int:
+    """Write every action as one CSV row (a record users can keep); returns the row count."""
+    rows = journal._query(
+        "SELECT a.*, b.started AS batch_started, b.status AS batch_status"
+        " FROM actions a JOIN batches b ON b.id = a.batch_id ORDER BY a.id"
+    )
+    writer = csv.writer(fileobj)
+    writer.writerow(_CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                row["id"],
+                row["batch_id"],
+                row["batch_started"],
+                row["batch_status"],
+                row["time"],
+                row["mode"],
+                row["state"],
+                row["file_id"],
+                row["original_path"],
+                row["destination"] or "",
+                row["trash_info_path"] or "",
+                row["size"],
+                "" if row["mtime"] is None else row["mtime"],
+                " ".join(str(file_id) for file_id in json.loads(row["keeper_ids"])),
+                row["reason"] or "",
+                row["undoes_action_id"] or "",
+            ]
+        )
+    return len(rows)
