@@ -160,6 +160,87 @@ def _print_progress(job) -> None:
     sys.stderr.flush()
 
 
+def command_remove(args: argparse.Namespace) -> int:
+    """Carry out a removal plan: 0 all done, 1 some files skipped, 2 plan refused."""
+    from stash_dedupe.journal import Journal
+    from stash_dedupe.removal import RemovalPlan, execute_plan, reconcile
+
+    try:
+        with open(args.plan, encoding="utf-8") as handle:
+            plan = RemovalPlan.from_json(json.load(handle))
+    except OSError as error:
+        raise AppError(f"Cannot read the plan {args.plan}: {error.strerror}") from error
+    except ValueError as error:
+        raise AppError(f"The plan {args.plan} is not valid JSON: {error}") from error
+    with _open_database(args) as database:
+        library = {file.file_id: file for kind in (VIDEO, IMAGE)
+                   for file in database.load_files(kind)}
+        roots = database.library_roots()
+    count = sum(len(group.remove) for group in plan.groups)
+    size = sum(library[file_id].size for group in plan.groups for file_id in group.remove
+               if file_id in library)
+    if args.mode == "delete" and not args.dry_run and not args.yes:
+        if not sys.stdin.isatty():
+            raise AppError("Permanent delete needs --yes when not run from a terminal.")
+        answer = input(f"Permanently delete {count} files ({_human_bytes(size)})? "
+                       "Type 'delete' to confirm: ")
+        if answer.strip() != "delete":
+            print("Nothing was deleted.")
+            return 2
+    with Journal.open() as journal:
+        reconcile(journal)
+        result = execute_plan(plan, library, roots, journal, mode=args.mode,
+                              trash_dir=args.trash_dir, confirm_delete=args.mode == "delete",
+                              dry_run=args.dry_run)
+    verb = "would remove" if result.dry_run else "removed"
+    for removed in result.done:
+        where = f" -> {removed.destination}" if removed.destination else ""
+        print(f"{verb} [{removed.file_id}] {removed.path}{where}")
+    for skipped in result.skipped:
+        print(f"skipped [{skipped.file_id}] {skipped.path}: {skipped.reason}")
+    batch = "" if result.batch_id is None else f" (batch {result.batch_id})"
+    print(f"{len(result.done)} files, {_human_bytes(result.bytes_freed)} {verb} by {args.mode}"
+          f"{batch}; {len(result.skipped)} skipped")
+    if result.done and not result.dry_run:
+        print("Stash still lists these files until its Clean task runs.")
+    return 1 if result.skipped else 0
+
+
+def command_undo(args: argparse.Namespace) -> int:
+    from stash_dedupe.journal import Journal
+    from stash_dedupe.removal import reconcile, undo_batch
+
+    with Journal.open() as journal:
+        reconcile(journal)
+        result = undo_batch(journal, args.batch_id)
+    for restored in result.restored:
+        print(f"restored [{restored.file_id}] {restored.path}")
+    for skipped in result.skipped:
+        print(f"not restored [{skipped.file_id}] {skipped.path}: {skipped.reason}")
+    return 1 if result.skipped else 0
+
+
+def command_history(args: argparse.Namespace) -> int:
+    from stash_dedupe.journal import Journal, batch_actions, export_history_csv, list_batches
+
+    with Journal.open() as journal:
+        if args.csv:
+            export_history_csv(journal, sys.stdout)
+            return 0
+        batches = list_batches(journal)
+        if not batches:
+            print("No removals yet.")
+        for batch in batches:
+            print(f"batch {batch.id}  {batch.started}  {batch.mode:<6} {batch.status:<11} "
+                  f"{batch.done_count}/{batch.action_count} files  "
+                  f"{_human_bytes(batch.done_bytes)}")
+            if args.files:
+                for action in batch_actions(journal, batch.id):
+                    where = f" -> {action.destination}" if action.destination else ""
+                    print(f"    {action.state:<8} {action.original_path}{where}")
+    return 0
+
+
 def command_demo_library(args: argparse.Namespace) -> int:
     from stash_dedupe.demo import create_demo_library
 
@@ -213,6 +294,26 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--workers", type=int, default=None,
                           help="worker processes (default: all cores)")
     backfill.set_defaults(handler=command_hash)
+
+    remove = commands.add_parser("remove", help="carry out a removal plan (JSON)")
+    _add_database_arguments(remove)
+    remove.add_argument("--plan", required=True, metavar="PLAN.json",
+                        help='{"groups": [{"keep": [file_id, ...], "remove": [file_id, ...]}]}')
+    remove.add_argument("--mode", choices=["trash", "move", "delete"], default="trash",
+                        help="OS trash (default), move to --trash-dir, or delete permanently")
+    remove.add_argument("--trash-dir", help="folder for --mode move")
+    remove.add_argument("--dry-run", action="store_true", help="only print what would happen")
+    remove.add_argument("--yes", action="store_true", help="confirm --mode delete")
+    remove.set_defaults(handler=command_remove)
+
+    undo = commands.add_parser("undo", help="move a removal batch's files back")
+    undo.add_argument("batch_id", type=int, metavar="BATCH_ID")
+    undo.set_defaults(handler=command_undo)
+
+    history = commands.add_parser("history", help="list removal batches")
+    history.add_argument("--files", action="store_true", help="list each batch's files")
+    history.add_argument("--csv", action="store_true", help="print every action as CSV")
+    history.set_defaults(handler=command_history)
 
     demo = commands.add_parser("demo-library", help="write a small demo library into DIR")
     demo.add_argument("directory", metavar="DIR")
