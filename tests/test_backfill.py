@@ -1,0 +1,113 @@
+"""Phash backfill: missing phashes are computed once, cached, and used by grouping."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stash_dedupe.backfill import (
+    PhashCache,
+    files_to_hash,
+    library_key,
+    run_backfill,
+    with_cached_phashes,
+)
+from stash_dedupe.jobs import CANCELLED, DONE, Job
+from stash_dedupe.models import IMAGE
+from stash_dedupe.stash_reader import open_stash_database
+
+from .test_demo_and_cli import groups_json, run_cli
+
+
+def make_library(stash_database, tmp_path: Path, count: int = 4) -> Path:
+    path, writer = stash_database(75)
+    media = tmp_path / "my pictures ✓"
+    media.mkdir()
+    writer.library_root(str(media))
+    rng = np.random.default_rng(5)
+    for index in range(count):
+        pixels = (rng.random((12, 16, 3)) * 255).astype(np.uint8)
+        picture = Image.fromarray(pixels).resize((640, 480), Image.BICUBIC)
+        original = media / f"photo {index}.jpg"
+        picture.save(original, quality=90)
+        picture.resize((320, 240)).save(media / f"photo {index} small.jpg", quality=80)
+        for file in (original, media / f"photo {index} small.jpg"):
+            writer.add_image_file(str(file), image_id=writer.add_image(file.stem),
+                                  width=640, height=480)
+    (media / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    writer.add_image_file(str(media / "broken.jpg"), image_id=writer.add_image("broken"))
+    writer.close()
+    return path
+
+
+def test_hash_command_fills_the_cache_and_grouping_uses_it(stash_database, tmp_path) -> None:
+    database = make_library(stash_database, tmp_path)
+    before = groups_json(database, "--media", "images", "--distance", "4")
+    assert before["groups"] == []
+
+    first = run_cli("hash", "--db", str(database), "--media", "images", "--workers", "2")
+    assert first.returncode == 1, first.stderr  # the broken file is reported
+    assert "hashed 8, failed 1" in first.stderr
+    assert "broken.jpg" in first.stderr and "Traceback" not in first.stderr
+
+    after = groups_json(database, "--media", "images", "--distance", "4")
+    assert len(after["groups"]) == 4
+    assert all(len(group["files"]) == 2 for group in after["groups"])
+
+    again = run_cli("hash", "--db", str(database), "--media", "images")
+    assert "1 without a phash to compute" in again.stderr  # only the broken one is retried
+
+
+def test_changed_file_is_hashed_again(stash_database, tmp_path) -> None:
+    database = make_library(stash_database, tmp_path, count=1)
+    with open_stash_database(database) as stash:
+        files = stash.load_files(IMAGE)
+        library = library_key(stash.path)
+    cache = PhashCache()
+    job = Job("hash", lambda job: run_backfill(job, files_to_hash(files, library, cache),
+                                               library, workers=1))
+    job.start().wait(120)
+    assert job.state == DONE and job.result.hashed == 2
+    assert files_to_hash(files, library, cache)[0].path.endswith("broken.jpg")
+    changed = [file.__class__(**{**file.__dict__, "size": file.size + 1}) for file in files]
+    assert len(files_to_hash(changed, library, cache)) == 3
+    hashed = with_cached_phashes(files, library, cache)
+    assert sum(1 for file in hashed if file.phash) == 2
+    cache.close()
+
+
+def test_cancelled_backfill_keeps_what_was_done(stash_database, tmp_path) -> None:
+    database = make_library(stash_database, tmp_path, count=4)
+    with open_stash_database(database) as stash:
+        files = stash.load_files(IMAGE)
+        library = library_key(stash.path)
+    cache = PhashCache()
+    tasks = files_to_hash(files, library, cache)
+
+    def work(job: Job):
+        job.advance(0)
+        return run_backfill(job, tasks, library, workers=1)
+
+    job = Job("hash", work).start()
+    while job.done == 0 and not job.finished:
+        job.wait(0.05)
+    job.cancel()
+    job.wait(60)
+    assert job.state in (CANCELLED, DONE)
+    remaining = files_to_hash(files, library, cache)
+    assert len(remaining) == len(tasks) - sum(1 for _ in cache.connection.execute(
+        "SELECT 1 FROM phashes"))
+    cache.close()
+
+
+def test_the_stash_database_is_not_touched(stash_database, tmp_path) -> None:
+    database = make_library(stash_database, tmp_path, count=1)
+    before = shutil.copyfile(database, tmp_path / "before.sqlite")
+    run_cli("hash", "--db", str(database))
+    rows = "SELECT * FROM files_fingerprints ORDER BY file_id, type"
+    assert (sqlite3.connect(database).execute(rows).fetchall()
+            == sqlite3.connect(before).execute(rows).fetchall())

@@ -1,0 +1,337 @@
+"""Grouping: the index gives exactly the all-pairs result; find_groups forms the groups shown."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stash_dedupe import grouping
+from stash_dedupe.grouping import (
+    PHASH_GROUP,
+    SAME_ITEM_GROUP,
+    connected_components,
+    connected_components_brute_force,
+    distance,
+    find_groups,
+)
+from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo
+
+HASH = st.integers(0, 2**64 - 1)
+DURATION = st.one_of(
+    st.sampled_from([0.0, -1.0, math.nan, 10.0, 10.5, 11.0, 12.0, 30.0]),
+    st.floats(0.5, 40.0),
+)
+DURATION_LIMIT = st.sampled_from([None, -1.0, 0.0, 0.5, 1.0, 5.0])
+
+
+def as_sets(groups: list[np.ndarray]) -> set[frozenset[int]]:
+    return {frozenset(group.tolist()) for group in groups}
+
+
+@st.composite
+def clustered_hashes(draw: st.DrawFn) -> list[int]:
+    """Families of near-duplicates: a few base hashes, each copied with a few bits flipped."""
+    bases = draw(st.lists(HASH, min_size=1, max_size=6))
+    copies = draw(
+        st.lists(
+            st.tuples(st.integers(0, len(bases) - 1), st.lists(st.integers(0, 63), max_size=6)),
+            max_size=70,
+        )
+    )
+    return [bases[base] ^ sum({1 << bit for bit in flips}) for base, flips in copies]
+
+
+@st.composite
+def repeated_hashes(draw: st.DrawFn) -> list[int]:
+    """Few distinct values, many times each: like flat images."""
+    pool = draw(st.lists(st.one_of(st.sampled_from([0, 1 << 63]), HASH), min_size=1, max_size=4))
+    return draw(st.lists(st.sampled_from(pool), max_size=80))
+
+
+HASH_SETS = st.one_of(st.lists(HASH, max_size=80), clustered_hashes(), repeated_hashes())
+
+
+@st.composite
+def grouping_cases(draw: st.DrawFn) -> tuple[np.ndarray, int, np.ndarray | None, float | None]:
+    values = draw(HASH_SETS)
+    hashes = np.array(values, dtype=np.uint64)
+    durations = None
+    if draw(st.booleans()):
+        durations = np.array(draw(st.lists(DURATION, min_size=len(values), max_size=len(values))))
+    return hashes, draw(st.integers(0, 16)), durations, draw(DURATION_LIMIT)
+
+
+def forced_plan(count: int, max_distance: int, blocks: int) -> grouping._Plan | None:
+    """The index's plan with a chosen number of blocks, if that split is usable."""
+    plans = [plan for plan in grouping._plans(count, max_distance) if len(plan.widths) == blocks]
+    return plans[0] if plans else None
+
+
+# --- the index against the brute-force oracle --------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(grouping_cases())
+def test_index_finds_exactly_the_brute_force_components(case) -> None:
+    hashes, max_distance, durations, limit = case
+    expected = as_sets(connected_components_brute_force(hashes, max_distance, durations, limit))
+    assert (
+        as_sets(connected_components(hashes, max_distance, durations, limit, strategy="index"))
+        == expected
+    )
+    assert as_sets(connected_components(hashes, max_distance, durations, limit)) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(grouping_cases(), st.integers(2, 17))
+def test_every_block_split_finds_the_brute_force_components(case, blocks) -> None:
+    hashes, max_distance, durations, limit = case
+    plan = forced_plan(len(hashes), max_distance, blocks)
+    expected = as_sets(connected_components_brute_force(hashes, max_distance, durations, limit))
+    with (
+        mock.patch.object(grouping, "_cheapest_plan", return_value=plan),
+        mock.patch.object(grouping, "_FLUSH_PAIRS", 3),  # pairs are collected in many rounds
+    ):
+        found = connected_components(hashes, max_distance, durations, limit, strategy="index")
+    assert as_sets(found) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(clustered_hashes(), st.integers(1, 16), st.data())
+def test_index_finds_every_close_pair_in_small_work_chunks(values, max_distance, data) -> None:
+    """Chunking and the expansion of long runs change how pairs are found, never which."""
+    hashes = np.unique(np.array(values, dtype=np.uint64))
+    plans = grouping._plans(len(hashes), max_distance)
+    if not plans:
+        return
+    plan = data.draw(st.sampled_from(plans))
+    left, right = grouping.close_pairs_brute_force(hashes, max_distance)
+    expected = set(zip(left.tolist(), right.tolist(), strict=True))
+    with (
+        mock.patch.object(grouping, "_PROBE_CHUNK", 16),
+        mock.patch.object(grouping, "_PAIR_CHUNK", 4),
+        mock.patch.object(grouping, "_LONG_RUNS", 2),
+    ):
+        found = set()
+        for left, right in grouping._index_pairs(hashes, max_distance, plan, math.inf):
+            found |= {
+                (min(a, b), max(a, b)) for a, b in zip(left.tolist(), right.tolist(), strict=True)
+            }
+    assert found == expected
+
+
+def test_identical_hashes_with_durations_link_in_runs_of_close_durations() -> None:
+    hashes = np.zeros(6, dtype=np.uint64)
+    durations = np.array([10.0, 10.8, 11.6, 20.0, 20.5, 40.0])
+    found = connected_components(hashes, 0, durations, 1.0)
+    assert as_sets(found) == {frozenset({0, 1, 2}), frozenset({3, 4})}
+
+
+def test_an_unknown_duration_joins_everything_it_is_close_to() -> None:
+    hashes = np.array([0, 0, 1, 1], dtype=np.uint64)
+    durations = np.array([10.0, 0.0, 50.0, 90.0])
+    assert as_sets(connected_components(hashes, 1, durations, 1.0)) == {frozenset({0, 1, 2, 3})}
+
+
+def test_distance_64_or_more_links_everything() -> None:
+    hashes = np.array([0, 2**64 - 1, 12345], dtype=np.uint64)
+    assert as_sets(connected_components(hashes, 64)) == {frozenset({0, 1, 2})}
+    assert as_sets(connected_components(hashes, 99)) == {frozenset({0, 1, 2})}
+
+
+def test_a_negative_distance_is_refused() -> None:
+    with pytest.raises(ValueError):
+        connected_components(np.zeros(2, dtype=np.uint64), -1)
+
+
+def test_too_many_candidates_fall_back_to_the_all_pairs_loop() -> None:
+    hashes = np.arange(300, dtype=np.uint64)  # all within a few bits of each other
+    expected = as_sets(connected_components_brute_force(hashes, 6))
+    plan = dataclasses.replace(forced_plan(300, 6, 3), cost=0.0)
+    with (
+        mock.patch.object(grouping, "_cheapest_plan", return_value=plan),
+        mock.patch.object(grouping, "_COST_BRUTE_FORCE_PAIR", 1e-15),  # a tiny budget
+        mock.patch.object(grouping, "_index_pairs", wraps=grouping._index_pairs) as index,
+        mock.patch.object(
+            grouping, "close_pairs_brute_force", wraps=grouping.close_pairs_brute_force
+        ) as brute_force,
+    ):
+        assert as_sets(connected_components(hashes, 6)) == expected
+    assert index.called
+    assert brute_force.called
+
+
+@settings(max_examples=60, deadline=None)
+@given(HASH_SETS)
+def test_largest_distance_is_the_largest_pairwise_distance(values) -> None:
+    hashes = np.array(values, dtype=np.uint64)
+    expected = max((distance(f"{a:016x}", f"{b:016x}") for a in values for b in values), default=0)
+    assert grouping._largest_distance(hashes) == expected
+    with mock.patch.object(grouping, "_ALL_PAIRS_DIAMETER", 2):  # the complement search
+        assert grouping._largest_distance(hashes) == expected
+
+
+# --- find_groups ------------------------------------------------------------------------------
+
+
+def media_file(
+    file_id: int,
+    phash: str | None,
+    size: int = 1000,
+    duration: float | None = None,
+    items: tuple[int, ...] = (),
+    media: str = VIDEO,
+) -> MediaFile:
+    return MediaFile(
+        file_id=file_id,
+        media=media,
+        path=f"/library/{file_id}.mp4",
+        stash_path=f"/library/{file_id}.mp4",
+        size=size,
+        mod_time=None,
+        mod_time_epoch=None,
+        phash=phash,
+        duration=duration,
+        items=tuple(SceneInfo(item_id=item_id) for item_id in items),
+    )
+
+
+def ids(group: grouping.DuplicateGroup) -> list[int]:
+    return [file.file_id for file in group.files]
+
+
+def test_distance_counts_differing_bits() -> None:
+    assert distance("c3a1f0e0d0c0b0a0", "c3a1f0e0d0c0b0a0") == 0
+    assert distance("0000000000000000", "ffffffffffffffff") == 64
+    assert distance("8000000000000000", "0000000000000001") == 2
+
+
+def test_near_duplicates_join_transitively() -> None:
+    a = media_file(1, "c3a1f0e0d0c0b000")
+    b = media_file(2, "c3a1f0e0d0c0b00f")  # 4 bits from a
+    c = media_file(3, "c3a1f0e0d0c0b0ff")  # 4 bits from b, 8 from a
+    (group,) = find_groups([a, b, c], max_distance=4)
+    assert sorted(ids(group)) == [1, 2, 3]
+    assert group.kind == PHASH_GROUP
+    assert group.max_distance == 8
+
+
+def test_files_beyond_the_distance_stay_apart() -> None:
+    a = media_file(1, "c3a1f0e0d0c0b000")
+    b = media_file(2, "c3a1f0e0d0c0b00f")  # 4 bits apart
+    assert find_groups([a, b], max_distance=3) == []
+
+
+def test_a_duration_difference_blocks_a_link() -> None:
+    a = media_file(1, "c3a1f0e0d0c0b0a0", duration=100.0)
+    b = media_file(2, "c3a1f0e0d0c0b0a0", duration=130.0)
+    assert find_groups([a, b], max_duration_diff=1.0) == []
+    assert len(find_groups([a, b], max_duration_diff=None)) == 1
+
+
+def test_an_unknown_duration_does_not_block_a_link() -> None:
+    a = media_file(1, "c3a1f0e0d0c0b0a0", duration=100.0)
+    b = media_file(2, "c3a1f0e0d0c0b0a0", duration=None)
+    (group,) = find_groups([a, b], max_duration_diff=1.0)
+    assert sorted(ids(group)) == [1, 2]
+
+
+def test_flat_hashes_are_left_out_by_default() -> None:
+    blank = [media_file(file_id, "0000000000000000") for file_id in (1, 2)]
+    black = [media_file(file_id, "8000000000000000") for file_id in (3, 4)]
+    assert find_groups(blank + black, max_distance=1) == []
+
+
+def test_flat_hashes_when_included_are_flagged_suspicious() -> None:
+    blank = [media_file(file_id, "0000000000000000") for file_id in (1, 2)]
+    black = [media_file(file_id, "8000000000000000") for file_id in (3, 4)]
+    real = [media_file(file_id, "c3a1f0e0d0c0b0a0") for file_id in (5, 6)]
+    groups = find_groups(blank + black + real, max_distance=1, include_flat=True)
+    by_files = {tuple(sorted(ids(group))): group for group in groups}
+    assert by_files[(1, 2, 3, 4)].suspicious
+    assert not by_files[(5, 6)].suspicious
+
+
+def test_files_of_one_item_form_a_same_item_group_without_phashes() -> None:
+    first = media_file(1, None, items=(7,))
+    second = media_file(2, None, items=(7,))
+    other = media_file(3, None, items=(8,))
+    (group,) = find_groups([first, second, other])
+    assert group.kind == SAME_ITEM_GROUP
+    assert sorted(ids(group)) == [1, 2]
+    assert group.max_distance == 0
+
+
+def test_an_item_already_inside_one_phash_group_is_not_repeated() -> None:
+    first = media_file(1, "c3a1f0e0d0c0b0a0", items=(7,))
+    second = media_file(2, "c3a1f0e0d0c0b0a0", items=(7,))
+    (group,) = find_groups([first, second])
+    assert group.kind == PHASH_GROUP
+
+
+def test_an_ungrouped_file_joins_the_phash_group_of_its_sibling() -> None:
+    copy = media_file(1, "c3a1f0e0d0c0b0a0", items=(7,))
+    look_alike = media_file(2, "c3a1f0e0d0c0b0a0", items=(8,))
+    no_phash = media_file(3, None, items=(7,))
+    (group,) = find_groups([copy, look_alike, no_phash])
+    assert group.kind == PHASH_GROUP
+    assert sorted(ids(group)) == [1, 2, 3]
+
+
+def test_phash_groups_are_not_merged_through_an_item() -> None:
+    part_one = [media_file(1, "c3a1f0e0d0c0b0a0", items=(7,)), media_file(2, "c3a1f0e0d0c0b0a0")]
+    part_two = [media_file(3, "0f0f0f0f0f0f0f0f", items=(7,)), media_file(4, "0f0f0f0f0f0f0f0f")]
+    groups = find_groups(part_one + part_two)
+    assert sorted(sorted(ids(group)) for group in groups) == [[1, 2], [3, 4]]
+
+
+def test_same_item_groups_can_be_turned_off() -> None:
+    assert (
+        find_groups(
+            [media_file(1, None, items=(7,)), media_file(2, None, items=(7,))],
+            include_same_item=False,
+        )
+        == []
+    )
+
+
+def test_files_of_different_media_are_never_grouped() -> None:
+    video = media_file(1, "c3a1f0e0d0c0b0a0", media=VIDEO)
+    image = media_file(2, "c3a1f0e0d0c0b0a0", media=IMAGE)
+    assert find_groups([video, image]) == []
+
+
+def test_reclaimable_is_the_total_minus_the_largest_file() -> None:
+    files = [
+        media_file(1, "c3a1f0e0d0c0b0a0", size=300),
+        media_file(2, "c3a1f0e0d0c0b0a0", size=500),
+        media_file(3, "c3a1f0e0d0c0b0a0", size=300),
+    ]
+    (group,) = find_groups(files)
+    assert group.total_size == 1100
+    assert group.reclaimable == 600
+    assert ids(group) == [2, 1, 3]  # largest first, then by file id
+
+
+def test_groups_are_sorted_by_reclaimable_bytes_then_id() -> None:
+    small = [media_file(1, "1111111111111111", size=10), media_file(2, "1111111111111111", size=10)]
+    big = [media_file(3, "2222222222222222", size=90), media_file(4, "2222222222222222", size=90)]
+    ties = [media_file(file_id, "4444444444444444", size=10) for file_id in (5, 6)]
+    groups = find_groups(small + big + ties)
+    assert ids(groups[0]) == [3, 4]
+    assert [group.reclaimable for group in groups] == [90, 10, 10]
+    assert groups[1].group_id < groups[2].group_id
+
+
+def test_group_ids_are_stable_whatever_the_input_order() -> None:
+    files = [media_file(file_id, "c3a1f0e0d0c0b0a0") for file_id in (4, 1, 9)]
+    (forward,) = find_groups(files)
+    (backward,) = find_groups(files[::-1])
+    assert forward.group_id == backward.group_id
+    assert len(forward.group_id) == 12
