@@ -33,7 +33,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_grouping.py
 
 package: $(BIN)/.installed system-deps
-	bash build/build.sh
+	bash build/build.sh --onedir
 
 clean:
 	rm -rf $(VENV) $(DEMO) dist build/work

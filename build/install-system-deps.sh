@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and the Linux build need, when missing.
 # Xvfb for the real window, Chromium for the browser tests, ffmpeg for Stash-exact video
-# phashes, ImageMagick for screenshots, and the xcb libraries Qt WebEngine loads.
+# phashes, ImageMagick for screenshots, binutils (readelf, strip) for the PyInstaller build,
+# and the xcb libraries Qt WebEngine loads.
 set -euo pipefail
-packages=(xvfb chromium ffmpeg imagemagick xdotool x11-utils libegl1 libgl1 libnss3
+packages=(xvfb chromium ffmpeg imagemagick xdotool x11-utils binutils libegl1 libgl1 libnss3
   libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxkbcommon-x11-0 libxcb-xinerama0 libxcb-xkb1 libxcb-randr0 libxcb-shape0)

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from stash_dedupe.library_writer import LibraryWriter
+from stash_dedupe.phash import system_subprocess_env
 
 VIDEO_SIZE = (640, 360)
 FPS = 24
@@ -87,7 +88,8 @@ def transcode(source: Path, target: Path, video_filter: str, crf: int = 28,
             command += ["-ss", str(start)]
         command += ["-i", str(source), "-vf", video_filter, "-c:v", "libx264", "-preset",
                     "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", "-an", str(target)]
-        subprocess.run(command, check=True, timeout=120, capture_output=True)
+        subprocess.run(command, check=True, timeout=120, capture_output=True,
+                       env=system_subprocess_env())
         return "h264"
     _transcode_with_opencv(source, target, video_filter, start)
     return "mpeg4"
