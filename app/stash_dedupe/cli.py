@@ -17,6 +17,7 @@ from stash_dedupe.models import IMAGE, VIDEO, MediaFile
 from stash_dedupe.pathmap import PathMapping
 
 MEDIA_CHOICES = {"videos": VIDEO, "images": IMAGE}
+DEFAULT_THRESHOLD = 0.8  # frames.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
 
 
 def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
@@ -241,6 +242,54 @@ def command_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_auto(args: argparse.Namespace) -> int:
+    """Preview (and with --yes, carry out) auto-resolve by frame and image similarity."""
+    from stash_dedupe.autoresolve import check_threshold, preview_auto_resolve
+    from stash_dedupe.dismissals import DismissalStore
+    from stash_dedupe.journal import Journal
+    from stash_dedupe.removal import reconcile
+    from stash_dedupe.session import GroupFilter, LibrarySession
+    from stash_dedupe.settings import load_settings
+
+    check_threshold(args.threshold)
+    if not args.dry_run and not args.yes:
+        raise AppError("Add --dry-run to preview, or --yes to move the files to the trash.")
+    settings = load_settings()
+    if args.map:
+        settings = settings.updated({"path_mappings": [
+            {"stash_prefix": m.stash_prefix, "local_prefix": m.local_prefix}
+            for m in (PathMapping.parse(text) for text in args.map)
+        ]})
+    group_filter = GroupFilter(media=args.media, distance=args.distance,
+                               duration_tolerance=args.duration_diff)
+    with Journal.open() as journal:
+        reconcile(journal)
+        session = LibrarySession.open(args.db, settings, journal, DismissalStore())
+        try:
+            preview = preview_auto_resolve(session, group_filter, args.threshold,
+                                           settings.frame_samples)
+            for resolution in preview.resolved:
+                print(f"group {resolution.group_id}: keep [{resolution.keeper.file_id}] "
+                      f"{resolution.keeper.path}")
+                for file in resolution.remove:
+                    print(f"    remove [{file.file_id}] {file.path}  "
+                          f"{_human_bytes(file.size)}  score "
+                          f"{resolution.scores[file.file_id]:.3f}")
+            for unresolved in preview.unresolved:
+                print(f"group {unresolved.group_id}: left for review ({unresolved.reason})")
+            count = sum(len(resolution.remove) for resolution in preview.resolved)
+            print(f"{len(preview.resolved)} groups resolved, {count} files, "
+                  f"{_human_bytes(preview.bytes)}; {len(preview.unresolved)} left for review")
+            if args.dry_run or not preview.resolved:
+                return 0
+            result = session.remove(preview.plan(), mode="trash")
+        finally:
+            session.close()
+    print(f"moved {len(result.done)} files to the trash (batch {result.batch_id}); "
+          f"{len(result.skipped)} skipped")
+    return 1 if result.skipped else 0
+
+
 def command_demo_library(args: argparse.Namespace) -> int:
     from stash_dedupe.demo import create_demo_library
 
@@ -314,6 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--files", action="store_true", help="list each batch's files")
     history.add_argument("--csv", action="store_true", help="print every action as CSV")
     history.set_defaults(handler=command_history)
+
+    auto = commands.add_parser("auto", help="resolve groups whose copies match the keeper")
+    _add_database_arguments(auto)
+    auto.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                      help=f"similarity each copy needs (0-1, default {DEFAULT_THRESHOLD})")
+    auto.add_argument("--media", choices=sorted(MEDIA_CHOICES), default="videos")
+    auto.add_argument("--distance", type=int, default=0)
+    auto.add_argument("--duration-diff", type=float, default=None, metavar="SECONDS")
+    auto.add_argument("--dry-run", action="store_true", help="only print the preview")
+    auto.add_argument("--yes", action="store_true", help="move the files to the OS trash")
+    auto.set_defaults(handler=command_auto)
 
     demo = commands.add_parser("demo-library", help="write a small demo library into DIR")
     demo.add_argument("directory", metavar="DIR")

@@ -1,0 +1,118 @@
+"""Auto-resolve: groups whose every copy matches the keeper closely are resolved by the rules.
+
+Nothing is removed here: this builds a preview (keeper, files to remove, bytes, scores) and
+a plan; removal goes through `LibrarySession.remove`, with its checks and journal, only
+after the user confirms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from stash_dedupe.errors import AppError, MediaError
+from stash_dedupe.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD, compare_group
+from stash_dedupe.frames import compare_images as image_similarity
+from stash_dedupe.models import IMAGE, MediaFile
+from stash_dedupe.session import GroupFilter, LibrarySession, ReviewGroup
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One group that auto-resolve would settle: keep `keeper`, remove the rest."""
+
+    group_id: str
+    keeper: MediaFile
+    remove: tuple[MediaFile, ...]
+    scores: dict[int, float]  # file id -> similarity to the keeper
+
+    @property
+    def bytes(self) -> int:
+        return sum(file.size for file in self.remove)
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    group_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AutoPreview:
+    threshold: float
+    resolved: tuple[Resolution, ...]
+    unresolved: tuple[Unresolved, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(resolution.bytes for resolution in self.resolved)
+
+    def plan(self) -> dict:
+        """The removal plan, naming each group so the session checks it is still current."""
+        return {"groups": [
+            {"group_id": resolution.group_id, "keep": [resolution.keeper.file_id],
+             "remove": [file.file_id for file in resolution.remove]}
+            for resolution in self.resolved
+        ]}
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0.0 < threshold <= 1.0:
+        raise AppError("The match threshold must be above 0 and at most 1.")
+    return threshold
+
+
+def preview_auto_resolve(
+    session: LibrarySession,
+    group_filter: GroupFilter,
+    threshold: float = DEFAULT_MATCH_THRESHOLD,
+    frame_count: int = DEFAULT_FRAME_COUNT,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> AutoPreview:
+    """Compare every group of the filter with its suggested keeper; keep those that match."""
+    check_threshold(threshold)
+    groups = session.groups(group_filter)
+    resolved: list[Resolution] = []
+    unresolved: list[Unresolved] = []
+    for number, group in enumerate(groups, 1):
+        if progress is not None:
+            progress(number - 1, len(groups), group.files[0].path)
+        if group.suspicious:
+            unresolved.append(Unresolved(group.group_id, "flat hashes: review by hand"))
+            continue
+        keeper = session.suggested_keeper(group)
+        try:
+            scores = _scores(group, keeper, frame_count)
+        except MediaError as error:
+            unresolved.append(Unresolved(group.group_id, error.message))
+            continue
+        failing = [(file_id, score) for file_id, score in scores.items()
+                   if score is None or score < threshold]
+        if failing:
+            worst = min((score for _, score in failing if score is not None), default=None)
+            reason = ("a file could not be compared" if worst is None
+                      else f"a copy scores {worst:.2f}, below {threshold:.2f}")
+            unresolved.append(Unresolved(group.group_id, reason))
+            continue
+        others = tuple(file for file in group.files if file.file_id != keeper.file_id)
+        resolved.append(Resolution(group.group_id, keeper, others,
+                                   {file_id: float(score) for file_id, score in scores.items()}))
+    if progress is not None:
+        progress(len(groups), len(groups), "")
+    return AutoPreview(threshold, tuple(resolved), tuple(unresolved))
+
+
+def _scores(group: ReviewGroup, keeper: MediaFile, frame_count: int) -> dict[int, float | None]:
+    others = [file for file in group.files if file.file_id != keeper.file_id]
+    if group.media == IMAGE:
+        return {file.file_id: image_similarity(keeper.path, file.path) for file in others}
+    paths: Sequence[str] = [file.path for file in group.files]
+    comparison = compare_group(paths, group.files.index(keeper), k=frame_count)
+    keeper_result = comparison.files[comparison.keeper_index]
+    if keeper_result.error:
+        raise MediaError(f"the keeper cannot be read: {keeper_result.error}")
+    return {
+        file.file_id: (None if result.error else result.score)
+        for file, result in zip(group.files, comparison.files, strict=True)
+        if file.file_id != keeper.file_id
+    }

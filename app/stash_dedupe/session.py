@@ -1,0 +1,499 @@
+"""An open Stash library under review: its files, its duplicate groups per filter, decisions.
+
+The one domain object behind the web API (and usable from the CLI): it knows nothing of
+HTTP. It applies what the user decided since the scan — files removed (the journal) and
+"not a duplicate" (dismissals) — on top of the groups the grouping engine finds, caches
+the expensive grouping per filter, and checks removal plans against the current groups.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from stash_dedupe.backfill import (
+    PhashCache,
+    files_to_hash,
+    library_key,
+    run_backfill,
+    with_cached_phashes,
+)
+from stash_dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
+from stash_dedupe.errors import AppError, NotFoundError, RefusedError
+from stash_dedupe.frames import (
+    DEFAULT_FRAME_COUNT,
+    GroupComparison,
+    compare_group,
+    compare_images,
+    image_difference_heatmap,
+)
+from stash_dedupe.grouping import distance as phash_distance
+from stash_dedupe.grouping import find_groups
+from stash_dedupe.jobs import Job
+from stash_dedupe.journal import Journal, removed_file_ids
+from stash_dedupe.keeper import DEFAULT_RULES, suggest_keeper
+from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+from stash_dedupe.removal import (
+    RemovalPlan,
+    RemovalResult,
+    UndoResult,
+    execute_plan,
+    undo_batch,
+)
+from stash_dedupe.settings import Settings
+from stash_dedupe.stash_reader import StashDatabase, open_stash_database
+from stash_dedupe.thumbnails import Thumbnails
+
+MEDIA_NAMES = {"video": VIDEO, "videos": VIDEO, "image": IMAGE, "images": IMAGE}
+MAX_DISTANCE = 16
+# Recomputing the largest pairwise distance after files leave a group is O(n²): only for
+# groups up to this size (larger ones keep the engine's value, an upper bound).
+_RECOMPUTE_DISTANCE_UP_TO = 200
+
+
+@dataclass(frozen=True)
+class GroupFilter:
+    """What the user asked to see; `duration_tolerance` None means any duration (videos)."""
+
+    media: str = VIDEO
+    distance: int = 0
+    duration_tolerance: float | None = None
+    path: str = ""
+    min_size: int = 2
+    include_suspicious: bool = False
+
+    def checked(self) -> GroupFilter:
+        """The same filter, validated, with values that do not apply normalised away."""
+        media = MEDIA_NAMES.get(self.media)
+        if media is None:
+            raise AppError(f"Unknown media {self.media!r}: use videos or images.")
+        if not 0 <= self.distance <= MAX_DISTANCE:
+            raise AppError(f"The distance must be from 0 to {MAX_DISTANCE}.")
+        if self.duration_tolerance is not None and self.duration_tolerance < 0:
+            raise AppError("The duration tolerance must be seconds >= 0, or any.")
+        if self.min_size < 2:
+            raise AppError("A group has at least 2 files.")
+        return GroupFilter(
+            media=media,
+            distance=self.distance,
+            duration_tolerance=self.duration_tolerance if media == VIDEO else None,
+            path=self.path.strip(),
+            min_size=self.min_size,
+            include_suspicious=self.include_suspicious,
+        )
+
+    @property
+    def grouping_key(self) -> tuple[object, ...]:
+        """The part of the filter the (expensive) grouping depends on."""
+        return self.media, self.distance, self.duration_tolerance, self.include_suspicious
+
+
+@dataclass(frozen=True)
+class ReviewGroup:
+    """A duplicate group as the user reviews it: the engine's group minus decided files.
+
+    `group_id` is the engine's (from its members' ids), so it stays the same while files are
+    removed or dismissed from the group.
+    """
+
+    group_id: str
+    kind: str
+    media: str
+    files: tuple[MediaFile, ...]
+    max_distance: int
+    suspicious: bool
+
+    @cached_property
+    def total_size(self) -> int:
+        return sum(file.size for file in self.files)
+
+    @cached_property
+    def reclaimable(self) -> int:
+        """Total minus the largest file: what removing every other copy frees at least."""
+        return self.total_size - max((file.size for file in self.files), default=0)
+
+    def file(self, file_id: int) -> MediaFile:
+        for file in self.files:
+            if file.file_id == file_id:
+                return file
+        raise NotFoundError(f"File {file_id} is not in group {self.group_id}.")
+
+
+class LibrarySession:
+    """One open Stash database and the review state over it. Safe to use from many threads."""
+
+    def __init__(
+        self,
+        database: StashDatabase,
+        journal: Journal,
+        dismissals: DismissalStore,
+        keeper_rules: Sequence[str] = DEFAULT_RULES,
+        preferred_folders: Sequence[str] = (),
+    ) -> None:
+        self.database = database
+        self.journal = journal
+        self.dismissals = dismissals
+        self.keeper_rules = tuple(keeper_rules)
+        self.preferred_folders = tuple(preferred_folders)
+        self.library_roots = database.library_roots()
+        self.thumbnails = Thumbnails(database.path)
+        self._files_lock = threading.Lock()
+        self._groups_lock = threading.RLock()
+        self._files: dict[str, list[MediaFile]] = {}
+        self._by_id: dict[int, MediaFile] = {}
+        self._raw_groups: dict[tuple[object, ...], list[ReviewGroup]] = {}
+        self._filtered: dict[GroupFilter, list[ReviewGroup]] = {}
+        self._current: dict[str, ReviewGroup] = {}
+        self._removed: set[int] = set()
+        self._rules: DismissalRules = dismissals.rules()
+        self._refresh_removed()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        settings: Settings,
+        journal: Journal,
+        dismissals: DismissalStore,
+    ) -> LibrarySession:
+        """Open and check a Stash database (DatabaseError says what is wrong with it)."""
+        database = open_stash_database(path, settings.mappings())
+        return cls(database, journal, dismissals, settings.keeper_rules, settings.preferred_folders)
+
+    def close(self) -> None:
+        self.database.close()
+
+    @property
+    def path(self) -> str:
+        return self.database.path
+
+    def configure(self, settings: Settings) -> None:
+        """Take keeper rules and preferred folders from changed settings."""
+        self.keeper_rules = tuple(settings.keeper_rules)
+        self.preferred_folders = tuple(settings.preferred_folders)
+
+    # ---- files --------------------------------------------------------------------------
+
+    def files(self, media: str) -> list[MediaFile]:
+        """Every file of one media Stash lists (phashes missing in Stash taken from the
+        backfill cache), loaded once per session or `reload`."""
+        with self._files_lock:
+            if media not in self._files:
+                loaded = with_cached_phashes(
+                    self.database.load_files(media), library_key(self.database.path)
+                )
+                self._files[media] = loaded
+                self._by_id.update((file.file_id, file) for file in loaded)
+            return self._files[media]
+
+    def library(self) -> Mapping[int, MediaFile]:
+        """Every file by id (both media): what removal and file serving may touch."""
+        self.files(VIDEO)
+        self.files(IMAGE)
+        return self._by_id
+
+    def file(self, file_id: int) -> MediaFile:
+        """A file the Stash database lists; nothing else can be served or removed."""
+        file = self.library().get(file_id)
+        if file is None:
+            raise NotFoundError(f"The Stash database lists no file with id {file_id}.")
+        return file
+
+    def thumbnail(self, file_id: int) -> bytes:
+        """A small JPEG of a library file (Stash's own when its generated folder is found)."""
+        return self.thumbnails.thumbnail(self.file(file_id))
+
+    def _refresh_removed(self) -> None:
+        # The journal is shared by every database the user opens: an id counts as removed
+        # here only when this database's file is gone from its path too.
+        library = self.library()
+        self._removed = {
+            file_id
+            for file_id in removed_file_ids(self.journal)
+            if file_id in library and not os.path.lexists(library[file_id].path)
+        }
+
+    # ---- status -------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        videos, images = self.files(VIDEO), self.files(IMAGE)
+        return {
+            "path": self.database.path,
+            "schema_version": self.database.schema_version,
+            "warnings": list(self.database.warnings),
+            "library_roots": self.library_roots,
+            "videos": len(videos),
+            "images": len(images),
+            "removed": len(self._removed),
+        }
+
+    def summary(self, group_filter: GroupFilter) -> dict[str, object]:
+        """Library counts and what the filter finds: what the summary bar shows."""
+        videos, images = self.files(VIDEO), self.files(IMAGE)
+        groups = self.groups(group_filter)
+        return {
+            "videos": len(videos),
+            "videos_with_phash": sum(1 for file in videos if file.phash),
+            "images": len(images),
+            "images_with_phash": sum(1 for file in images if file.phash),
+            "removed": len(self._removed),
+            "groups": len(groups),
+            "files_in_groups": sum(len(group.files) for group in groups),
+            "reclaimable": sum(group.reclaimable for group in groups),
+        }
+
+    # ---- groups -------------------------------------------------------------------------
+
+    def groups(self, group_filter: GroupFilter) -> list[ReviewGroup]:
+        """The groups left to review under a filter, largest reclaimable space first."""
+        group_filter = group_filter.checked()
+        with self._groups_lock:
+            cached = self._filtered.get(group_filter)
+            if cached is not None:
+                return cached
+            raw = self._raw(group_filter)
+            needle = group_filter.path.casefold()
+            result = []
+            for group in raw:
+                current = self._apply_decisions(group)
+                if current is None or len(current.files) < group_filter.min_size:
+                    continue
+                if needle and not any(needle in file.path.casefold() for file in current.files):
+                    continue
+                result.append(current)
+            result.sort(key=lambda group: (-group.reclaimable, group.group_id))
+            self._filtered[group_filter] = result
+            self._current.update((group.group_id, group) for group in result)
+            return result
+
+    def _raw(self, group_filter: GroupFilter) -> list[ReviewGroup]:
+        key = group_filter.grouping_key
+        if key not in self._raw_groups:
+            media = group_filter.media
+            found = find_groups(
+                self.files(media),
+                max_distance=group_filter.distance,
+                max_duration_diff=group_filter.duration_tolerance,
+                include_flat=group_filter.include_suspicious,
+                include_same_item=True,
+            )
+            self._raw_groups[key] = [
+                ReviewGroup(
+                    group_id=group.group_id,
+                    kind=group.kind,
+                    media=media,
+                    files=tuple(group.files),
+                    max_distance=group.max_distance,
+                    suspicious=bool(group.suspicious),
+                )
+                for group in found
+            ]
+        return self._raw_groups[key]
+
+    def _apply_decisions(self, group: ReviewGroup) -> ReviewGroup | None:
+        files = [file for file in group.files if file.file_id not in self._removed]
+        files = self._rules.visible_files(files) if len(files) >= 2 else []
+        if not files:
+            return None
+        if len(files) == len(group.files):
+            return group
+        return ReviewGroup(
+            group_id=group.group_id,
+            kind=group.kind,
+            media=group.media,
+            files=tuple(files),
+            max_distance=_max_distance(files, group.max_distance),
+            suspicious=group.suspicious,
+        )
+
+    def group(self, group_id: str) -> ReviewGroup:
+        """A group from the filters viewed so far, as it stands after decisions."""
+        with self._groups_lock:
+            group = self._current.get(group_id)
+            if group is None:
+                raise NotFoundError(
+                    f"Group {group_id} is not among the current groups "
+                    "(its files were removed or dismissed, or the library was reopened)."
+                )
+            return group
+
+    def suggested_keeper(self, group: ReviewGroup) -> MediaFile:
+        return suggest_keeper(group.files, self.keeper_rules, self.preferred_folders)
+
+    def distance_to_first(self, group: ReviewGroup, file: MediaFile) -> int | None:
+        first = group.files[0]
+        if not first.phash or not file.phash:
+            return None
+        return phash_distance(first.phash, file.phash)
+
+    def _decisions_changed(self) -> None:
+        """Dismissals or removals changed: regroup lazily from the cached engine output."""
+        with self._groups_lock:
+            self._rules = self.dismissals.rules()
+            self._refresh_removed()
+            filters = list(self._filtered)
+            self._filtered.clear()
+            self._current.clear()
+            for group_filter in filters:  # keep ids of groups still current resolvable
+                self.groups(group_filter)
+
+    # ---- "not a duplicate" --------------------------------------------------------------
+
+    def dismiss_group(self, group_id: str) -> Dismissal:
+        group = self.group(group_id)
+        dismissal = self.dismissals.dismiss_group(group.media, group.files)
+        self._decisions_changed()
+        return dismissal
+
+    def dismiss_file(self, group_id: str, file_id: int) -> Dismissal:
+        group = self.group(group_id)
+        dismissal = self.dismissals.dismiss_file(group.media, group.file(file_id), group.files)
+        self._decisions_changed()
+        return dismissal
+
+    def undo_dismissal(self, dismissal_id: int) -> Dismissal:
+        dismissal = self.dismissals.undo(dismissal_id)
+        self._decisions_changed()
+        return dismissal
+
+    # ---- removal ------------------------------------------------------------------------
+
+    def check_plan(self, plan: object) -> RemovalPlan:
+        """Parse a plan from the UI and hold each of its groups against a current group.
+
+        Each plan group may name its `group_id`; every file it keeps or removes must belong
+        to that current group (or, without an id, to one current group), and it must keep
+        at least one. The removal code enforces the last-copy rule again on its own.
+        """
+        if not isinstance(plan, dict) or not isinstance(plan.get("groups"), list):
+            raise RefusedError('A removal plan must be an object with a "groups" list.')
+        parsed = RemovalPlan.from_json(
+            {
+                "groups": [
+                    {key: value for key, value in entry.items() if key in ("keep", "remove")}
+                    if isinstance(entry, dict)
+                    else entry
+                    for entry in plan["groups"]
+                ]
+            }
+        )
+        with self._groups_lock:
+            pairs = zip(plan["groups"], parsed.groups, strict=True)
+            for number, (entry, group) in enumerate(pairs, 1):
+                members = set(group.keep) | set(group.remove)
+                if not group.keep:
+                    raise RefusedError(
+                        f"Group {number} would lose every copy: keep at least one file."
+                    )
+                current = self._current_group_for(entry.get("group_id"), members)
+                if current is None:
+                    raise RefusedError(
+                        f"Group {number} of the plan is not a current duplicate group "
+                        "(reload the groups and try again)."
+                    )
+        return parsed
+
+    def _current_group_for(self, group_id: object, members: set[int]) -> ReviewGroup | None:
+        candidates = (
+            [self._current[group_id]]
+            if isinstance(group_id, str) and group_id in self._current
+            else []
+            if group_id is not None
+            else list(self._current.values())
+        )
+        for group in candidates:
+            if members <= {file.file_id for file in group.files}:
+                return group
+        return None
+
+    def remove(
+        self,
+        plan: object,
+        mode: str = "trash",
+        trash_dir: str | None = None,
+        confirm_delete: bool = False,
+        dry_run: bool = False,
+    ) -> RemovalResult:
+        """Check the plan against the current groups, then run it through the journal."""
+        parsed = self.check_plan(plan)
+        result = execute_plan(
+            parsed,
+            self.library(),
+            self.library_roots,
+            self.journal,
+            mode=mode,
+            trash_dir=trash_dir or None,
+            confirm_delete=confirm_delete,
+            dry_run=dry_run,
+        )
+        if not dry_run:
+            self._decisions_changed()
+        return result
+
+    # ---- long work --------------------------------------------------------------------------
+
+    def compare_frames(self, group_id: str, samples: int = DEFAULT_FRAME_COUNT) -> GroupComparison:
+        """Frame strips of a video group's files and their similarity to the suggested keeper."""
+        group = self.group(group_id)
+        keeper = self.suggested_keeper(group)
+        return compare_group(
+            [file.path for file in group.files], group.files.index(keeper), k=samples
+        )
+
+    def compare_images(self, first_id: int, second_id: int) -> float:
+        """Structural similarity (0..1) of two image files of the library."""
+        first, second = self._image_pair(first_id, second_id)
+        return compare_images(first.path, second.path)
+
+    def image_difference(self, first_id: int, second_id: int) -> bytes:
+        """A JPEG heat map of where two image files of the library differ."""
+        first, second = self._image_pair(first_id, second_id)
+        return image_difference_heatmap(first.path, second.path, max_side=640)
+
+    def _image_pair(self, first_id: int, second_id: int) -> tuple[MediaFile, MediaFile]:
+        pair = self.file(first_id), self.file(second_id)
+        if any(file.media != IMAGE for file in pair):
+            raise AppError("Only images are compared this way; videos compare by frames.")
+        return pair
+
+    def backfill(self, job: Job, media: str = "all") -> dict[str, int]:
+        """Compute the phashes Stash lacks (a job: progress, pause, cancel), then regroup."""
+        wanted = (VIDEO, IMAGE) if media == "all" else (MEDIA_NAMES.get(media, ""),)
+        if "" in wanted:
+            raise AppError(f"Unknown media {media!r}: use videos, images or all.")
+        library = library_key(self.database.path)
+        files = [file for kind in wanted for file in self.files(kind)]
+        cache = PhashCache()
+        try:
+            tasks = files_to_hash(files, library, cache)
+        finally:
+            cache.close()
+        report = run_backfill(job, tasks, library)
+        self.reload_files()
+        return {"hashed": report.hashed, "failed": len(report.failed)}
+
+    def reload_files(self) -> None:
+        """Read the files again (Stash rescanned, or phashes were computed) and regroup."""
+        with self._groups_lock, self._files_lock:
+            self._files.clear()
+            self._by_id = {}
+            self._raw_groups.clear()
+        self._decisions_changed()
+
+    def undo_batch(self, batch_id: int) -> UndoResult:
+        result = undo_batch(self.journal, batch_id)
+        self._decisions_changed()
+        return result
+
+
+def _max_distance(files: Sequence[MediaFile], fallback: int) -> int:
+    hashes = [file.phash for file in files if file.phash]
+    if len(hashes) != len(files) or len(hashes) > _RECOMPUTE_DISTANCE_UP_TO:
+        return fallback
+    return max(
+        (phash_distance(a, b) for index, a in enumerate(hashes) for b in hashes[index + 1 :]),
+        default=0,
+    )

@@ -1,0 +1,294 @@
+"""The window shell: a pywebview window on the in-process server, or `--serve` for a browser.
+
+The only module that imports pywebview. The server always runs in this process on a
+threaded server; the window just shows its page. Linux uses the Qt backend (pywebview would
+try GTK first); as root, Qt WebEngine's Chromium needs `--no-sandbox` to start at all.
+`--self-test` checks a build end to end without a screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stash_dedupe.errors import AppError
+from stash_dedupe.server import AppState, frontend_dir, is_loopback, start
+
+WINDOW_TITLE = "Stash Dedupe"
+# Set by the window test: the page's first render is reported into this file.
+READY_FILE_VARIABLE = "STASH_DEDUPE_READY_FILE"
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """`stash-dedupe` without a subcommand: the window, `--serve`, or `--self-test`."""
+    if getattr(args, "self_test", False):
+        return self_test()
+    serve = bool(getattr(args, "serve", False))
+    if not serve and not display_available():
+        print(
+            "No display found (DISPLAY and WAYLAND_DISPLAY are unset): serving the app "
+            "for a browser instead.",
+            flush=True,
+        )
+        serve = True
+    host = getattr(args, "host", None) or "127.0.0.1"
+    port = int(getattr(args, "port", 0) or 0)
+    if not serve:
+        host, port = "127.0.0.1", 0
+    state = AppState()
+    state.try_open(getattr(args, "db", None) or state.settings.database)
+    if state.open_error:
+        _say(f"warning: {state.open_error}", error=True)
+    if not is_loopback(host):
+        _say(
+            f"warning: listening on {host}, not only on this machine: anyone who can reach "
+            "it and has the link (with its token) can review and remove your files.",
+            error=True,
+        )
+    server, url = start(state, host, port)
+    try:
+        if serve:
+            return _serve_until_stopped(url, remote=not is_loopback(host))
+        return _open_window(state, url)
+    finally:
+        server.shutdown()
+
+
+def display_available() -> bool:
+    """Windows and macOS always have one; elsewhere X11 or Wayland must be announced."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _say(message: str, error: bool = False) -> None:
+    stream = sys.stderr if error else sys.stdout
+    if stream is not None:  # a windowed build has neither
+        print(message, file=stream, flush=True)
+
+
+def _serve_until_stopped(url: str, remote: bool = False) -> int:
+    _say(f"Stash Dedupe is serving at {url}")
+    if remote:
+        _say("From another machine, put this machine's address in place of 127.0.0.1.")
+    _say("Open that address in a browser (the token in it is your key). Ctrl-C stops it.")
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+class WindowApi:
+    """Called from the page as `window.pywebview.api.NAME()`; runs on pywebview's threads.
+
+    Attributes are private: pywebview exposes every public attribute to the page.
+    """
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+        self._window: Any = None
+
+    def pick_database(self) -> str | None:
+        """The native Open dialog, filtered to Stash databases."""
+        import webview
+
+        chosen = self._window.create_file_dialog(
+            webview.FileDialog.OPEN,
+            directory=str(Path.home() / ".stash"),
+            file_types=("Stash database (*.sqlite;*.db)", "All files (*.*)"),
+        )
+        return str(chosen[0]) if chosen else None
+
+    def pick_folder(self) -> str | None:
+        import webview
+
+        chosen = self._window.create_file_dialog(webview.FileDialog.FOLDER)
+        return str(chosen[0]) if chosen else None
+
+    def open_file(self, file_id: int) -> bool:
+        """Open a library file in the system's default app (the window's web engine plays
+        few codecs). Only ids the Stash database lists: the page cannot name a path."""
+        session = self._state.require_session()
+        open_with_system(session.file(int(file_id)).path)
+        return True
+
+    def page_rendered(self, info: dict[str, Any] | None = None) -> bool:
+        """The page reports its first full render (used by the window test)."""
+        target = os.environ.get(READY_FILE_VARIABLE)
+        if target:
+            temporary = f"{target}.tmp"
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(info or {}, handle)
+            os.replace(temporary, target)
+        return True
+
+
+def open_with_system(path: str) -> None:
+    """Hand a file to the desktop's default application for it."""
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]
+        return
+    environment = dict(os.environ)
+    # A PyInstaller bundle points LD_LIBRARY_PATH at its own libraries: not for other apps.
+    if "LD_LIBRARY_PATH_ORIG" in environment:
+        environment["LD_LIBRARY_PATH"] = environment["LD_LIBRARY_PATH_ORIG"]
+    elif getattr(sys, "frozen", False):
+        environment.pop("LD_LIBRARY_PATH", None)
+    command = ["open", path] if sys.platform == "darwin" else ["xdg-open", path]
+    try:
+        subprocess.Popen(
+            command,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise AppError(f"Cannot open {path}: {command[0]} failed ({error.strerror}).") from error
+
+
+def _open_window(state: AppState, url: str) -> int:
+    if sys.platform.startswith("linux") and os.geteuid() == 0:
+        flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+        if "--no-sandbox" not in flags:
+            os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --no-sandbox".strip()
+    import webview
+
+    webview.settings["ALLOW_DOWNLOADS"] = True  # the history CSV export is a download
+    api = WindowApi(state)
+    window = webview.create_window(
+        WINDOW_TITLE,
+        url,
+        js_api=api,
+        width=1280,
+        height=800,
+        min_size=(960, 600),
+        background_color="#16181c",
+    )
+    api._window = window
+    signal.signal(signal.SIGTERM, lambda *_: window.destroy())
+    gui = "qt" if sys.platform.startswith("linux") else None
+    webview.start(gui=gui)
+    return 0
+
+
+# ---- self-test ----------------------------------------------------------------------------
+
+
+def self_test() -> int:
+    """Build a demo library, open it, group it, hash a file, serve the page; print OK or why not.
+
+    Meant for a fresh build on a machine without a screen (CI, a user's bug report).
+    """
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="stash-dedupe-self-test-") as temporary:
+        root = Path(temporary)
+        context: dict[str, Any] = {}
+
+        def check(name: str, step: Callable[[], str]) -> None:
+            nonlocal failures
+            started = time.monotonic()
+            try:
+                detail = step()
+            except Exception as error:  # report every failure, then go on with the rest
+                failures += 1
+                message = error.message if isinstance(error, AppError) else repr(error)
+                _say(f"FAIL  {name}: {message}")
+                if not isinstance(error, AppError):
+                    _say(traceback.format_exc().rstrip())
+                return
+            _say(f"ok    {name} ({detail}, {time.monotonic() - started:.1f} s)")
+
+        def frontend() -> str:
+            return str(frontend_dir())
+
+        def demo() -> str:
+            from stash_dedupe.demo import create_demo_library
+
+            context["db"] = create_demo_library(root / "demo")
+            return str(context["db"])
+
+        def open_database() -> str:
+            from stash_dedupe.stash_reader import open_stash_database
+
+            with open_stash_database(context["db"]) as database:
+                context["videos"] = database.load_files("video")
+                return f"schema {database.schema_version}, {len(context['videos'])} videos"
+
+        def group() -> str:
+            from stash_dedupe.grouping import find_groups
+
+            groups = find_groups(context["videos"], max_distance=8)
+            if not groups:
+                raise AppError("the demo library gave no duplicate group")
+            return f"{len(groups)} groups at distance 8"
+
+        def phash() -> str:
+            from stash_dedupe.phash import phash_file
+
+            return phash_file(context["videos"][0].path)
+
+        def serve() -> str:
+            from stash_dedupe.dismissals import DismissalStore
+            from stash_dedupe.journal import Journal
+            from stash_dedupe.settings import Settings
+
+            state = AppState(
+                Settings(),
+                Journal.open(root / "journal.sqlite3"),
+                DismissalStore(root / "dismissals.sqlite3"),
+                remember=False,
+            )
+            state.open_database(str(context["db"]))
+            server, url = start(state)
+            try:
+                base = url.split("/?", 1)[0]
+                request = urllib.request.Request(
+                    f"{base}/api/groups?distance=8", headers={"X-Token": state.token}
+                )
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    total = json.load(response)["total"]
+                with urllib.request.urlopen(f"{base}/", timeout=60) as response:
+                    response.read()
+            finally:
+                server.shutdown()
+            return f"page and API answer, {total} groups"
+
+        def window_toolkit() -> str:
+            import webview  # noqa: F401
+
+            if sys.platform.startswith("linux"):
+                from qtpy import QtWebEngineWidgets  # noqa: F401
+
+                return "pywebview with Qt WebEngine"
+            return "pywebview"
+
+        check("frontend files", frontend)
+        check("demo library", demo)
+        if "db" in context:
+            check("open the database", open_database)
+        if "videos" in context:
+            check("group duplicates", group)
+            check("phash a video", phash)
+            check("serve the page and the API", serve)
+        check("window toolkit", window_toolkit)
+    _say("OK" if failures == 0 else f"FAILED ({failures} checks)")
+    return 0 if failures == 0 else 1

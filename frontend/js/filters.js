@@ -1,0 +1,86 @@
+// The filter bar: videos/images, distance preset or custom, duration tolerance, path, size.
+
+import { debounce, h, mount } from './dom.js';
+import { DISTANCE_PRESETS, DURATION_PRESETS } from './state.js';
+
+/** Render the controls for `filter` into `element`; `onChange(filter)` on every change. */
+export function renderFilters(element, filter, onChange) {
+  const change = (patch) => {
+    Object.assign(filter, patch);
+    // A chosen option should not keep the keys: j/k go back to the group list.
+    if (document.activeElement?.tagName === 'SELECT') document.activeElement.blur();
+    onChange(filter);
+  };
+  const isPreset = DISTANCE_PRESETS.some((preset) => preset.value === filter.distance);
+  const customDistance = h('input', { type: 'number', min: 0, max: 16, step: 1,
+    id: 'filter-distance-custom', class: 'narrow', value: String(filter.distance),
+    title: 'Largest Hamming distance between phashes (0–16)', hidden: isPreset,
+    onChange: (event) => {
+      const value = Math.max(0, Math.min(16, Number(event.target.value) || 0));
+      change({ distance: value });
+    } });
+  const distance = h('select', { id: 'filter-distance', title: 'How alike the pictures must be',
+    onChange: (event) => {
+      if (event.target.value === 'custom') {
+        customDistance.hidden = false;
+        customDistance.focus();
+        return;
+      }
+      customDistance.hidden = true;
+      change({ distance: Number(event.target.value) });
+    } },
+  DISTANCE_PRESETS.map((preset) => h('option', { value: String(preset.value),
+    selected: preset.value === filter.distance }, preset.label)),
+  h('option', { value: 'custom', selected: !isPreset }, 'Custom…'));
+
+  const durationPreset = DURATION_PRESETS.some((preset) => preset.value === filter.duration);
+  const customDuration = h('input', { type: 'number', min: 0, step: 0.5, class: 'narrow',
+    id: 'filter-duration-custom', value: filter.duration, hidden: durationPreset,
+    title: 'Seconds', onChange: (event) => change({
+      duration: String(Math.max(0, Number(event.target.value) || 0)) }) });
+  const durationSelect = h('select', { id: 'filter-duration',
+    title: 'Videos: how far durations may differ', disabled: filter.media !== 'video',
+    onChange: (event) => {
+      if (event.target.value === 'custom') {
+        customDuration.hidden = false;
+        customDuration.focus();
+        return;
+      }
+      customDuration.hidden = true;
+      change({ duration: event.target.value });
+    } },
+  DURATION_PRESETS.map((preset) => h('option', { value: preset.value,
+    selected: preset.value === filter.duration }, preset.label)),
+  h('option', { value: 'custom', selected: !durationPreset }, 'Custom…'));
+
+  const mediaButton = (media, label) => h('button', {
+    type: 'button', id: `filter-media-${media}`,
+    class: `segment${filter.media === media ? ' active' : ''}`,
+    'aria-pressed': filter.media === media ? 'true' : 'false',
+    onClick: () => {
+      if (filter.media === media) return;
+      change({ media });
+      renderFilters(element, filter, onChange);
+    } }, label);
+
+  mount(element,
+    h('div', { class: 'filter-row' },
+      h('div', { class: 'segmented', role: 'group', 'aria-label': 'Media' },
+        mediaButton('video', 'Videos'), mediaButton('image', 'Images')),
+      distance, customDistance),
+    h('div', { class: 'filter-row' },
+      durationSelect, customDuration,
+      h('label', { class: 'inline', title: 'Only groups with at least this many files' },
+        'Min ', h('input', { type: 'number', min: 2, step: 1, class: 'narrow',
+          id: 'filter-min-size', value: String(filter.min_size),
+          onChange: (event) => change({ min_size: Math.max(2, Number(event.target.value) || 2) }),
+        }))),
+    h('div', { class: 'filter-row' },
+      h('input', { type: 'search', id: 'filter-path', class: 'grow',
+        placeholder: 'Only groups touching a folder…', value: filter.path, spellcheck: 'false',
+        onInput: debounce((event) => change({ path: event.target.value }), 350) }),
+      h('label', { class: 'inline', title:
+        'Flat pictures (one colour) all share a phash; such groups are hidden unless checked' },
+      h('input', { type: 'checkbox', id: 'filter-suspicious', checked: filter.suspicious,
+        onChange: (event) => change({ suspicious: event.target.checked }) }), ' flat')));
+}

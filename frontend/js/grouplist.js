@@ -1,0 +1,149 @@
+// The group list: virtualized (only the visible rows exist in the DOM) and paged from the
+// API, so 50,000 groups scroll as smoothly as 50.
+
+import { h, mount } from './dom.js';
+import { basename, bytes } from './format.js';
+
+const ROW_HEIGHT = 52; // px; .group-row's height in app.css
+export const PAGE_SIZE = 200;
+const OVERSCAN = 6;
+
+export class GroupList {
+  /**
+   * @param element the scrolling container
+   * @param fetchPage (offset, limit) => Promise<items>
+   * @param onSelect (index, item) => Promise, settled once the selected group is shown
+   */
+  constructor(element, { fetchPage, onSelect }) {
+    this.element = element;
+    this.fetchPage = fetchPage;
+    this.onSelect = onSelect;
+    this.total = 0;
+    this.pages = new Map();
+    this.loading = new Map();
+    this.generation = 0;
+    this.selected = -1;
+    this.frame = 0;
+    element.classList.add('group-list');
+    element.tabIndex = 0;
+    element.setAttribute('role', 'listbox');
+    element.setAttribute('aria-label', 'Duplicate groups');
+    this.spacer = h('div', { class: 'group-list-spacer' });
+    element.append(this.spacer);
+    element.addEventListener('scroll', () => this.schedule(), { passive: true });
+    element.addEventListener('click', (event) => {
+      const row = event.target.closest('.group-row');
+      if (row) this.select(Number(row.dataset.index));
+    });
+    new ResizeObserver(() => this.schedule()).observe(element);
+  }
+
+  /** New results (a new filter, or after a removal): page 0 is already known. */
+  reset(total, firstItems) {
+    this.generation += 1;
+    this.total = total;
+    this.pages = new Map([[0, firstItems]]);
+    this.loading = new Map();
+    this.selected = -1;
+    this.spacer.style.height = `${total * ROW_HEIGHT}px`;
+    if (this.element.scrollTop > total * ROW_HEIGHT) this.element.scrollTop = 0;
+    this.render();
+  }
+
+  item(index) {
+    const page = Math.floor(index / PAGE_SIZE);
+    const items = this.pages.get(page);
+    if (!items) {
+      this.load(page);
+      return null;
+    }
+    return items[index - page * PAGE_SIZE] || null;
+  }
+
+  load(page) {
+    if (this.loading.has(page)) return this.loading.get(page);
+    const generation = this.generation;
+    const promise = this.fetchPage(page * PAGE_SIZE, PAGE_SIZE).then((items) => {
+      if (generation !== this.generation) return null;
+      this.pages.set(page, items);
+      this.loading.delete(page);
+      this.schedule();
+      return items;
+    }, (error) => {
+      this.loading.delete(page);
+      throw error;
+    });
+    this.loading.set(page, promise);
+    return promise;
+  }
+
+  async itemAsync(index) {
+    const known = this.item(index);
+    if (known) return known;
+    await this.load(Math.floor(index / PAGE_SIZE));
+    return this.item(index);
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  render() {
+    const top = this.element.scrollTop;
+    const height = this.element.clientHeight || 600;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(this.total - 1, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+    const rows = [];
+    for (let index = first; index <= last; index += 1) rows.push(this.row(index));
+    mount(this.spacer, rows);
+  }
+
+  row(index) {
+    const item = this.item(index);
+    const selected = index === this.selected;
+    const props = {
+      class: `group-row${selected ? ' selected' : ''}${item?.suspicious ? ' suspicious' : ''}`,
+      dataset: { index: String(index), id: item ? item.id : '' },
+      role: 'option',
+      'aria-selected': selected ? 'true' : 'false',
+      style: { top: `${index * ROW_HEIGHT}px` },
+    };
+    if (!item) return h('div', props, h('div', { class: 'row-name muted' }, 'Loading…'));
+    return h('div', props,
+      h('div', { class: 'row-line' },
+        h('span', { class: 'row-name', title: item.first_path }, basename(item.first_path)),
+        h('span', { class: 'row-bytes' }, bytes(item.reclaimable))),
+      h('div', { class: 'row-line row-meta' },
+        h('span', {}, `${index + 1}. `, h('b', {}, item.count), ' files'),
+        item.kind === 'same_item' ? h('span', { class: 'badge' }, 'same item')
+          : h('span', { class: 'badge' }, item.max_distance ? `distance ≤ ${item.max_distance}`
+            : 'identical hash'),
+        item.suspicious ? h('span', { class: 'badge badge-warn', title:
+          'Flat pictures all share this phash: probably not real duplicates' }, 'flat hash')
+          : null));
+  }
+
+  /** Select a row, keep it in view, and report it. */
+  async select(index, { notify = true } = {}) {
+    if (!this.total) return;
+    index = Math.max(0, Math.min(this.total - 1, index));
+    this.selected = index;
+    const top = index * ROW_HEIGHT;
+    const height = this.element.clientHeight || 600;
+    if (top < this.element.scrollTop) this.element.scrollTop = top;
+    else if (top + ROW_HEIGHT > this.element.scrollTop + height) {
+      this.element.scrollTop = top + ROW_HEIGHT - height;
+    }
+    this.render();
+    if (!notify) return;
+    const generation = this.generation;
+    const item = await this.itemAsync(index);
+    if (item && generation === this.generation && index === this.selected) {
+      await this.onSelect(index, item);
+    }
+  }
+}

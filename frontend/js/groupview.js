@@ -1,0 +1,292 @@
+// One group's files as cards side by side, rows aligned (CSS subgrid): what differs stands
+// out, the best value of each row is highlighted, each card is marked keep or remove.
+
+import { api, windowApi } from './api.js';
+import { h, mount } from './dom.js';
+import {
+  basename, bitRate, bytes, dateTime, dirname, duration, frameRate, resolution,
+} from './format.js';
+import { dialog, toast } from './ui.js';
+
+const item = (file) => file.items[0] || {};
+
+// Each row: a label, how to read a comparable value, how to show it, which end is best.
+const ROWS = [
+  { label: 'Size', value: (f) => f.size, show: (f) => bytes(f.size), best: 'max' },
+  { label: 'Resolution', value: (f) => (f.width || 0) * (f.height || 0),
+    show: (f) => resolution(f.width, f.height), best: 'max' },
+  { label: 'Duration', media: 'video', value: (f) => f.duration,
+    show: (f) => duration(f.duration), best: 'max' },
+  { label: 'Bit rate', media: 'video', value: (f) => f.bit_rate,
+    show: (f) => bitRate(f.bit_rate), best: 'max' },
+  { label: 'Codec', show: (f) => (f.media === 'video'
+    ? [f.video_codec, f.audio_codec].filter(Boolean).join(' / ') : f.format) || '—' },
+  { label: 'Frame rate', media: 'video', value: (f) => f.frame_rate,
+    show: (f) => frameRate(f.frame_rate), best: 'max' },
+  { label: 'Modified', value: (f) => f.mod_time_epoch, show: (f) => dateTime(f.mod_time),
+    best: 'min', hint: 'oldest' },
+  { label: 'Title', show: (f) => item(f).title || '—' },
+  { label: 'Studio', show: (f) => item(f).studio || '—' },
+  { label: 'Date', show: (f) => item(f).date || '—' },
+  { label: 'Rating', value: (f) => item(f).rating,
+    show: (f) => (item(f).rating ? `${item(f).rating / 20} ★` : '—'), best: 'max' },
+  { label: 'Plays', media: 'video', value: (f) => item(f).play_count,
+    show: (f) => item(f).play_count ?? 0, best: 'max' },
+  { label: 'O count', value: (f) => item(f).o_count, show: (f) => item(f).o_count ?? 0,
+    best: 'max' },
+  { label: 'Tags', value: (f) => item(f).tag_count, show: (f) => item(f).tag_count ?? 0,
+    best: 'max' },
+  { label: 'Performers', value: (f) => item(f).performer_count,
+    show: (f) => item(f).performer_count ?? 0, best: 'max' },
+  { label: 'Markers', media: 'video', value: (f) => item(f).marker_count,
+    show: (f) => item(f).marker_count ?? 0, best: 'max' },
+  { label: 'Stash IDs', media: 'video', value: (f) => item(f).stash_id_count,
+    show: (f) => item(f).stash_id_count ?? 0, best: 'max' },
+  { label: 'Galleries', media: 'image', show: (f) => (item(f).gallery_ids || []).length },
+  { label: 'Files in item', show: (f) => (f.items.length
+    ? f.items.map((scene) => scene.file_count).join(', ') : '—'),
+  title: 'How many files the Stash scene or image has' },
+  { label: 'Distance', show: (f) => (f.distance === null ? '—' : f.distance),
+    title: 'Hamming distance of the phash to the first file' },
+  { label: 'pHash', show: (f) => f.phash || '—', mono: true },
+];
+
+export class GroupView {
+  /**
+   * @param handlers {onRemove(group, marks), onDismissGroup(group), onDismissFile(group, file),
+   *                  onCompare(group)}
+   */
+  constructor(element, handlers) {
+    this.element = element;
+    this.handlers = handlers;
+    this.marks = new Map();
+    this.group = null;
+    this.selectedCard = 0;
+    this.request = 0;
+  }
+
+  empty(message) {
+    this.group = null;
+    mount(this.element, h('div', { class: 'empty' }, message));
+  }
+
+  async show(groupId, position) {
+    const request = ++this.request;
+    this.position = position;
+    if (!this.group) mount(this.element, h('div', { class: 'empty' }, 'Loading…'));
+    else this.element.classList.add('stale');
+    let group;
+    try {
+      group = await api.get(`/api/groups/${encodeURIComponent(groupId)}`);
+    } catch (error) {
+      if (request === this.request) {
+        this.element.classList.remove('stale');
+        this.empty(error.message);
+      }
+      return;
+    }
+    if (request !== this.request) return;
+    this.element.classList.remove('stale');
+    this.group = group;
+    this.marksFor(group);
+    this.selectedCard = Math.max(0, group.files.findIndex((f) => f.file_id === group.keeper_id));
+    this.render();
+  }
+
+  /** The marks of a group: kept across navigation, reset if they no longer fit. */
+  marksFor(group) {
+    const ids = group.files.map((file) => file.file_id);
+    let marks = this.marks.get(group.id);
+    if (marks) for (const id of [...marks.keys()]) if (!ids.includes(id)) marks.delete(id);
+    if (!marks || ids.some((id) => !marks.has(id)) || ![...marks.values()].includes('keep')) {
+      marks = new Map(ids.map((id) => [id, id === group.keeper_id ? 'keep' : 'remove']));
+      this.marks.set(group.id, marks);
+    }
+    return marks;
+  }
+
+  currentMarks() {
+    return this.group ? this.marksFor(this.group) : null;
+  }
+
+  toggle(fileId) {
+    const marks = this.currentMarks();
+    if (!marks) return;
+    const next = marks.get(fileId) === 'keep' ? 'remove' : 'keep';
+    if (next === 'remove' && [...marks.values()].filter((m) => m === 'keep').length <= 1) {
+      toast('Each group keeps at least one file: mark another one keep first.', 'warn');
+      const card = this.element.querySelector(`.card[data-file-id="${fileId}"]`);
+      card?.classList.add('shake');
+      setTimeout(() => card?.classList.remove('shake'), 400);
+      return;
+    }
+    marks.set(fileId, next);
+    this.render();
+  }
+
+  toggleSelected() {
+    const file = this.group?.files[this.selectedCard];
+    if (file) this.toggle(file.file_id);
+  }
+
+  acceptSuggestion() {
+    if (!this.group) return;
+    this.marks.delete(this.group.id);
+    this.marksFor(this.group);
+    this.render();
+  }
+
+  selectCard(index) {
+    if (!this.group) return;
+    this.selectedCard = Math.max(0, Math.min(this.group.files.length - 1, index));
+    this.render();
+    this.element.querySelector('.card.selected')?.scrollIntoView({ block: 'nearest',
+      inline: 'nearest' });
+  }
+
+  selectedFile() {
+    return this.group?.files[this.selectedCard] || null;
+  }
+
+  toRemove() {
+    const marks = this.currentMarks();
+    return this.group ? this.group.files.filter((f) => marks.get(f.file_id) === 'remove') : [];
+  }
+
+  openFile(file = this.selectedFile()) {
+    if (!file) return;
+    const source = api.url(`/api/files/${file.file_id}/media`);
+    const media = file.media === 'video'
+      ? h('video', { src: source, controls: true, autoplay: true, class: 'viewer-media' })
+      : h('img', { src: source, alt: file.name, class: 'viewer-media' });
+    media.addEventListener('error', () => {
+      media.replaceWith(h('p', { class: 'inline-error' },
+        'This file cannot be shown here (missing, or a format this viewer cannot play).'));
+    });
+    const external = h('button', { type: 'button', class: 'button', hidden: true,
+      onClick: () => windowApi()?.open_file(file.file_id) }, 'Open in the default player');
+    if (windowApi()?.open_file) external.hidden = false;
+    dialog({ title: file.path, body: h('div', { class: 'viewer-body' }, media, external),
+      className: 'viewer' });
+  }
+
+  render() {
+    const group = this.group;
+    if (!group) return;
+    const marks = this.marksFor(group);
+    const rows = ROWS.filter((row) => !row.media || row.media === group.media);
+    const removing = group.files.filter((f) => marks.get(f.file_id) === 'remove');
+    const removeBytes = removing.reduce((sum, f) => sum + f.size, 0);
+    const cards = h('div', { class: 'cards' });
+    cards.style.gridTemplateRows = `auto repeat(${rows.length}, auto)`;
+    cards.style.gridTemplateColumns = 'var(--label-width)';
+    const span = `1 / span ${rows.length + 1}`;
+
+    const labels = h('div', { class: 'card-labels' },
+      h('div', { class: 'card-head label-head' }),
+      rows.map((row, index) => h('div', {
+        class: `label ${this.differs(row, group.files) ? 'differs' : ''}`,
+        title: row.title || (this.differs(row, group.files) ? 'Values differ' : ''),
+        dataset: { row: String(index) },
+      }, row.label)));
+    labels.style.gridRow = span;
+    cards.append(labels);
+
+    group.files.forEach((file, index) => {
+      const mark = marks.get(file.file_id);
+      const suggested = file.file_id === group.keeper_id;
+      const card = h('article', {
+        class: `card card-${mark}${index === this.selectedCard ? ' selected' : ''}`,
+        dataset: { fileId: String(file.file_id), index: String(index) },
+        'aria-label': `${mark === 'keep' ? 'Keep' : 'Remove'}: ${file.path}`,
+        onClick: () => {
+          if (this.selectedCard !== index) this.selectCard(index);
+        },
+      },
+      h('div', { class: 'card-head' },
+        h('div', { class: 'thumb', title: 'Open (o)', onClick: () => this.openFile(file) },
+          h('img', { src: api.url(`/api/files/${file.file_id}/thumbnail`), alt: '',
+            loading: 'lazy',
+            onLoad: (event) => event.target.parentElement.classList.add('loaded'),
+            onError: (event) => {
+              event.target.parentElement.classList.add('loaded', 'broken');
+            } }),
+          h('span', { class: 'card-number' }, String(index + 1)),
+          suggested ? h('span', { class: 'badge badge-good thumb-suggested', title:
+            'Suggested by your keeper rules' }, 'suggested') : null,
+          file.media === 'video' && file.duration
+            ? h('span', { class: 'thumb-duration' }, duration(file.duration)) : null),
+        h('div', { class: 'card-name', title: file.path }, basename(file.path)),
+        h('div', { class: 'card-folder', title: file.path }, dirname(file.path)),
+        h('div', { class: 'card-actions' },
+          h('button', { type: 'button', class: `mark-toggle mark-${mark}`,
+            'aria-pressed': mark === 'keep' ? 'true' : 'false',
+            title: 'Toggle keep / remove (Space)',
+            onClick: (event) => {
+              event.stopPropagation();
+              this.selectedCard = index;
+              this.toggle(file.file_id);
+            } }, mark === 'keep' ? '✓ Keep' : '✕ Remove'),
+          h('button', { type: 'button', class: 'link-button dismiss-file',
+            title: 'Not a duplicate of the others: take it out of this group (n)',
+            onClick: (event) => {
+              event.stopPropagation();
+              this.handlers.onDismissFile(group, file);
+            } }, 'not a duplicate'))),
+      rows.map((row, rowIndex) => this.cell(row, rowIndex, file, group.files)));
+      card.style.gridRow = span;
+      cards.append(card);
+    });
+
+    const header = h('div', { class: 'group-header' },
+      h('div', { class: 'group-title' },
+        h('h2', {}, `Group ${this.position.index + 1} of ${this.position.total.toLocaleString()}`),
+        h('span', { class: 'muted' },
+          `${group.files.length} files · ${bytes(group.total_size)} total · `
+          + `${bytes(group.reclaimable)} reclaimable · `
+          + (group.kind === 'same_item' ? 'one Stash item with several files'
+            : `max distance ${group.max_distance}`)),
+        group.suspicious ? h('span', { class: 'badge badge-warn' },
+          'flat hash: check carefully') : null),
+      h('div', { class: 'group-actions' },
+        h('button', { type: 'button', class: 'button', id: 'accept-suggestion',
+          title: 'Reset the marks to the suggestion (a)',
+          onClick: () => this.acceptSuggestion() }, 'Accept suggestion'),
+        h('button', { type: 'button', class: 'button', id: 'compare',
+          title: 'Compare the files side by side (f)',
+          onClick: () => this.handlers.onCompare(group) },
+        group.media === 'video' ? 'Compare frames' : 'Compare images'),
+        h('button', { type: 'button', class: 'button', id: 'dismiss-group',
+          title: 'These are not duplicates: hide this group (d)',
+          onClick: () => this.handlers.onDismissGroup(group) }, 'Not duplicates'),
+        h('button', { type: 'button', class: 'button button-danger', id: 'remove-marked',
+          disabled: removing.length === 0, title: 'Remove the files marked remove (r)',
+          onClick: () => this.handlers.onRemove(group, marks) },
+        removing.length ? `Remove ${removing.length} (${bytes(removeBytes)})`
+          : 'Nothing to remove')));
+
+    mount(this.element, header, h('div', { class: 'cards-scroll' }, cards));
+  }
+
+  differs(row, files) {
+    const shown = files.map((f) => String(row.show(f)));
+    return shown.some((value) => value !== shown[0]);
+  }
+
+  cell(row, rowIndex, file, files) {
+    const shown = row.show(file);
+    const classes = ['cell'];
+    if (row.mono) classes.push('mono');
+    if (this.differs(row, files)) {
+      if (row.best && row.value) {
+        const values = files.map((f) => row.value(f) ?? null).filter((v) => v !== null);
+        const best = row.best === 'max' ? Math.max(...values) : Math.min(...values);
+        if (values.length && row.value(file) === best) classes.push('best');
+      } else {
+        classes.push('diff');
+      }
+    }
+    return h('div', { class: classes.join(' '), dataset: { row: String(rowIndex) },
+      title: row.mono ? String(shown) : null }, String(shown));
+  }
+}

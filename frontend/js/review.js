@@ -1,0 +1,206 @@
+// The review screen: filters and the group list on the left, the open group on the right,
+// and the keys that drive them.
+
+import { api } from './api.js';
+import { autoResolve } from './autoresolve.js';
+import { h, mount } from './dom.js';
+import { bytes, count } from './format.js';
+import { renderFilters } from './filters.js';
+import { compareFrames } from './frames.js';
+import { GroupList, PAGE_SIZE } from './grouplist.js';
+import { GroupView } from './groupview.js';
+import { compareImages } from './images.js';
+import { confirmRemoval, renderStashNote, showRemovalOutcome } from './removal.js';
+import { app, filterParams, reportRendered } from './state.js';
+import { renderSummary } from './summary.js';
+import { startBackfill } from './backfill.js';
+import { confirmDialog, setViewKeys, toast } from './ui.js';
+
+let list = null;
+let groupView = null;
+let listHeader = null;
+let stashNote = null;
+let loadRequest = 0;
+
+export async function showReview(view) {
+  const filters = h('div', { class: 'filters', id: 'filters' });
+  listHeader = h('div', { class: 'list-header', id: 'list-header' });
+  const listElement = h('div', { id: 'group-list' });
+  const pane = h('div', { class: 'group-view', id: 'group-view' });
+  stashNote = h('div', { class: 'stash-note', id: 'stash-note', hidden: true });
+  mount(view, h('div', { class: 'review' },
+    h('aside', { class: 'sidebar' }, filters, listHeader, listElement),
+    h('section', { class: 'group-pane' }, stashNote, pane)));
+  renderStashNote(stashNote);
+
+  list = new GroupList(listElement, {
+    fetchPage: (offset, limit) => api.get('/api/groups',
+      { ...filterParams(app.filter), offset, limit }).then((page) => page.items),
+    onSelect: (index, item) => groupView.show(item.id, { index, total: list.total }),
+  });
+  groupView = new GroupView(pane, {
+    onRemove: remove,
+    onDismissGroup: dismissGroup,
+    onDismissFile: dismissFile,
+    onCompare: compare,
+  });
+  renderFilters(filters, app.filter, () => load(0));
+  setViewKeys(handleKey);
+  await load(0);
+}
+
+/** (Re)load the groups for the current filter and open the one at `position`. */
+async function load(position) {
+  const request = ++loadRequest;
+  document.body.dataset.busy = 'groups'; // tests and styles can tell a reload is under way
+  try {
+    await loadGroups(request, position);
+  } finally {
+    if (request === loadRequest) delete document.body.dataset.busy;
+  }
+}
+
+async function loadGroups(request, position) {
+  const slow = setTimeout(() => {
+    mount(listHeader, h('span', { class: 'spinner' }), ' Finding duplicate groups…');
+  }, 150);
+  let page;
+  try {
+    page = await api.get('/api/groups', { ...filterParams(app.filter), offset: 0,
+      limit: PAGE_SIZE });
+  } catch (error) {
+    clearTimeout(slow);
+    if (request === loadRequest) {
+      mount(listHeader, h('span', { class: 'inline-error' }, error.message));
+      list.reset(0, []);
+      groupView.empty('');
+    }
+    return;
+  } finally {
+    clearTimeout(slow);
+  }
+  if (request !== loadRequest) return;
+  mount(listHeader, h('span', { class: 'list-count' }, h('b', {}, count(page.total, 'group')),
+    ` · ${bytes(page.reclaimable)} reclaimable`),
+  page.total ? h('button', { type: 'button', class: 'link-button', id: 'auto-resolve',
+    title: 'Resolve the groups whose copies all match their keeper', onClick: resolveAll },
+  'Auto-resolve…') : null);
+  list.reset(page.total, page.items);
+  const summary = refreshSummary();
+  if (page.total) {
+    await list.select(Math.min(position, page.total - 1));
+  } else {
+    groupView.empty(app.filter.distance === 0
+      ? 'No duplicates at distance 0 with this filter. Try a larger distance (High 4, Medium 8).'
+      : 'No duplicate groups with this filter.');
+  }
+  await summary;
+  reportRendered({ view: 'review', groups: page.total });
+}
+
+async function refreshSummary() {
+  try {
+    const summary = await api.get('/api/summary', filterParams(app.filter));
+    renderSummary(summary, { onBackfill: () => startBackfill(() => load(list.selected)) });
+  } catch (error) {
+    renderSummary(null);
+  }
+}
+
+async function remove(group, marks) {
+  await afterRemoval(await confirmRemoval(group, marks));
+}
+
+async function resolveAll() {
+  await afterRemoval(await autoResolve(filterParams(app.filter)));
+}
+
+async function afterRemoval(result) {
+  if (!result) return;
+  app.lastBatchId = result.batch_id;
+  app.removedPaths.push(...result.done.map((removed) => removed.path));
+  renderStashNote(stashNote);
+  toast(`Removed ${count(result.done.length, 'file')}, freed ${bytes(result.bytes_freed)}.`,
+    'good');
+  showRemovalOutcome(result);
+  await load(Math.max(0, list.selected));
+}
+
+function compare(group) {
+  if (group.media === 'video') compareFrames(group);
+  else compareImages(group);
+}
+
+async function dismissGroup(group) {
+  try {
+    await api.post(`/api/groups/${encodeURIComponent(group.id)}/dismiss`);
+  } catch (error) {
+    toast(error.message, 'error');
+    return;
+  }
+  toast('Marked as not duplicates; undo in "Not duplicates".', 'info');
+  await load(Math.max(0, list.selected));
+}
+
+async function dismissFile(group, file) {
+  try {
+    await api.post(`/api/files/${file.file_id}/dismiss`, { group_id: group.id });
+  } catch (error) {
+    toast(error.message, 'error');
+    return;
+  }
+  toast(`${file.name} is no longer shown with these files.`, 'info');
+  await load(Math.max(0, list.selected));
+}
+
+async function undoLast() {
+  let batchId = app.lastBatchId;
+  if (!batchId) {
+    const { batches } = await api.get('/api/history');
+    batchId = batches.find((b) => b.mode !== 'undo' && b.mode !== 'delete'
+      && b.done_count > 0)?.id;
+  }
+  if (!batchId) {
+    toast('Nothing to undo.', 'info');
+    return;
+  }
+  if (!(await confirmDialog('Undo removal', `Put back the files of removal #${batchId}?`,
+    'Undo'))) return;
+  try {
+    const result = await api.post(`/api/history/${batchId}/undo`);
+    toast(`Restored ${count(result.restored.length, 'file')}.`, 'good');
+    for (const skipped of result.skipped) toast(skipped.reason, 'warn', 8000);
+    app.lastBatchId = null;
+    const restored = new Set(result.restored.map((r) => r.path));
+    app.removedPaths = app.removedPaths.filter((path) => !restored.has(path));
+    renderStashNote(stashNote);
+  } catch (error) {
+    toast(error.message, 'error');
+  }
+  await load(Math.max(0, list.selected));
+}
+
+function handleKey(event) {
+  const key = event.key;
+  if (key === 'j' || key === 'ArrowDown') list.select(list.selected + 1);
+  else if (key === 'k' || key === 'ArrowUp') list.select(Math.max(0, list.selected - 1));
+  else if (key === 'PageDown') list.select(list.selected + 10);
+  else if (key === 'PageUp') list.select(Math.max(0, list.selected - 10));
+  else if (/^[1-9]$/.test(key)) groupView.selectCard(Number(key) - 1);
+  else if (key === 'ArrowRight') groupView.selectCard(groupView.selectedCard + 1);
+  else if (key === 'ArrowLeft') groupView.selectCard(groupView.selectedCard - 1);
+  else if (key === ' ') groupView.toggleSelected();
+  else if (key === 'a') groupView.acceptSuggestion();
+  else if (key === 'o' || key === 'Enter') groupView.openFile();
+  else if (!groupView.group && key !== 'u') return false;
+  else if (key === 'r' || key === 'Delete') {
+    if (groupView.toRemove().length) remove(groupView.group, groupView.currentMarks());
+  } else if (key === 'd') dismissGroup(groupView.group);
+  else if (key === 'n') {
+    const file = groupView.selectedFile();
+    if (file) dismissFile(groupView.group, file);
+  } else if (key === 'f') compare(groupView.group);
+  else if (key === 'u') undoLast();
+  else return false;
+  return true;
+}

@@ -1,0 +1,424 @@
+"""The real page in Debian's Chromium, driven as a person would, on the real server.
+
+Each app runs in a thread on a private copy of the demo library's media (the demo database is
+opened through a path mapping), so removals here never touch the shared demo library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from wsgiref.simple_server import WSGIServer
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from stash_dedupe.dismissals import DismissalStore
+from stash_dedupe.journal import Journal
+from stash_dedupe.server import AppState, start
+from stash_dedupe.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOT_DIR_VARIABLE = "STASH_DEDUPE_SCREENSHOTS"
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make system-deps)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class App:
+    """A running app and its URL (with the token)."""
+
+    def __init__(self, state: AppState, url: str, library: Path | None) -> None:
+        self.state = state
+        self.url = url
+        self.library = library
+
+
+def run_app(root: Path, demo_library: Path | None) -> tuple[App, WSGIServer]:
+    mappings = []
+    library = None
+    if demo_library is not None:
+        media = demo_library.parent / "media"
+        library = root / "library"
+        shutil.copytree(media, library)
+        mappings = [{"stash_prefix": str(media), "local_prefix": str(library)}]
+    state = AppState(
+        Settings(path_mappings=mappings, duration_tolerance=None, default_distance=10),
+        Journal.open(root / "journal.sqlite3"),
+        DismissalStore(root / "dismissals.sqlite3"),
+        remember=False,
+    )
+    if demo_library is not None:
+        state.open_database(str(demo_library))
+    server, url = start(state)
+    return App(state, url, library), server
+
+
+@pytest.fixture(scope="module")
+def shared_app(demo_library: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """One app for the tests that only look and mark (no removal, dismissals undone)."""
+    root = tmp_path_factory.mktemp("browser-app")
+    with pytest.MonkeyPatch.context() as environment:  # the per-test app home is not set yet
+        environment.setenv("STASH_DEDUPE_HOME", str(root / "home"))
+        app, server = run_app(root, demo_library)
+        yield app
+        server.shutdown()
+
+
+@pytest.fixture
+def own_app(demo_library: Path, tmp_path: Path) -> Iterator[App]:
+    """An app of the test's own, for tests that change the library."""
+    app, server = run_app(tmp_path, demo_library)
+    yield app
+    server.shutdown()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def open_review(page: Page, app: App) -> None:
+    page.goto(app.url)
+    expect(page.locator("body[data-rendered=review]")).to_have_count(1)
+    expect(page.locator(".card").first).to_be_visible()
+
+
+def settled(page: Page) -> None:
+    """Wait until the group list is not being reloaded (after a filter, dismissal, removal)."""
+    expect(page.locator("body[data-busy]")).to_have_count(0)
+
+
+def list_count(page: Page) -> int:
+    settled(page)
+    text = page.locator("#list-header").inner_text()
+    match = re.match(r"([\d,]+) group", text)
+    assert match, text
+    return int(match.group(1).replace(",", ""))
+
+
+# ---- tests ----------------------------------------------------------------------------------
+
+
+def test_page_without_token_explains_what_is_missing(page: Page, shared_app: App) -> None:
+    page.goto(shared_app.url.split("?")[0])
+    expect(page.get_by_text("This page needs its access link")).to_be_visible()
+
+
+def test_token_leaves_the_address_bar(page: Page, shared_app: App) -> None:
+    open_review(page, shared_app)
+    assert "token" not in page.url
+
+
+def test_welcome_screen_opens_a_database_and_shows_errors_inline(
+    page: Page, demo_library: Path, tmp_path: Path
+) -> None:
+    app, server = run_app(tmp_path, None)
+    try:
+        page.goto(app.url)
+        expect(page.locator("body[data-rendered=welcome]")).to_have_count(1)
+        page.fill("#database-path", str(tmp_path / "missing.sqlite"))
+        page.click("#open-path")
+        expect(page.locator("#open-error")).to_contain_text("no such file")
+        page.fill("#database-path", str(demo_library))
+        page.click("#open-path")
+        expect(page.locator(".group-row").first).to_be_visible()
+        expect(page.locator("#summary")).to_contain_text("videos")
+    finally:
+        server.shutdown()
+
+
+def test_open_file_uses_the_window_picker_and_reports_the_render(
+    page: Page, demo_library: Path, tmp_path: Path
+) -> None:
+    """In the window, pywebview's js_api is there: stand in for it with the same methods."""
+    page.add_init_script(f"""
+        window.pywebview = {{ api: {{
+            pick_database: async () => {json.dumps(str(demo_library))},
+            page_rendered: async (info) => {{ window.renderedReport = info; return true; }},
+        }} }};
+    """)
+    app, server = run_app(tmp_path, None)
+    try:
+        page.goto(app.url)
+        page.click("#pick-database")
+        expect(page.locator(".group-row").first).to_be_visible()
+        assert page.evaluate("window.renderedReport") == {"view": "welcome"}
+    finally:
+        server.shutdown()
+
+
+def test_filters_change_the_group_list(page: Page, shared_app: App) -> None:
+    open_review(page, shared_app)
+    low = list_count(page)
+    page.select_option("#filter-distance", "0")
+    exact = list_count(page)
+    assert exact < low
+    page.click("#filter-media-image")
+    expect(page.locator(".group-row").first).to_contain_text(re.compile(r"\.(jpg|png)"))
+    expect(page.locator("#filter-duration")).to_be_disabled()
+    page.click("#filter-media-video")
+    page.select_option("#filter-distance", "10")
+    page.fill("#filter-path", "phone export")
+    expect(page.locator("#list-header")).to_contain_text("1 group")
+    page.fill("#filter-min-size", "9")
+    page.press("#filter-min-size", "Tab")
+    expect(page.locator("#list-header")).to_contain_text("0 groups")
+
+
+def test_group_cards_show_the_suggested_keeper_and_the_best_values(
+    page: Page, shared_app: App
+) -> None:
+    open_review(page, shared_app)
+    cards = page.locator(".card")
+    count = cards.count()
+    assert count >= 2
+    expect(page.locator(".card.card-keep")).to_have_count(1)
+    expect(page.locator(".card.card-remove")).to_have_count(count - 1)
+    expect(page.locator(".card-keep .thumb-suggested")).to_have_count(1)
+    assert page.locator(".cell.best").count() > 0
+    assert page.locator(".label.differs").count() > 0
+    expect(page.locator(".card img").first).to_have_js_property("complete", True)
+    assert page.locator(".card img").first.evaluate("img => img.naturalWidth") > 0
+
+
+def test_marking_files_keep_and_remove_never_allows_all_remove(page: Page, shared_app: App) -> None:
+    open_review(page, shared_app)
+    keeper_toggle = page.locator(".card-keep .mark-toggle")
+    keeper_toggle.click()
+    expect(page.locator(".toast")).to_contain_text("keeps at least one file")
+    expect(page.locator(".card.card-keep")).to_have_count(1)
+    other = page.locator(".card-remove .mark-toggle").first
+    other.click()
+    expect(page.locator(".card.card-keep")).to_have_count(2)
+    page.locator(".card-keep .mark-toggle").first.click()
+    expect(page.locator(".card.card-keep")).to_have_count(1)
+    page.click("#accept-suggestion")
+    expect(page.locator(".card-keep .thumb-suggested")).to_have_count(1)
+
+
+def test_keyboard_moves_between_groups_and_cards(page: Page, shared_app: App) -> None:
+    open_review(page, shared_app)
+    page.select_option("#filter-distance", "8")  # keys go back to the list after a filter
+    expect(page.locator("#filter-distance")).not_to_be_focused()
+    assert list_count(page) >= 2  # waits for the reload
+    expect(page.locator(".group-header h2")).to_contain_text("Group 1 of")
+    page.keyboard.press("j")
+    expect(page.locator(".group-header h2")).to_contain_text("Group 2 of")
+    expect(page.locator(".group-row.selected")).to_have_attribute("data-index", "1")
+    page.keyboard.press("k")
+    expect(page.locator(".group-header h2")).to_contain_text("Group 1 of")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(".group-header h2")).to_contain_text("Group 2 of")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(".group-header h2")).to_contain_text("Group 1 of")
+
+    removed_card = page.locator(".card.card-remove").first
+    number = removed_card.get_attribute("data-index")
+    page.keyboard.press(str(int(number) + 1))
+    expect(page.locator(".card.selected")).to_have_attribute("data-index", number)
+    page.keyboard.press(" ")
+    expect(page.locator(f".card[data-index='{number}']")).to_have_class(re.compile("card-keep"))
+    page.keyboard.press("a")
+    expect(page.locator(f".card[data-index='{number}']")).to_have_class(re.compile("card-remove"))
+
+
+def test_help_overlay_lists_the_keys(page: Page, shared_app: App) -> None:
+    open_review(page, shared_app)
+    page.keyboard.press("?")
+    overlay = page.locator(".help-dialog")
+    expect(overlay).to_contain_text("Next group")
+    expect(overlay).to_contain_text("Toggle keep / remove")
+    page.keyboard.press("Escape")
+    expect(overlay).to_have_count(0)
+
+
+def test_dismissing_a_group_hides_it_and_the_review_page_undoes_it(
+    page: Page, own_app: App
+) -> None:
+    open_review(page, own_app)
+    before = list_count(page)
+    first_name = page.locator(".group-row").first.locator(".row-name").inner_text()
+    page.keyboard.press("d")
+    expect(page.locator("#list-header")).to_contain_text(f"{before - 1} group")
+    page.click("#tabs [data-view=dismissals]")
+    entry = page.locator(".dismissal")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text(first_name)
+    entry.get_by_role("button", name="Undo").click()
+    expect(page.locator("#dismissal-list")).to_contain_text("Nothing dismissed")
+    page.click("#tabs [data-view=review]")
+    expect(page.locator("#list-header")).to_contain_text(f"{before} group")
+
+
+def test_remove_marked_moves_files_and_history_undoes_it(
+    page: Page, own_app: App, tmp_path: Path
+) -> None:
+    trash = tmp_path / "trash"
+    trash.mkdir()
+    open_review(page, own_app)
+    before = list_count(page)
+    removed = [
+        Path(title)
+        for title in page.locator(".card-remove .card-name").evaluate_all(
+            "cards => cards.map(card => card.title)"
+        )
+    ]
+    assert removed and all(path.exists() for path in removed)
+    page.click("#remove-marked")
+    dialog = page.locator(".dialog.remove")
+    expect(dialog).to_contain_text(f"{len(removed)} file")
+    dialog.locator("input[value=delete]").check()
+    expect(page.locator("#confirm-remove")).to_be_disabled()
+    dialog.locator("input[value=move]").check()
+    page.fill("#remove-trash-dir", str(trash))
+    page.click("#confirm-remove")
+    expect(page.locator(".toast-good")).to_contain_text(f"Removed {len(removed)} file")
+    expect(page.locator("#list-header")).to_contain_text(f"{before - 1} group")
+    expect(page.locator("#stash-note")).to_contain_text("Clean task")
+    assert not any(path.exists() for path in removed)
+
+    page.click("#tabs [data-view=history]")
+    row = page.locator("#history-table tbody tr").first
+    expect(row).to_contain_text(f"{len(removed)} / {len(removed)}")
+    row.get_by_role("button", name="Undo").click()
+    page.locator(".dialog").get_by_role("button", name="Undo").click()
+    expect(page.locator(".toast-good").last).to_contain_text(f"Restored {len(removed)} file")
+    assert all(path.exists() for path in removed)
+    csv_link = page.locator("#export-csv")
+    expect(csv_link).to_have_attribute("href", re.compile(r"history\.csv\?token="))
+
+
+def test_group_list_stays_small_in_the_dom_with_50000_groups(page: Page, shared_app: App) -> None:
+    total = 50_000
+
+    def groups(route: Route) -> None:
+        url = route.request.url
+        offset = int(re.search(r"offset=(\d+)", url).group(1))
+        limit = int(re.search(r"limit=(\d+)", url).group(1))
+        items = [
+            {
+                "id": f"v{index:012x}",
+                "kind": "phash",
+                "media": "video",
+                "count": 2,
+                "total_size": 2000,
+                "reclaimable": total - index,
+                "max_distance": 0,
+                "suspicious": False,
+                "first_path": f"/media/group {index + 1}.mp4",
+            }
+            for index in range(offset, min(total, offset + limit))
+        ]
+        route.fulfill(
+            content_type="application/json",
+            body=json.dumps({"total": total, "offset": offset, "reclaimable": 1, "items": items}),
+        )
+
+    page.route(re.compile(r"/api/groups\?"), groups)
+    page.goto(shared_app.url)
+    expect(page.locator("#list-header")).to_contain_text("50,000 groups")
+    assert page.locator(".group-row").count() < 60
+    page.locator("#group-list").evaluate("list => list.scrollTop = list.scrollHeight")
+    expect(page.locator(".group-row", has_text="group 50000.mp4")).to_be_visible()
+    assert page.locator(".group-row").count() < 60
+    elapsed = page.evaluate("""async () => {
+        const list = document.getElementById('group-list');
+        const started = performance.now();
+        for (let i = 0; i < 60; i++) {
+            list.scrollTop = (i * 997 * 52) % list.scrollHeight;
+            await new Promise(requestAnimationFrame);
+        }
+        return performance.now() - started;
+    }""")
+    assert elapsed / 60 < 50, f"{elapsed / 60:.1f} ms per scrolled frame"
+
+
+def test_screenshot_at_1280x800(page: Page, shared_app: App, tmp_path: Path) -> None:
+    """A picture of the review screen to look at (kept where STASH_DEDUPE_SCREENSHOTS says)."""
+    open_review(page, shared_app)
+    page.wait_for_function("[...document.querySelectorAll('.card img')].every(img => img.complete)")
+    target = Path(os.environ.get(SCREENSHOT_DIR_VARIABLE) or tmp_path) / "review-1280x800.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target))
+    assert target.stat().st_size > 20_000
+
+
+def test_settings_reorder_keeper_rules_and_switch_the_theme(page: Page, own_app: App) -> None:
+    open_review(page, own_app)
+    page.click("#tabs [data-view=settings]")
+    rules = page.locator("#keeper-rules li")
+    expect(rules.first).to_have_attribute("data-rule", "highest_resolution")
+    rules.nth(1).get_by_title("Earlier").click()
+    expect(rules.first).to_have_attribute("data-rule", "highest_bit_rate")
+    page.select_option("#add-rule", "shortest_path")
+    page.select_option("#setting-theme", "light")
+    page.click("#save-settings")
+    expect(page.locator(".toast-good")).to_contain_text("Settings saved")
+    saved = own_app.state.settings
+    assert saved.keeper_rules[:2] == ["highest_bit_rate", "highest_resolution"]
+    assert saved.keeper_rules[-1] == "shortest_path"
+    assert saved.theme == "light"
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    page.fill("#setting-default_distance", "99")
+    page.click("#save-settings")
+    expect(page.locator("#settings-error")).to_contain_text("distance")
+
+
+def test_auto_resolve_previews_then_removes_after_confirmation(
+    page: Page, own_app: App, tmp_path: Path
+) -> None:
+    trash = tmp_path / "trash"
+    trash.mkdir()
+    open_review(page, own_app)
+    before = list_count(page)
+    page.click("#auto-resolve")
+    page.click("#auto-preview")
+    results = page.locator("#auto-results")
+    expect(results).to_contain_text("resolve", timeout=120_000)
+    expect(results).not_to_contain_text("Comparing", timeout=120_000)
+    removed = [
+        Path(path)
+        for path in results.locator(".remove-path").evaluate_all(
+            "rows => rows.map(row => row.dataset.path)"
+        )
+    ]
+    assert removed and all(path.exists() for path in removed)
+    page.click("#auto-remove")
+    confirm = page.locator(".dialog.remove")
+    confirm.locator("input[value=move]").check()
+    page.fill("#remove-trash-dir", str(trash))
+    page.click("#confirm-remove")
+    expect(page.locator(".toast-good")).to_contain_text(f"Removed {len(removed)} file")
+    settled(page)
+    assert list_count(page) < before
+    assert not any(path.exists() for path in removed)
