@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,56 @@ def demo_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from stash_dedupe.demo import create_demo_library
 
     return create_demo_library(tmp_path_factory.mktemp("demo"))
+
+
+# ---- a real X display for window tests ----------------------------------------------------
+
+SCREEN = (1440, 900)
+START_TIMEOUT = 120.0
+
+
+def _missing_tools() -> list[str]:
+    return [tool for tool in ("Xvfb", "import") if shutil.which(tool) is None]
+
+
+@pytest.fixture
+def display() -> Iterator[str]:
+    """A private Xvfb server on a display number it picks itself (-displayfd)."""
+    if _missing_tools():
+        pytest.fail(f"missing {', '.join(_missing_tools())}: run `make system-deps`")
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_end),
+            "-screen",
+            "0",
+            f"{SCREEN[0]}x{SCREEN[1]}x24",
+            "-nolisten",
+            "tcp",
+        ],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as announced:
+        number = announced.readline().strip()  # written once the server accepts clients
+    if not number:
+        xvfb.kill()
+        pytest.fail("Xvfb did not start")
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(timeout=10)
+
+
+def wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            pytest.fail(f"the app exited with {process.returncode} before rendering:\n{output}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the page did not report its first render within {timeout:.0f} s")
+        time.sleep(0.2)  # waiting for another process to write the file

@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 
 from stash_dedupe.shell import READY_FILE_VARIABLE
-from tests.test_window import START_TIMEOUT, display, wait_for_file  # noqa: F401 (a fixture)
+
+from .conftest import START_TIMEOUT, wait_for_file
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_COMMAND = ["bash", str(REPO / "build" / "build.sh"), "--onedir"]
@@ -82,7 +83,7 @@ def test_frozen_app_passes_its_self_test(executable: Path) -> None:
 @pytest.mark.window
 def test_frozen_app_opens_its_window_on_the_group_list(
     executable: Path,
-    display: str,  # noqa: F811 (the fixture imported above)
+    display: str,
     demo_library: Path,
     tmp_path: Path,
     record_property: pytest.RecordProperty,
