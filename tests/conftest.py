@@ -109,3 +109,19 @@ def wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float) 
         if time.monotonic() > deadline:
             pytest.fail(f"the page did not report its first render within {timeout:.0f} s")
         time.sleep(0.2)  # waiting for another process to write the file
+
+
+def assert_screen_shows_something(display: str, screenshot: Path) -> None:
+    """Screenshot the whole X display and fail when it is blank (one colour, or nearly)."""
+    subprocess.run(["import", "-window", "root", str(screenshot)], check=True, timeout=60,
+                   env={**os.environ, "DISPLAY": display})
+    from PIL import Image
+
+    with Image.open(screenshot) as image:
+        pixels = image.convert("RGB")
+        colours = pixels.getcolors(maxcolors=1 << 20) or []
+        commonest = max(count for count, _ in colours)
+        assert len(colours) > 200, f"the screen looks blank: {screenshot}"
+        assert commonest < 0.8 * pixels.width * pixels.height, (
+            f"the screen looks blank: {screenshot}"
+        )

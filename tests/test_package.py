@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from stash_dedupe.shell import READY_FILE_VARIABLE
 
-from .conftest import START_TIMEOUT, wait_for_file
+from .conftest import START_TIMEOUT, assert_screen_shows_something, wait_for_file
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_COMMAND = ["bash", str(REPO / "build" / "build.sh"), "--onedir"]
@@ -109,20 +108,7 @@ def test_frozen_app_opens_its_window_on_the_group_list(
         assert report["groups"] >= 1
 
         screenshot = tmp_path / "frozen-window.png"
-        subprocess.run(
-            ["import", "-window", "root", str(screenshot)],
-            check=True,
-            timeout=60,
-            env={**os.environ, "DISPLAY": display},
-        )
-        with Image.open(screenshot) as image:
-            pixels = image.convert("RGB")
-            colours = pixels.getcolors(maxcolors=1 << 20) or []
-            commonest = max(count for count, _ in colours)
-            assert len(colours) > 200, f"the screen looks blank: {screenshot}"
-            assert commonest < 0.8 * pixels.width * pixels.height, (
-                f"the screen looks blank: {screenshot}"
-            )
+        assert_screen_shows_something(display, screenshot)
 
         app.send_signal(signal.SIGTERM)
         assert app.wait(timeout=60) == 0
