@@ -64,6 +64,19 @@ class HashOutcome:
 
 
 @dataclass(frozen=True)
+class CachedPhash:
+    """A cache row: the phash of a file as it was when hashed (size and mod time as Stash had
+    them then)."""
+
+    file_id: int
+    path: str
+    size: int
+    mod_time: str | None
+    phash: str
+    exact: bool
+
+
+@dataclass(frozen=True)
 class BackfillReport:
     hashed: int
     failed: list[tuple[int, str, str]]  # file id, path, reason
@@ -97,6 +110,18 @@ class PhashCache:
             if file and file.path == path and file.size == size and file.mod_time == mod_time:
                 found[file_id] = (phash, bool(exact))
         return found
+
+    def entries(self, library: str) -> list[CachedPhash]:
+        """Every phash cached for a library, unchecked: the caller compares size and mod time."""
+        rows = self.connection.execute(
+            "SELECT file_id, path, size, mod_time, phash, exact FROM phashes WHERE library = ?"
+            " ORDER BY file_id",
+            (library,),
+        )
+        return [
+            CachedPhash(file_id, path, size, mod_time, phash, bool(exact))
+            for file_id, path, size, mod_time, phash, exact in rows
+        ]
 
     def store(self, library: str, task: HashTask, outcome: HashOutcome) -> None:
         if outcome.phash is not None:

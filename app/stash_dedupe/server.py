@@ -49,9 +49,25 @@ from stash_dedupe.keeper import RULES
 from stash_dedupe.models import VIDEO, MediaFile
 from stash_dedupe.removal import reconcile, undo_batch
 from stash_dedupe.session import GroupFilter, LibrarySession, ReviewGroup
-from stash_dedupe.settings import Settings, load_settings, save_settings
+from stash_dedupe.settings import (
+    Settings,
+    changes_from_page,
+    load_settings,
+    save_settings,
+    settings_for_page,
+)
+from stash_dedupe.stash_api import Progress
 from stash_dedupe.stash_config import database_candidates
 from stash_dedupe.stash_reader import open_stash_database
+from stash_dedupe.stash_sync import (
+    apply_cleanup,
+    check_connection,
+    connect,
+    merge_group_scenes,
+    plan_cleanup,
+    preview_merge,
+    write_back_phashes,
+)
 
 TOKEN_HEADER = "X-Token"
 MAX_PAGE = 1000
@@ -344,6 +360,30 @@ def filter_from_query(query: bottle.FormsDict, settings: Settings) -> GroupFilte
     ).checked()
 
 
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise AppError(f"{name} must be text.")
+    return value
+
+
+def _whole_number(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AppError(f"Give {name} as a whole number.")
+    return value
+
+
+def _job_progress(job: Job) -> Progress:
+    """A domain progress callback that moves the job (and stops at pause or cancel)."""
+
+    def progress(done: int, total: int, message: str) -> None:
+        job.total, job.done, job.message = total, done, message
+        job.checkpoint()
+
+    return progress
+
+
 def _body() -> dict[str, Any]:
     try:
         data = bottle.request.json
@@ -442,13 +482,13 @@ def create_app(state: AppState) -> bottle.Bottle:
     @app.get("/api/settings")
     def get_settings() -> dict[str, Any]:
         return {
-            "settings": dataclasses.asdict(state.settings),
+            "settings": settings_for_page(state.settings),
             "keeper_rules": [{"name": rule.name, "label": rule.label} for rule in RULES.values()],
         }
 
     @app.put("/api/settings")
     def put_settings() -> dict[str, Any]:
-        state.update_settings(_body())
+        state.update_settings(changes_from_page(_body()))
         return get_settings()
 
     # -- review --
@@ -634,11 +674,9 @@ def create_app(state: AppState) -> bottle.Bottle:
         samples = state.settings.frame_samples
 
         def work(job: Job) -> AutoPreview:
-            def progress(done: int, total: int, message: str) -> None:
-                job.total, job.done, job.message = total, done, message
-                job.checkpoint()
-
-            return preview_auto_resolve(session, group_filter, float(threshold), samples, progress)
+            return preview_auto_resolve(
+                session, group_filter, float(threshold), samples, _job_progress(job)
+            )
 
         return job_json(state.jobs.start(Job("autoresolve", work)))
 
@@ -649,6 +687,75 @@ def create_app(state: AppState) -> bottle.Bottle:
         job = state.jobs.running("backfill") or state.jobs.start(
             Job("backfill", lambda job: session.backfill(job, media))
         )
+        return job_json(job)
+
+    # -- Stash, over its GraphQL API (optional: nothing else needs it) --
+
+    @app.post("/api/stash/test")
+    def stash_test() -> dict[str, Any]:
+        """Stash's version; the body may carry the form's unsaved URL and API key."""
+        body = _body()
+        connection = check_connection(
+            state.settings, _optional_text(body, "stash_url"), _optional_text(body, "stash_api_key")
+        )
+        return dataclasses.asdict(connection)
+
+    @app.post("/api/stash/cleanup/preview")
+    def stash_cleanup_preview() -> dict[str, Any]:
+        plan = plan_cleanup(state.require_session(), _whole_number(_body(), "batch_id"))
+        return {
+            "batch_id": plan.batch_id,
+            "removed": [dataclasses.asdict(file) for file in plan.removed],
+            "operations": [operation.to_json() for operation in plan.operations],
+        }
+
+    @app.post("/api/stash/cleanup/apply")
+    def stash_cleanup_apply() -> dict[str, Any]:
+        """Plans again from the journal: operations sent back by the page are not trusted."""
+        session = state.require_session()
+        batch_id = _whole_number(_body(), "batch_id")
+        client = connect(state.settings)
+        plan_cleanup(session, batch_id)  # refuse at once, not in the job, if nothing to send
+
+        def work(job: Job) -> dict[str, Any]:
+            result = apply_cleanup(client, session, batch_id, _job_progress(job))
+            return dataclasses.asdict(result)
+
+        return job_json(state.jobs.start(Job("stash-cleanup", work)))
+
+    def _merge_request() -> tuple[str, int]:
+        body = _body()
+        group_id = body.get("group_id")
+        if not isinstance(group_id, str):
+            raise AppError("Say which group's scenes to merge (group_id).")
+        return group_id, _whole_number(body, "keeper_file_id")
+
+    @app.post("/api/stash/merge/preview")
+    def stash_merge_preview() -> dict[str, Any]:
+        group_id, keeper_file_id = _merge_request()
+        preview = preview_merge(
+            connect(state.settings), state.require_session(), group_id, keeper_file_id
+        )
+        return dataclasses.asdict(preview)
+
+    @app.post("/api/stash/merge/apply")
+    def stash_merge_apply() -> dict[str, Any]:
+        group_id, keeper_file_id = _merge_request()
+        scene = merge_group_scenes(
+            connect(state.settings), state.require_session(), group_id, keeper_file_id
+        )
+        return {"scene": dataclasses.asdict(scene)}
+
+    @app.post("/api/stash/phashes")
+    def stash_phashes() -> dict[str, Any]:
+        """Send the backfilled phashes Stash lacks (a job)."""
+        session = state.require_session()
+        client = connect(state.settings)
+
+        def work(job: Job) -> dict[str, Any]:
+            return dataclasses.asdict(write_back_phashes(client, session, _job_progress(job)))
+
+        job = state.jobs.running("stash-phashes") or state.jobs.start(Job("stash-phashes", work))
         return job_json(job)
 
     # -- jobs --

@@ -11,6 +11,7 @@ from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.errors import AppError
 from stash_dedupe.keeper import DEFAULT_RULES, check_rules
 from stash_dedupe.pathmap import PathMapping
+from stash_dedupe.stash_api import normalize_url
 
 REMOVAL_MODES = ("trash", "move", "delete")
 THEMES = ("dark", "light")
@@ -59,12 +60,42 @@ class Settings:
             raise AppError(f"The theme must be one of {', '.join(THEMES)}.")
         if not isinstance(self.frame_samples, int) or not 1 <= self.frame_samples <= 49:
             raise AppError("Frame samples must be a whole number from 1 to 49.")
+        if not isinstance(self.stash_url, str) or not isinstance(self.stash_api_key, str):
+            raise AppError("The Stash URL and API key must be text.")
+        if self.stash_url.strip():
+            try:
+                normalize_url(self.stash_url)
+            except AppError as error:  # a StashError (502): here it is the user's input
+                raise AppError(error.message) from None
         check_rules(self.keeper_rules)
         for mapping in self.path_mappings:
             if not isinstance(mapping, dict) or not mapping.get("stash_prefix") or not mapping.get(
                 "local_prefix"
             ):
                 raise AppError("Each path mapping needs a Stash prefix and a local prefix.")
+
+
+def settings_for_page(settings: Settings) -> dict:
+    """The settings as the page may see them: never the Stash API key, only whether one is set."""
+    data = asdict(settings)
+    data["stash_api_key"] = ""
+    data["stash_api_key_set"] = bool(settings.stash_api_key)
+    return data
+
+
+def changes_from_page(changes: dict) -> dict:
+    """Changes as the page sends them: an empty API key keeps the saved one (the page never
+    had it), null forgets it; `stash_api_key_set` comes back from `settings_for_page`."""
+    changes = {key: value for key, value in changes.items() if key != "stash_api_key_set"}
+    if "stash_api_key" in changes:
+        key = changes.pop("stash_api_key")
+        if key is None:
+            changes["stash_api_key"] = ""
+        elif not isinstance(key, str):
+            raise AppError("The Stash API key must be text.")
+        elif key.strip():
+            changes["stash_api_key"] = key.strip()
+    return changes
 
 
 def settings_path() -> Path:

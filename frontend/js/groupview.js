@@ -6,6 +6,7 @@ import { h, mount } from './dom.js';
 import {
   basename, bitRate, bytes, dateTime, dirname, duration, frameRate, resolution,
 } from './format.js';
+import { mergeButton } from './stash.js';
 import { dialog, toast } from './ui.js';
 
 const item = (file) => file.items[0] || {};
@@ -259,6 +260,8 @@ export class GroupView {
         h('button', { type: 'button', class: 'button', id: 'dismiss-group',
           title: 'These are not duplicates: hide this group (d)',
           onClick: () => this.handlers.onDismissGroup(group) }, 'Not duplicates'),
+        mergeButton(group, group.files.find((f) => marks.get(f.file_id) === 'keep'),
+          () => this.show(group.id, this.position)),
         h('button', { type: 'button', class: 'button button-danger', id: 'remove-marked',
           disabled: removing.length === 0, title: 'Remove the files marked remove (r)',
           onClick: () => this.handlers.onRemove(group, marks) },

@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { h, mount } from './dom.js';
 import { bytes, count, dateTime } from './format.js';
 import { app } from './state.js';
+import { tellStashButton } from './stash.js';
 import { confirmDialog, toast } from './ui.js';
 
 const MODE_NAMES = { trash: 'System trash', move: 'Trash folder', delete: 'Deleted', undo: 'Undo' };
@@ -49,7 +50,8 @@ function batchRows(batch, view) {
           toast(error.message, 'error');
         }
         showHistory(view);
-      } }, 'Undo') : null));
+      } }, 'Undo') : null,
+      batch.mode !== 'undo' && batch.done_count > 0 ? tellStashButton(batch.id) : null));
   return [row, details];
 }
 

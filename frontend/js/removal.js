@@ -5,6 +5,7 @@ import { api, whenWindowApi } from './api.js';
 import { h, mount } from './dom.js';
 import { bytes, count } from './format.js';
 import { app } from './state.js';
+import { tellStashButton } from './stash.js';
 import { dialog } from './ui.js';
 
 const MODES = [
@@ -132,6 +133,8 @@ export function renderStashNote(element) {
         value: paths.join('\n') }),
       actions: [{ label: 'Close', kind: 'primary' }],
     }) }, 'Show paths'),
+    app.lastBatchId ? tellStashButton(app.lastBatchId, () => renderStashNote(element),
+      `Tell Stash about removal #${app.lastBatchId}…`) : null,
     h('button', { type: 'button', class: 'icon-button', title: 'Hide this note', onClick: () => {
       app.removedPaths = [];
       renderStashNote(element);

@@ -3,6 +3,7 @@
 import { api, whenWindowApi } from './api.js';
 import { h, mount } from './dom.js';
 import { app, applyTheme, defaultFilter } from './state.js';
+import { forgetStashConnection, stashSettingsPanel } from './stash.js';
 import { toast } from './ui.js';
 
 export async function showSettings(view) {
@@ -131,6 +132,7 @@ export async function showSettings(view) {
         selected: draft.removal_mode === value }, label)))),
       field('Trash folder', h('div', { class: 'field-row' }, trashDir,
         browse(trashDir, 'pick_folder')), 'Files keep their full path below it.')),
+    stashSettingsPanel(draft, field),
     h('section', { class: 'panel' }, h('h2', {}, 'Appearance'),
       field('Theme', h('select', { id: 'setting-theme', onChange: (event) => {
         draft.theme = event.target.value;
@@ -151,6 +153,7 @@ export async function showSettings(view) {
       const result = await api.put('/api/settings', changes);
       const databaseChanged = result.settings.database !== app.settings.database;
       app.settings = result.settings;
+      forgetStashConnection();
       applyTheme(app.settings.theme);
       app.filter = { ...defaultFilter(app.settings), media: app.filter.media };
       await app.refreshStatus();

@@ -1,0 +1,104 @@
+"""The optional Stash connection in the real page: set the URL, test it, see Stash's version."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.fake_stash import FakeStash
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, open_review, run_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make system-deps)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_settings_test_the_stash_connection_and_show_its_version(
+    page: Page, demo_library: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nothing_there = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    app, server = run_app(tmp_path, demo_library)
+    try:
+        with FakeStash() as fake:
+            open_review(page, app)
+            page.click("#tabs [data-view=settings]")
+            expect(page.locator("#setting-stash_api_key")).to_have_attribute("type", "password")
+            expect(page.locator("#send-phashes")).to_be_hidden()
+
+            page.fill("#setting-stash_url", nothing_there)
+            page.click("#test-stash")
+            expect(page.locator("#stash-test-result")).to_contain_text(
+                f"Cannot reach Stash at {nothing_there}"
+            )
+
+            page.fill("#setting-stash_url", fake.url)
+            page.click("#test-stash")
+            expect(page.locator("#stash-test-result")).to_contain_text(
+                f"Connected to Stash v0.30.1 at {fake.url}"
+            )
+            page.click("#save-settings")
+            expect(page.locator(".toast-good")).to_contain_text("Settings saved")
+            expect(page.locator("#send-phashes")).to_be_visible()
+        assert app.state.settings.stash_url == fake.url
+        assert not fake.invalid_requests
+    finally:
+        server.shutdown()
+
+
+def test_after_a_removal_tell_stash_shows_what_is_sent_then_sends_it(
+    page: Page, demo_library: Path, tmp_path: Path
+) -> None:
+    trash = tmp_path / "trash"
+    trash.mkdir()
+    app, server = run_app(tmp_path, demo_library)
+    try:
+        with FakeStash() as fake:
+            app.state.settings = app.state.settings.updated({"stash_url": fake.url})
+            for file in app.state.require_session().library().values():
+                for item in file.items:
+                    fake.add_scene(item.item_id)
+            open_review(page, app)
+            expect(page.locator("#merge-scenes")).to_be_visible()
+            page.click("#remove-marked")
+            page.locator(".dialog.remove input[value=move]").check()
+            page.fill("#remove-trash-dir", str(trash))
+            page.click("#confirm-remove")
+            tell = page.locator("#stash-note .tell-stash")
+            expect(tell).to_contain_text("Tell Stash about removal #1")
+            tell.click()
+            expect(page.locator("#stash-operations")).to_contain_text("Clean task")
+            assert fake.called("metadataClean") == []
+            page.click("#confirm-stash-cleanup")
+            expect(page.locator(".toast-good").last).to_contain_text("Stash started its Clean")
+            expect(page.locator("#stash-note")).to_be_hidden()
+        assert len(fake.called("metadataClean")) == 1
+        assert not fake.invalid_requests
+    finally:
+        server.shutdown()
