@@ -111,3 +111,14 @@ def test_the_stash_database_is_not_touched(stash_database, tmp_path) -> None:
     rows = "SELECT * FROM files_fingerprints ORDER BY file_id, type"
     assert (sqlite3.connect(database).execute(rows).fetchall()
             == sqlite3.connect(before).execute(rows).fetchall())
+
+
+def test_exact_images_rehashes_fast_ones_and_marks_them_exact(stash_database, tmp_path) -> None:
+    database = make_library(stash_database, tmp_path, count=1)
+    run_cli("hash", "--db", str(database), "--media", "images")
+    again = run_cli("hash", "--db", str(database), "--media", "images", "--exact-images")
+    assert "3 without a phash to compute" in again.stderr  # two fast ones + the broken one
+    cache = PhashCache()
+    exact = [row[0] for row in cache.connection.execute("SELECT exact FROM phashes")]
+    cache.close()
+    assert exact == [1, 1]

@@ -409,7 +409,7 @@ def test_phash_write_back_sends_cached_phashes_and_skips_a_changed_file(
         "keep me.mp4": ("a1a2a3a4a5a6a7a8", True),
         "copy of it.mp4": ("b1b2b3b4b5b6b7b8", True),
         "other.mp4": ("c1c2c3c4c5c6c7c8", False),  # the OpenCV fallback: never sent
-        "photo.jpg": ("d1d2d3d4d5d6d7d8", False),
+        "photo.jpg": ("d1d2d3d4d5d6d7d8", True),  # hashed with --exact-images
     }
     for name, (phash, exact) in hashed.items():
         file = session.file(library.files[name])
@@ -442,3 +442,20 @@ def test_phash_write_back_sends_cached_phashes_and_skips_a_changed_file(
         str(library.files["photo.jpg"]): "d1d2d3d4d5d6d7d8",
     }
     assert session.file(library.files["photo.jpg"]).media == IMAGE
+
+
+def test_fast_mode_image_hashes_are_not_sent(stash_database: Any, tmp_path: Path) -> None:
+    """A fast-mode image hash may be a few bits off Stash's own: it stays in the app."""
+    from stash_dedupe.backfill import CachedPhash
+    from stash_dedupe.stash_sync import phash_writes
+
+    library = make_library(stash_database, tmp_path, phashes=False)
+    state, server = serve(tmp_path, Settings(), library)
+    server.shutdown()
+    photo = state.require_session().file(library.files["photo.jpg"])
+    entry = CachedPhash(photo.file_id, photo.path, photo.size, photo.mod_time,
+                        "d1d2d3d4d5d6d7d8", exact=False)
+    assert phash_writes([photo], [entry]) == []
+    exact = CachedPhash(photo.file_id, photo.path, photo.size, photo.mod_time,
+                        "d1d2d3d4d5d6d7d8", exact=True)
+    assert [write.phash for write in phash_writes([photo], [exact])] == ["d1d2d3d4d5d6d7d8"]

@@ -53,6 +53,7 @@ class HashTask:
     path: str
     size: int
     mod_time: str | None
+    exact: bool = False  # images: goimagehash's exact pipeline instead of the fast one
 
 
 @dataclass(frozen=True)
@@ -169,14 +170,25 @@ def with_cached_phashes(files: Sequence[MediaFile], library: str,
     return result
 
 
-def files_to_hash(files: Sequence[MediaFile], library: str, cache: PhashCache) -> list[HashTask]:
-    """The files with no phash in Stash and no usable one in the cache (zip members aside)."""
+def files_to_hash(files: Sequence[MediaFile], library: str, cache: PhashCache,
+                  exact_images: bool = False) -> list[HashTask]:
+    """The files with no phash in Stash and no usable one in the cache (zip members aside).
+
+    A cached fast image hash is usable unless `exact_images` asks for Stash's exact values
+    (worth it before sending them to Stash); an approximate video hash never is.
+    """
     candidates = [file for file in files if not file.phash and file.zip_file_id is None]
     cached = cache.lookup(library, candidates)
+
+    def usable(file: MediaFile) -> bool:
+        hit = cached.get(file.file_id)
+        return bool(hit) and (hit[1] or (file.media == IMAGE and not exact_images))
+
     return [
-        HashTask(file.file_id, file.media, file.path, file.size, file.mod_time)
+        HashTask(file.file_id, file.media, file.path, file.size, file.mod_time,
+                 exact=exact_images and file.media == IMAGE)
         for file in candidates
-        if not (file.file_id in cached and (cached[file.file_id][1] or file.media == IMAGE))
+        if not usable(file)
     ]
 
 
@@ -188,8 +200,9 @@ def hash_one(task: HashTask) -> HashOutcome:
         if task.media == VIDEO:
             result = video_phash(task.path)
             return HashOutcome(task.file_id, result.phash, result.exact, None)
-        # The fast image mode is within a few bits of Stash; it is not marked exact.
-        return HashOutcome(task.file_id, image_phash(task.path), False, None)
+        # The fast image mode is within a few bits of Stash, so only exact mode is marked exact.
+        return HashOutcome(task.file_id, image_phash(task.path, exact=task.exact), task.exact,
+                           None)
     except AppError as error:
         return HashOutcome(task.file_id, None, False, error.message)
     except Exception as error:  # a decoder's own failure: report it for this file only

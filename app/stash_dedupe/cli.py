@@ -125,7 +125,7 @@ def command_hash(args: argparse.Namespace) -> int:
         library = library_key(database.path)
     cache = PhashCache()
     try:
-        tasks = files_to_hash(files, library, cache)
+        tasks = files_to_hash(files, library, cache, exact_images=args.exact_images)
     finally:
         cache.close()
     print(f"{len(files)} files, {len(tasks)} without a phash to compute", file=sys.stderr)
@@ -342,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--media", choices=["videos", "images", "all"], default="all")
     backfill.add_argument("--workers", type=int, default=None,
                           help="worker processes (default: all cores)")
+    backfill.add_argument("--exact-images", action="store_true",
+                          help="hash images exactly as Stash does (slower; the fast default "
+                          "is within a few bits)")
     backfill.set_defaults(handler=command_hash)
 
     remove = commands.add_parser("remove", help="carry out a removal plan (JSON)")

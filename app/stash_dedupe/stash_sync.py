@@ -171,17 +171,18 @@ def merge_group_scenes(
 
 
 def phash_writes(files: Iterable[MediaFile], cached: Iterable[CachedPhash]) -> list[PhashWrite]:
-    """The cached phashes Stash lacks: for files it lists without one, exact ones for videos.
+    """The cached phashes Stash lacks, for files it lists without one: exact ones only.
 
-    An approximate video hash (the OpenCV fallback) would disagree with the phash Stash
-    computes itself, so it never leaves the app. Each carries the size and mod time it was
+    An approximate video hash (the OpenCV fallback) or a fast-mode image hash can be a few
+    bits off the phash Stash computes itself, so it never leaves the app (`stash-dedupe hash
+    --exact-images` makes exact image hashes). Each carries the size and mod time it was
     hashed at, so the client skips files that changed since.
     """
-    lacking = {file.file_id: file for file in files if not file.phash}
+    lacking = {file.file_id for file in files if not file.phash}
     return [
         PhashWrite(entry.file_id, entry.phash, entry.size, entry.mod_time)
         for entry in cached
-        if entry.file_id in lacking and (entry.exact or lacking[entry.file_id].media == IMAGE)
+        if entry.file_id in lacking and entry.exact
     ]
 
 
