@@ -2,24 +2,35 @@
 
     python bench/bench_phash.py [--quick]
 
-Agreement is counted on shared/phash-vectors (hashes made by Stash's own Go code). Fast mode
-is also compared with exact mode on enlarged copies of the photo vectors (2x to 4x, noise
-added, re-encoded as JPEG), where libjpeg's reduced-size decoding actually kicks in. Speed is
-the best of a few runs on a 12 MP JPEG and a 3 MP PNG made the same way.
+Agreement is counted on shared/phash-vectors (hashes made by Stash's own Go code); fast mode
+is compared with exact mode on full-size photos and on enlarged copies of the photo vectors.
+
+Image speed is measured on full-size JPEG photos (Debian's wallpaper packages when installed,
+e.g. `apt-get install gnome-backgrounds ukui-wallpapers lomiri-wallpapers`, else the photo
+vectors enlarged) and on 12 MP JPEGs made from them, with 1 and 2 worker processes, for both
+modes, `imagehash.phash`, and Pillow decoding alone at full size and at draft size.
+
+Video speed compares Stash's generator (one video at a time, its 25 ffmpeg screenshots one
+after another) with ours (screenshots in parallel, one video per CPU), asserting equal hashes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import imagehash
 import numpy as np
 from PIL import Image
 
@@ -28,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 from stash_dedupe import phash  # noqa: E402
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
+WALLPAPER_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
+TWELVE_MP = (4000, 3000)
 
 
 def distance(first: str, second: str) -> int:
@@ -39,28 +52,52 @@ def histogram(distances: list[int]) -> str:
     return ", ".join(f"{bits} bits: {counts[bits]}" for bits in sorted(counts))
 
 
-def best_seconds(function: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def megapixels(path: Path) -> float:
+    with Image.open(path) as picture:
+        return picture.width * picture.height / 1e6
 
 
-def enlarged_photos(folder: Path, count: int) -> list[Path]:
-    """Photo vectors blown up 2x-4x with noise: large JPEGs like a camera's, reproducibly."""
+# Photos ------------------------------------------------------------------------------------------
+
+
+def wallpaper_photos() -> list[Path]:
+    """Full-size JPEG photos from the installed wallpaper packages (2 MP and up)."""
+    found = {
+        path.resolve()
+        for folder in WALLPAPER_FOLDERS
+        if folder.is_dir()
+        for path in folder.rglob("*")
+        if path.suffix.lower() in (".jpg", ".jpeg") and path.is_file()
+    }
+    return sorted((path for path in found if megapixels(path) >= 2), key=lambda p: p.name)
+
+
+def vector_photos() -> list[Path]:
+    return sorted(p for p in VECTORS.iterdir() if p.name[0] in "pn" and p.suffix == ".jpg")
+
+
+def enlarged_photos(
+    sources: Sequence[Path],
+    folder: Path,
+    size: tuple[int, int] | None = None,
+    count: int | None = None,
+) -> list[Path]:
+    """Photos blown up (2x-4x, or cropped to 4:3 and resized to `size`) with sensor-like noise
+    and re-encoded as JPEG at camera qualities: large JPEGs like a camera's, reproducibly."""
     rng = np.random.default_rng(7)
-    sources = sorted(p for p in VECTORS.iterdir() if p.name[0] in "pn" and p.suffix != ".mp4")
     paths = []
     for index, source in enumerate(sources[:count]):
-        factor, quality, subsampling = 2 + index % 3, (80, 90, 95)[index % 3], index % 3
+        quality, subsampling = (85, 90, 95)[index % 3], (2, 2, 1)[index % 3]
         with Image.open(source) as picture:
             picture = picture.convert("RGB")
-            size = (picture.width * factor, picture.height * factor)
-            pixels = np.asarray(picture.resize(size, Image.BICUBIC)).astype(np.int16)
+            if size is None:
+                factor = 2 + index % 3
+                target = (picture.width * factor, picture.height * factor)
+            else:
+                target, picture = size, crop_to_aspect(picture, size[0] / size[1])
+            pixels = np.asarray(picture.resize(target, Image.BICUBIC)).astype(np.int16)
         pixels += rng.integers(-4, 5, size=(*pixels.shape[:2], 1), dtype=np.int16)
-        path = folder / f"{source.stem}_x{factor}.jpg"
+        path = folder / f"{source.stem}_{target[0]}x{target[1]}.jpg"
         Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
             path, quality=quality, subsampling=subsampling
         )
@@ -68,16 +105,196 @@ def enlarged_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def crop_to_aspect(picture: Image.Image, aspect: float) -> Image.Image:
+    width, height = picture.size
+    if width / height > aspect:
+        left = (width - round(height * aspect)) // 2
+        return picture.crop((left, 0, left + round(height * aspect), height))
+    top = (height - round(width / aspect)) // 2
+    return picture.crop((0, top, width, top + round(width / aspect)))
+
+
+# What is timed (module-level, so that worker processes can run them) ------------------------------
+
+
+def pillow_decode_full(path: Path) -> None:
+    with Image.open(path) as picture:
+        picture.load()
+
+
+def pillow_decode_draft(path: Path) -> None:
+    """What fast mode asks libjpeg for: Y'CbCr at the smallest scale it allows."""
+    with Image.open(path) as picture:
+        picture.draft("YCbCr" if picture.mode == "RGB" else picture.mode,
+                      (phash.FAST_JPEG_SIZE, phash.FAST_JPEG_SIZE))  # fmt: skip
+        picture.load()
+
+
+def imagehash_phash(path: Path) -> str:
+    with Image.open(path) as picture:
+        return str(imagehash.phash(picture))
+
+
+def phash_exact(path: Path) -> str:
+    return phash.image_phash(path, exact=True)
+
+
+def phash_fast(path: Path) -> str:
+    return phash.image_phash(path)
+
+
+IMAGE_METHODS: tuple[tuple[str, Callable[[Path], object]], ...] = (
+    ("Pillow decode, full size", pillow_decode_full),
+    (f"Pillow decode, draft >= {phash.FAST_JPEG_SIZE} px", pillow_decode_draft),
+    ("imagehash.phash", imagehash_phash),
+    ("phash exact", phash_exact),
+    ("phash fast", phash_fast),
+)
+
+
+def started_pool(workers: int) -> ProcessPoolExecutor:
+    """A spawn-context pool (as the backfill job uses) whose workers have all started and
+    imported everything, so that no start-up lands inside a measurement."""
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    while len(set(pool.map(pid_after_a_moment, range(4 * workers)))) < workers:
+        pass
+    return pool
+
+
+def pid_after_a_moment(_: object) -> int:
+    time.sleep(0.05)
+    return os.getpid()
+
+
+def pool_seconds(
+    function: Callable[[Path], object], paths: Sequence[Path], workers: int, runs: int
+) -> float:
+    """Best wall time over `runs` to map `function` over `paths` on `workers` processes."""
+    with started_pool(workers) as pool:
+        list(pool.map(function, paths[:workers]))  # first calls: lazy imports, caches
+        best = float("inf")
+        for _ in range(runs):
+            start = time.perf_counter()
+            list(pool.map(function, paths))
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def image_speed(title: str, paths: Sequence[Path], runs: int) -> None:
+    for path in paths:
+        path.read_bytes()  # into the page cache: disk speed is not what is measured
+    total_mp = sum(megapixels(path) for path in paths)
+    sizes = [megapixels(path) for path in paths]
+    print(f"\n{title}: {len(paths)} JPEGs, {min(sizes):.1f}-{max(sizes):.1f} MP,"
+          f" {total_mp:.0f} MP in all; best of {runs}")  # fmt: skip
+    print(f"  {'':32}{'1 worker':>22}{'2 workers':>24}")
+    seconds: dict[tuple[str, int], float] = {}
+    for label, function in IMAGE_METHODS:
+        cells = []
+        for workers in (1, 2):
+            elapsed = seconds[label, workers] = pool_seconds(function, paths, workers, runs)
+            cells.append(f"{len(paths) / elapsed:7.1f} img/s {total_mp / elapsed:6.0f} MP/s")
+        print(f"  {label:32}{cells[0]:>22}{cells[1]:>24}")
+    fast, exact, other, draft = "phash fast", "phash exact", "imagehash.phash", IMAGE_METHODS[1][0]
+    for workers in (1, 2):
+        print(f"  {workers} worker{'s' if workers > 1 else ''}:"
+              f" fast is {seconds[exact, workers] / seconds[fast, workers]:.1f}x exact,"
+              f" {seconds[other, workers] / seconds[fast, workers]:.1f}x imagehash.phash,"
+              f" and takes {seconds[fast, workers] / seconds[draft, workers]:.2f}x"
+              f" the time of the draft decode alone")  # fmt: skip
+
+
+# Videos ------------------------------------------------------------------------------------------
+
+
+def stash_sequential_video_phash(path: Path) -> str:
+    """Stash's generator: ffprobe, then the 25 screenshots one after another, then the hash."""
+    ffmpeg, ffprobe = phash.find_ffmpeg()
+    deadline, path = time.monotonic() + 600, os.path.abspath(path)
+    duration = phash._probe_duration(path, ffprobe, deadline)
+    frames = [phash._screenshot(path, ffmpeg, seconds, deadline)
+              for seconds in phash._screenshot_times(duration)]  # fmt: skip
+    return phash._perception_hash(phash._sprite(frames))
+
+
+def our_video_phash(path: Path) -> str:
+    return phash.video_phash(path, timeout=600).phash
+
+
+def library_videos(folder: Path) -> list[Path]:
+    """Two library-like videos: H.264 at 720p with 2 s keyframes, and 1080p with x264's
+    default keyframe interval (250 frames), which makes every screenshot decode for longer."""
+    ffmpeg, _ = phash.find_ffmpeg()
+    made = []
+    for name, size, keyframes in (("720p_gop60.mp4", "1280x720", 60),
+                                  ("1080p_gop250.mp4", "1920x1080", 250)):  # fmt: skip
+        path = folder / name
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi",
+                        "-i", f"testsrc2=s={size}:r=30:d=30", "-c:v", "libx264",
+                        "-preset", "veryfast", "-g", str(keyframes), "-pix_fmt", "yuv420p",
+                        str(path)], check=True)  # fmt: skip
+        made.append(path)
+    return made
+
+
+def video_speed(title: str, paths: Sequence[Path], expected: dict[str, str]) -> None:
+    """Per library: Stash's one-at-a-time generator against ours, hashes asserted equal."""
+    for path in paths:
+        path.read_bytes()
+    print(f"\n{title}: {len(paths)} videos")
+    sequential, hashes = [], {}
+    start = time.perf_counter()
+    for path in paths:
+        one = time.perf_counter()
+        hashes[path] = stash_sequential_video_phash(path)
+        sequential.append(time.perf_counter() - one)
+    stash_total = time.perf_counter() - start
+    ours_one_at_a_time = []
+    for path in paths:
+        one = time.perf_counter()
+        assert our_video_phash(path) == hashes[path], path
+        ours_one_at_a_time.append(time.perf_counter() - one)
+    workers = os.cpu_count() or 1
+    with started_pool(workers) as pool:
+        start = time.perf_counter()
+        ours = list(pool.map(our_video_phash, paths))
+        ours_total = time.perf_counter() - start
+    assert ours == [hashes[path] for path in paths], "parallel hashes differ from sequential"
+    for path, seconds, parallel in zip(paths, sequential, ours_one_at_a_time, strict=True):
+        verdict = ""
+        if path.name in expected:
+            verdict = "  = Stash" if hashes[path] == expected[path.name] else "  DIFFERS FROM STASH"
+        print(f"  {path.name:40} Stash-style {seconds:5.2f} s, ours {parallel:5.2f} s{verdict}")
+    if expected:
+        fallback = [distance(phash._video_phash_opencv(str(path), time.monotonic() + 120).phash,
+                             hashes[path]) for path in paths]  # fmt: skip
+        print(f"  without ffmpeg, OpenCV's frames give hashes at distances {histogram(fallback)}")
+    print(f"  Stash-style sequential: {stash_total / len(paths):.2f} s per video"
+          f" ({stash_total:.1f} s in all)")  # fmt: skip
+    print(f"  ours, {phash.SCREENSHOT_WORKERS} screenshots at a time, {workers} videos at a time:"
+          f" {ours_total / len(paths):.2f} s per video ({ours_total:.1f} s in all);"
+          f" identical hashes; {stash_total / ours_total:.1f}x faster per library")  # fmt: skip
+
+
+# -------------------------------------------------------------------------------------------------
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer files and runs")
+    parser.add_argument("--quick", action="store_true", help="fewer files and runs (~1 min)")
     args = parser.parse_args()
-    runs = 2 if args.quick else 5
+    runs = 1 if args.quick else 2
     expected = json.loads((VECTORS / "expected.json").read_text())
     images = sorted(name for name, entry in expected.items() if entry["kind"] == "image")
     videos = sorted(name for name, entry in expected.items() if entry["kind"] == "video")
+    load = os.getloadavg()[0]
+    versions = (
+        f"Pillow {Image.__version__}, numpy {np.__version__}, imagehash {imagehash.__version__}"
+    )
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the start; {versions}")
 
-    print("Images against Stash (shared/phash-vectors)")
+    print("\nImages against Stash (shared/phash-vectors)")
     for exact in (True, False):
         distances = [
             distance(phash.image_phash(VECTORS / name, exact=exact), expected[name]["phash"])
@@ -93,40 +310,41 @@ def main() -> int:
         )
 
     with tempfile.TemporaryDirectory() as folder:
-        photos = enlarged_photos(Path(folder), 8 if args.quick else 40)
-        distances = [
-            distance(phash.image_phash(path), phash.image_phash(path, exact=True))
-            for path in photos
-        ]
-        print(f"\nFast vs exact on {len(photos)} enlarged photos: {histogram(distances)}")
+        photos = wallpaper_photos()
+        source = "wallpaper packages"
+        if len(photos) < 4:
+            print("\nNo wallpaper packages installed: full-size photos are enlarged vectors")
+            photos = enlarged_photos(vector_photos(), Path(folder), count=24)
+            source = "enlarged photo vectors"
+        photos = photos[: 6 if args.quick else None]
+        twelve = enlarged_photos(photos, Path(folder), TWELVE_MP, count=3 if args.quick else 12)
+        enlarged = enlarged_photos(vector_photos(), Path(folder), count=8 if args.quick else None)
 
-        with Image.open(VECTORS / "p01_mountain.jpg") as picture:
-            large = picture.convert("RGB").resize((4000, 3000), Image.BICUBIC)
-        jpeg, png = Path(folder) / "12mp.jpg", Path(folder) / "3mp.png"
-        large.save(jpeg, quality=90)
-        large.resize((2000, 1500)).save(png)
-        print(f"\nSpeed (best of {runs})")
-        for path, label in ((jpeg, "12 MP JPEG 4000x3000"), (png, "3 MP PNG 2000x1500")):
-            exact = best_seconds(lambda p=path: phash.image_phash(p, exact=True), runs)
-            fast = best_seconds(lambda p=path: phash.image_phash(p), runs)
-            print(f"  {label}: exact {exact * 1000:.0f} ms, fast {fast * 1000:.0f} ms")
+        print("\nFast vs exact, count by distance in bits")
+        for label, paths in ((f"full-size photos ({source})", photos),
+                             ("12 MP JPEGs made from them", twelve),
+                             ("photo vectors enlarged 2x-4x", enlarged)):  # fmt: skip
+            distances = [distance(phash_fast(path), phash_exact(path)) for path in paths]
+            print(f"  {label}, {len(paths)}: {histogram(distances)};"
+                  f" mean {statistics.mean(distances):.2f}")  # fmt: skip
 
-    if None in phash.find_ffmpeg():
-        print("\nVideos: ffmpeg/ffprobe not found, skipped")
-        return 0
-    print("\nVideos against Stash")
-    seconds, fallback = [], []
-    for name in videos[: 2 if args.quick else None]:
-        start = time.perf_counter()
-        result = phash.video_phash(VECTORS / name)
-        seconds.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        approximate = phash._video_phash_opencv(str(VECTORS / name), time.monotonic() + 120)
-        fallback.append(distance(approximate.phash, expected[name]["phash"]))
-        print(f"  {name}: {'equal' if result.phash == expected[name]['phash'] else 'DIFFERENT'}"
-              f" in {seconds[-1]:.1f} s; OpenCV fallback {fallback[-1]} bits away"
-              f" in {time.perf_counter() - start:.1f} s")  # fmt: skip
-    print(f"  median {statistics.median(seconds):.1f} s per video with ffmpeg")
+        image_speed(f"Image speed, full-size photos ({source})", photos, runs)
+        image_speed("Image speed, 12 MP JPEGs (4000x3000)", twelve, runs)
+
+        if None in phash.find_ffmpeg():
+            print("\nVideos: ffmpeg/ffprobe not found, skipped")
+            return 0
+        vector_videos = [VECTORS / name for name in videos[: 2 if args.quick else None]]
+        expected_video = {name: expected[name]["phash"] for name in videos}
+        video_speed("Video speed, the video vectors (short, up to 640x480)", vector_videos,
+                    expected_video)  # fmt: skip
+        if not args.quick:
+            video_speed("Video speed, library-like videos (30 s, H.264)",
+                        library_videos(Path(folder)), {})  # fmt: skip
+    print(
+        f"\nLoad average {os.getloadavg()[0]:.1f} at the end (other work on the machine"
+        " slows every figure above)"
+    )
     return 0
 
 

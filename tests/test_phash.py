@@ -140,6 +140,35 @@ def test_resize_equals_a_direct_port_of_nfnt_resize(width, height, sixteen_bit, 
     np.testing.assert_array_equal(resized.pixels, expected)
 
 
+def nfnt_weight_matrix(in_size: int, out_size: int, unit: int) -> np.ndarray:
+    """The (out, in) matrix of nfnt/resize's truncated weights, edge taps added to the edge."""
+    scale = in_size / out_size
+    taps = 2 * max(math.ceil(scale), 1)
+    matrix = np.zeros((out_size, in_size), dtype=np.int64)
+    for y in range(out_size):
+        centre = scale * (y + 0.5) - 0.5
+        start = int(centre) - taps // 2 + 1
+        for i in range(taps):
+            x = abs((centre - start - i) * min(1.0 / scale, 1.0))
+            matrix[y, min(max(start + i, 0), in_size - 1)] += int((1 - x if x <= 1 else 0) * unit)
+    return matrix
+
+
+@pytest.mark.parametrize("sixteen_bit", [False, True])
+def test_resize_of_a_photo_sized_image_equals_nfnt_resize(sixteen_bit: bool) -> None:
+    # Large enough that rows are filtered in several chunks, with 126 taps per output pixel.
+    rng = np.random.default_rng(11)
+    maximum, unit = (65535, 65536) if sixteen_bit else (255, 256)
+    pixels = rng.integers(0, maximum + 1, size=(700, 4000, 3), dtype=np.int64)
+    across = nfnt_weight_matrix(4000, 64, unit)
+    down = nfnt_weight_matrix(700, 64, unit)
+    rows = (pixels.transpose(0, 2, 1) @ across.T) // across.sum(axis=1)  # (700, 3, 64)
+    expected = (rows.transpose(2, 1, 0) @ down.T) // down.sum(axis=1)  # (64, 3, 64): x, c, y
+    kind, dtype = ("RGBA64", np.uint16) if sixteen_bit else ("RGBA", np.uint8)
+    resized = phash._resize(phash._GoImage(kind, pixels.astype(dtype)))
+    np.testing.assert_array_equal(resized.pixels, expected.transpose(2, 0, 1))
+
+
 # Videos ----------------------------------------------------------------------------------------
 
 
