@@ -209,6 +209,13 @@ def hash_one(task: HashTask) -> HashOutcome:
         return HashOutcome(task.file_id, None, False, f"{type(error).__name__}: {error}")
 
 
+def _one_thread_per_worker() -> None:
+    """Workers already use every core between them: keep BLAS from adding threads of its own
+    (set before the worker first imports numpy)."""
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+
+
 def run_backfill(job: Job, tasks: Sequence[HashTask], library: str, workers: int | None = None,
                  cache_path: str | None = None) -> BackfillReport:
     """Hash `tasks` on a process pool (the work is CPU-bound), storing each result at once.
@@ -225,7 +232,8 @@ def run_backfill(job: Job, tasks: Sequence[HashTask], library: str, workers: int
     try:
         # spawn, not fork: the app process runs Qt and server threads that fork would copy.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                 initializer=_one_thread_per_worker) as pool:
             while queue or pending:
                 accepting = not job.cancel_requested and job.state != PAUSED
                 while accepting and queue and len(pending) < 2 * workers:
