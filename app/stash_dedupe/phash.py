@@ -38,7 +38,10 @@ VIDEO_EXTENSIONS = frozenset({
 HASH_SIZE = 64  # goimagehash resizes every image to 64x64 before its DCT
 SPRITE_COLUMNS = SPRITE_ROWS = 5
 SCREENSHOT_WIDTH = 160
-SCREENSHOT_WORKERS = 4  # ffmpeg calls in flight per video: start-up and seeking overlap well
+# ffmpeg calls in flight per video. Each decodes on one thread (`-threads 1`, bit-identical
+# frames): seeking decodes from the previous keyframe, where ffmpeg's own frame threads add
+# start-up latency and oversubscribe the cores; one single-threaded call per core is faster.
+SCREENSHOT_WORKERS = max(2, os.cpu_count() or 2)
 # Fast mode lets libjpeg scale JPEGs down to no less than this. A 64 px floor saves ~15% on
 # 2-4 MP photos (12 MP ones reach libjpeg's 1/8 limit either way) but doubles the distance to
 # the exact hash.
@@ -630,7 +633,8 @@ def _go_float_text(value: float) -> str:
 
 def _screenshot(path: str, ffmpeg: str, seconds: float, deadline: float) -> np.ndarray:
     """One 160 px wide frame as RGB, exactly as Stash's ScreenshotTime asks ffmpeg for it."""
-    command = [ffmpeg, "-v", "error", "-y", "-ss", _go_float_text(seconds), "-i", path,
+    command = [ffmpeg, "-v", "error", "-y", "-threads", "1", "-ss", _go_float_text(seconds),
+               "-i", path,
                "-frames:v", "1", "-vf", f"scale={SCREENSHOT_WIDTH}:-2",
                "-c:v", "bmp", "-f", "rawvideo", "-"]  # fmt: skip
     data = _run(command, deadline, f"ffmpeg cannot take a screenshot of {path}")
