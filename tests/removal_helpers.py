@@ -53,7 +53,7 @@ def other_filesystem_dir(near: Path) -> Iterator[Path]:
             finally:
                 shutil.rmtree(directory)
             return
-    pytest.skip("no second filesystem (such as /dev/shm) to move files across")
+    pytest.skip(reason="no second filesystem (such as /dev/shm) to move files across")
 
 
 @contextmanager
@@ -81,7 +81,8 @@ def unwritable(directory: Path) -> Iterator[None]:
         return
     made = subprocess.run(["chattr", "+i", str(directory)], capture_output=True, text=True)
     if made.returncode != 0:
-        pytest.skip(f"running as root and chattr +i is unavailable here: {made.stderr.strip()}")
+        unavailable = made.stderr.strip()
+        pytest.skip(reason=f"running as root and chattr +i is unavailable here: {unavailable}")
     try:
         yield
     finally:
