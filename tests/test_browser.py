@@ -15,7 +15,7 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect
 
 from stash_dedupe.dismissals import DismissalStore
 from stash_dedupe.journal import Journal
@@ -24,29 +24,7 @@ from stash_dedupe.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 SCREENSHOT_DIR_VARIABLE = "STASH_DEDUPE_SCREENSHOTS"
-TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed: run `make system-deps`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 class App:
     """A running app and its URL (with the token)."""
 
@@ -93,18 +71,6 @@ def own_app(demo_library: Path, tmp_path: Path) -> Iterator[App]:
     app, server = run_app(tmp_path, demo_library)
     yield app
     server.shutdown()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def open_review(page: Page, app: App) -> None:

@@ -174,7 +174,3 @@ class JobRegistry:
                 if job.kind == kind and not job.finished:
                     return job
         return None
-
-    def all(self) -> list[Job]:
-        with self._lock:
-            return list(self._jobs.values())

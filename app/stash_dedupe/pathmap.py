@@ -39,15 +39,3 @@ def to_local(stash_path: str, mappings: Sequence[PathMapping]) -> str:
             parts = [part for part in rest.replace("\\", "/").split("/") if part]
             return os.path.join(_strip_sep(mapping.local_prefix), *parts)
     return stash_path
-
-
-def to_stash(local_path: str, mappings: Sequence[PathMapping]) -> str:
-    """The inverse of `to_local`, for telling Stash about paths the app touched."""
-    for mapping in mappings:
-        prefix = _strip_sep(mapping.local_prefix)
-        if local_path == prefix or local_path.startswith(prefix + os.sep):
-            rest = local_path[len(prefix) :].lstrip(os.sep)
-            sep = "\\" if "\\" in mapping.stash_prefix and "/" not in mapping.stash_prefix else "/"
-            joined = sep.join(part for part in rest.split(os.sep) if part)
-            return _strip_sep(mapping.stash_prefix) + (sep + joined if joined else "")
-    return local_path

@@ -146,17 +146,13 @@ def open_with_system(path: str) -> None:
     if sys.platform == "win32":
         os.startfile(path)  # type: ignore[attr-defined]
         return
-    environment = dict(os.environ)
-    # A PyInstaller bundle points LD_LIBRARY_PATH at its own libraries: not for other apps.
-    if "LD_LIBRARY_PATH_ORIG" in environment:
-        environment["LD_LIBRARY_PATH"] = environment["LD_LIBRARY_PATH_ORIG"]
-    elif getattr(sys, "frozen", False):
-        environment.pop("LD_LIBRARY_PATH", None)
+    from stash_dedupe.phash import system_subprocess_env
+
     command = ["open", path] if sys.platform == "darwin" else ["xdg-open", path]
     try:
         subprocess.Popen(
             command,
-            env=environment,
+            env=system_subprocess_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -50,15 +50,6 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class LibrarySummary:
-    schema_version: int
-    videos: int
-    videos_with_phash: int
-    images: int
-    images_with_phash: int
-
-
 @dataclass
 class StashDatabase:
     """An open, validated, read-only Stash database."""
@@ -266,17 +257,6 @@ class StashDatabase:
                 )
             )
         return result
-
-    def summary(self) -> LibrarySummary:
-        videos = self.load_files(VIDEO)
-        images = self.load_files(IMAGE)
-        return LibrarySummary(
-            schema_version=self.schema_version,
-            videos=len(videos),
-            videos_with_phash=sum(1 for f in videos if f.phash),
-            images=len(images),
-            images_with_phash=sum(1 for f in images if f.phash),
-        )
 
 
 # ---- opening and validating ---------------------------------------------------------------
