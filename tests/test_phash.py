@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +179,79 @@ def test_resize_of_a_photo_sized_image_equals_nfnt_resize(sixteen_bit: bool) -> 
 def test_every_video_hashes_exactly_as_stash(name: str) -> None:
     result = video_phash(VECTORS / name)
     assert result == VideoPhash(stash_phash(name), True, EXPECTED[name]["stash_duration"])
+
+
+def stash_style_video_phash(path: Path) -> str:
+    """Stash's generator as it runs: one ffmpeg process per screenshot, one after another."""
+    ffmpeg, ffprobe = find_ffmpeg()
+    deadline = time.monotonic() + 120
+    duration, _ = phash._probe(str(path), ffprobe, deadline)
+    frames = [phash._screenshot(str(path), ffmpeg, seconds, deadline)
+              for seconds in phash._screenshot_times(duration)]  # fmt: skip
+    return phash._perception_hash(phash._sprite(frames))
+
+
+def make_video(target: Path, *extra: str, keyframes: int = 240) -> Path:
+    """An 8 s 320x240 H.264 video with B-frames; one keyframe per `keyframes` frames."""
+    ffmpeg, _ = find_ffmpeg()
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x240:r=30:d=8", *extra, "-c:v", "libx264", "-preset",
+                    "veryfast", "-g", str(keyframes), "-pix_fmt", "yuv420p", str(target)],
+                   check=True, timeout=120)  # fmt: skip
+    return target
+
+
+def count_ffmpeg_processes(monkeypatch) -> list[list[str]]:
+    calls: list[list[str]] = []
+    real_run = phash._run
+
+    def counting_run(command, deadline, failure):
+        if "ffprobe" not in Path(command[0]).name:
+            calls.append(command)
+        return real_run(command, deadline, failure)
+
+    monkeypatch.setattr(phash, "_run", counting_run)
+    return calls
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(("pixel_budget", "processes"), [
+    (10**9, 2),  # every input fits: one process per worker
+    (320 * 240 * 4, 7),  # four inputs per process
+    (1, 25),  # one input per process, as Stash runs them
+])  # fmt: skip
+def test_screenshots_batched_in_one_ffmpeg_equal_one_process_each(
+    tmp_path, monkeypatch, pixel_budget: int, processes: int
+) -> None:
+    # A single keyframe: every screenshot decodes from the start, the case where seeking
+    # inputs sharing a process would show any interference.
+    video = make_video(tmp_path / "one keyframe.mp4")
+    expected = stash_style_video_phash(video)
+    monkeypatch.setattr(phash, "SCREENSHOT_WORKERS", 2)
+    monkeypatch.setattr(phash, "SCREENSHOT_PIXELS_PER_PROCESS", pixel_budget)
+    calls = count_ffmpeg_processes(monkeypatch)
+    assert video_phash(video).phash == expected
+    assert len(calls) == processes
+    assert sum(command.count("-ss") for command in calls) == 25
+
+
+@needs_ffmpeg
+def test_a_video_with_cover_art_leaves_the_choice_of_stream_to_ffmpeg(
+    tmp_path, monkeypatch
+) -> None:
+    ffmpeg, _ = find_ffmpeg()
+    plain = make_video(tmp_path / "plain.mp4", keyframes=60)
+    cover = tmp_path / "cover.jpg"
+    Image.new("RGB", (640, 480), (200, 30, 30)).save(cover)
+    video = tmp_path / "with cover.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(plain), "-i", str(cover), "-map", "0",
+                    "-map", "1", "-c", "copy", "-disposition:v:1", "attached_pic", str(video)],
+                   check=True, timeout=60)  # fmt: skip
+    expected = stash_style_video_phash(video)
+    assert expected == stash_style_video_phash(plain)  # ffmpeg takes the film, not the cover
+    calls = count_ffmpeg_processes(monkeypatch)
+    assert video_phash(video).phash == expected
+    assert len(calls) == 25 and all("-map" not in command for command in calls)
 
 
 def test_without_ffmpeg_opencv_gives_a_close_hash_marked_inexact(tmp_path, monkeypatch) -> None:

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,10 +39,16 @@ VIDEO_EXTENSIONS = frozenset({
 HASH_SIZE = 64  # goimagehash resizes every image to 64x64 before its DCT
 SPRITE_COLUMNS = SPRITE_ROWS = 5
 SCREENSHOT_WIDTH = 160
-# ffmpeg calls in flight per video. Each decodes on one thread (`-threads 1`, bit-identical
+# ffmpeg processes in flight per video. Each decodes on one thread (`-threads 1`, bit-identical
 # frames): seeking decodes from the previous keyframe, where ffmpeg's own frame threads add
-# start-up latency and oversubscribe the cores; one single-threaded call per core is faster.
+# start-up latency and oversubscribe the cores; one single-threaded process per core is faster.
 SCREENSHOT_WORKERS = max(2, os.cpu_count() or 2)
+# One ffmpeg process takes several screenshots, each from its own `-ss T -i FILE` input, so each
+# frame comes out exactly as from Stash's one-screenshot command while start-up (most of the
+# cost on short videos) is paid once. Every input keeps its decoder's buffers until the process
+# ends (measured: ~26 MB per 1080p H.264 input), so a process gets at most this many input
+# pixels: 7 inputs at 1080p, 1 at 4K, all 25 at 480p.
+SCREENSHOT_PIXELS_PER_PROCESS = 16_000_000
 # Fast mode lets libjpeg scale JPEGs down to no less than this. A 64 px floor saves ~15% on
 # 2-4 MP photos (12 MP ones reach libjpeg's 1/8 limit either way) but doubles the distance to
 # the exact hash.
@@ -572,29 +579,56 @@ def _go_median(values: list[float]) -> float:
 
 
 def _video_phash_ffmpeg(path: str, ffmpeg: str, ffprobe: str, deadline: float) -> VideoPhash:
-    duration = _probe_duration(path, ffprobe, deadline)
+    duration, pixels = _probe(path, ffprobe, deadline)
     times = _screenshot_times(duration)
-    # ffmpeg runs outside the GIL, so threads overlap its start-up, seeking and decoding.
+    if pixels:
+        per_process = max(1, SCREENSHOT_PIXELS_PER_PROCESS // pixels)
+        batches = max(min(SCREENSHOT_WORKERS, len(times)), math.ceil(len(times) / per_process))
+    else:
+        batches = len(times)  # one input per process: ffmpeg picks the stream as for Stash
+    # Interleaved, so every batch seeks across the whole video and they finish together.
+    order = [index for first in range(batches) for index in range(first, len(times), batches)]
+    # ffmpeg runs outside the GIL, so threads keep one process per core busy.
     pool = ThreadPoolExecutor(max_workers=SCREENSHOT_WORKERS)
     try:
-        frames = list(pool.map(lambda t: _screenshot(path, ffmpeg, t, deadline), times))
+        shots = pool.map(lambda b: _screenshots(path, ffmpeg, times[b::batches], deadline),
+                         range(batches))  # fmt: skip
+        taken = [frame for batch in shots for frame in batch]
     finally:
         pool.shutdown(cancel_futures=True)  # after a failure, start no further screenshots
+    frames = [np.empty(0)] * len(times)
+    for index, frame in zip(order, taken, strict=True):
+        frames[index] = frame
     return VideoPhash(_perception_hash(_sprite(frames)), exact=True, duration=duration)
 
 
-def _probe_duration(path: str, ffprobe: str, deadline: float) -> float:
-    """The *format* duration, rounded to 1/100 s as Go's math.Round does (half away from 0)."""
-    command = [ffprobe, "-v", "error", "-print_format", "json", "-show_format", path]
+def _probe(path: str, ffprobe: str, deadline: float) -> tuple[float, int]:
+    """The *format* duration, rounded to 1/100 s as Go's math.Round does (half away from 0),
+    and width x height of the only video stream (0 when there are several, say cover art,
+    or its size is unknown: then ffmpeg's own choice of stream cannot be named safely)."""
+    command = [ffprobe, "-v", "error", "-print_format", "json", "-show_format",
+               "-show_streams", path]  # fmt: skip
     output = _run(command, deadline, f"ffprobe cannot read {path}")
     try:
-        text = json.loads(output).get("format", {}).get("duration", "")
-        duration = float(text)
-    except (ValueError, AttributeError):
+        probed = json.loads(output)
+    except ValueError:
+        probed = {}
+    probed = probed if isinstance(probed, dict) else {}
+    try:
+        duration = float(probed.get("format", {}).get("duration", ""))
+    except (ValueError, TypeError, AttributeError):
         duration = 0.0  # Stash ignores the parse error and hashes with a zero duration
     if not math.isfinite(duration):
         duration = 0.0
-    return _go_round(duration * 100) / 100
+    sizes = []
+    for stream in probed.get("streams") or []:
+        if isinstance(stream, dict) and stream.get("codec_type") == "video":
+            try:
+                sizes.append(int(stream.get("width") or 0) * int(stream.get("height") or 0))
+            except (ValueError, TypeError):
+                sizes.append(0)
+    pixels = sizes[0] if len(sizes) == 1 else 0
+    return _go_round(duration * 100) / 100, pixels
 
 
 def _go_round(value: float) -> float:
@@ -631,13 +665,49 @@ def _go_float_text(value: float) -> str:
     return f"{text}{digits[:point]}.{digits[point:]}"
 
 
+def _screenshot_command(path: str, ffmpeg: str, seconds: float, output: str) -> list[str]:
+    """Stash's ScreenshotTime arguments: one 160 px wide frame at `seconds`, as a BMP."""
+    return [ffmpeg, "-v", "error", "-y", "-threads", "1", "-ss", _go_float_text(seconds),
+            "-i", path,
+            "-frames:v", "1", "-vf", f"scale={SCREENSHOT_WIDTH}:-2",
+            "-c:v", "bmp", "-f", "rawvideo", output]  # fmt: skip
+
+
 def _screenshot(path: str, ffmpeg: str, seconds: float, deadline: float) -> np.ndarray:
-    """One 160 px wide frame as RGB, exactly as Stash's ScreenshotTime asks ffmpeg for it."""
-    command = [ffmpeg, "-v", "error", "-y", "-threads", "1", "-ss", _go_float_text(seconds),
-               "-i", path,
-               "-frames:v", "1", "-vf", f"scale={SCREENSHOT_WIDTH}:-2",
-               "-c:v", "bmp", "-f", "rawvideo", "-"]  # fmt: skip
-    data = _run(command, deadline, f"ffmpeg cannot take a screenshot of {path}")
+    """One frame as RGB from its own ffmpeg process, exactly as Stash takes it."""
+    data = _run(_screenshot_command(path, ffmpeg, seconds, "-"), deadline,
+                f"ffmpeg cannot take a screenshot of {path}")  # fmt: skip
+    return _bitmap_frame(data, path, seconds)
+
+
+def _screenshots(path: str, ffmpeg: str, times: list[float], deadline: float) -> list[np.ndarray]:
+    """Several frames from one ffmpeg process: Stash's screenshot arguments once per moment,
+    each input seeking on its own, each output written to its own BMP file."""
+    with tempfile.TemporaryDirectory(prefix="stash-dedupe-shots-") as folder:
+        outputs = [os.path.join(folder, f"{index:02d}.bmp") for index in range(len(times))]
+        commands = [_screenshot_command(path, ffmpeg, seconds, output)[1:]
+                    for seconds, output in zip(times, outputs, strict=True)]  # fmt: skip
+        if len(times) == 1:
+            command = [ffmpeg, *commands[0]]
+        else:  # [-v error -y] -threads 1 -ss T -i FILE | -frames:v 1 -vf ... -f rawvideo OUT
+            split = commands[0].index("-i") + 2
+            command = [ffmpeg, "-v", "error", "-y"]
+            for arguments in commands:
+                command += arguments[3:split]
+            for index, arguments in enumerate(commands):
+                command += ["-map", f"{index}:v:0", *arguments[split:]]
+        _run(command, deadline, f"ffmpeg cannot take a screenshot of {path}")
+        frames = []
+        for seconds, output in zip(times, outputs, strict=True):
+            try:
+                data = Path(output).read_bytes()
+            except OSError:
+                data = b""
+            frames.append(_bitmap_frame(data, path, seconds))
+        return frames
+
+
+def _bitmap_frame(data: bytes, path: str, seconds: float) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as bitmap:
             return np.asarray(bitmap.convert("RGB"))
