@@ -35,6 +35,15 @@ def test_true_duplicates_resolve_with_scores_above_threshold(session) -> None:
     assert preview.bytes == sum(r.bytes for r in preview.resolved)
 
 
+def test_auto_resolve_keeps_the_copy_without_black_bars(session) -> None:
+    # The 640x480 letterboxed copy holds a 640x360 picture: by picture, the tie goes to the
+    # clean copy's higher bit rate instead of to the bars.
+    preview = preview_auto_resolve(session, GroupFilter(media="videos", distance=8), 0.8)
+    city = next(resolution for resolution in preview.resolved
+                if any("letterbox" in file.path for file in resolution.remove))  # fmt: skip
+    assert Path(city.keeper.path).name == "City lights 2019.mp4"
+
+
 def test_a_copy_below_threshold_leaves_the_group_for_review(session) -> None:
     preview = preview_auto_resolve(session, GroupFilter(media="videos", distance=8), 0.99)
     assert any("below 0.99" in item.reason for item in preview.unresolved)

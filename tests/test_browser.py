@@ -218,6 +218,26 @@ def test_keyboard_moves_between_groups_and_cards(page: Page, shared_app: App) ->
     expect(page.locator(f".card[data-index='{number}']")).to_have_class(re.compile("card-remove"))
 
 
+def test_compared_frames_leave_black_bars_out_of_the_suggested_keeper(
+    page: Page, own_app: App
+) -> None:
+    open_review(page, own_app)
+    page.locator(".group-row", has_text=re.compile("City lights|Ciudad")).first.click()
+    letterboxed = page.locator(".card", has_text="(4x3 letterbox)")
+    clean = page.locator(".card", has_text="City lights 2019.mp4")
+    # Before frames are sampled, the 640x480 frame looks like the highest resolution.
+    expect(letterboxed).to_have_class(re.compile("card-keep"))
+    expect(letterboxed).to_contain_text("640×480")
+    page.click("#compare")
+    expect(page.locator(".keeper-moved")).to_contain_text("City lights 2019.mp4", timeout=60_000)
+    expect(page.locator(".bars-note")).to_contain_text("picture 640×")
+    page.keyboard.press("Escape")
+    expect(letterboxed).to_have_class(re.compile("card-remove"))
+    expect(letterboxed).to_contain_text("640×480 · picture 640×360")
+    expect(clean).to_have_class(re.compile("card-keep"))
+    expect(clean.locator(".thumb-suggested")).to_have_count(1)
+
+
 def test_help_overlay_lists_the_keys(page: Page, shared_app: App) -> None:
     open_review(page, shared_app)
     page.keyboard.press("?")

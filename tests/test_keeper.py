@@ -51,6 +51,26 @@ def test_oldest_and_metadata_rules() -> None:
     assert suggest_keeper([old, new], ["richest_metadata"]).file_id == 2
 
 
+def test_black_bars_do_not_count_once_the_picture_is_known() -> None:
+    # A 16:9 film padded to 4:3 has more pixels than the clean copy, but no more picture.
+    letterboxed = video(1, width=1920, height=1440, bit_rate=4_000_000)
+    clean = video(2, width=1920, height=1080, bit_rate=8_000_000)
+    assert suggest_keeper([letterboxed, clean]).file_id == 1
+    pictures = {1: 1920 * 1081}  # bar edges found a pixel off: still the same resolution
+    assert suggest_keeper([letterboxed, clean], picture_pixels=pictures).file_id == 2
+    pillarboxed = {1: 1440 * 1080}
+    assert suggest_keeper([letterboxed, clean], ["highest_resolution", "oldest"],
+                          picture_pixels=pillarboxed).file_id == 2  # fmt: skip
+
+
+def test_padded_coded_heights_count_as_the_same_resolution() -> None:
+    padded = video(1, width=1920, height=1088, bit_rate=2_000_000)
+    sharper = video(2, width=1920, height=1080, bit_rate=9_000_000)
+    assert suggest_keeper([padded, sharper]).file_id == 2
+    assert suggest_keeper([video(3, width=1920, height=1080), video(4, width=1280, height=720,
+                                                                    size=10**9)]).file_id == 3
+
+
 def test_full_tie_picks_lowest_id_for_a_stable_answer() -> None:
     assert suggest_keeper([video(7), video(3), video(5)], DEFAULT_RULES).file_id == 3
 

@@ -680,6 +680,34 @@ def test_frame_comparison_runs_as_a_job_and_serves_its_frames(
     assert client.request("GET", f"/api/frames/{job_id}/0/99.jpg")[0] == 404
 
 
+def test_black_bars_found_in_the_frames_move_the_suggested_keeper(
+    app_on_copy: tuple[AppState, Client, Path],
+) -> None:
+    _, client, _ = app_on_copy
+    items = client.get("/api/groups?media=video&distance=8&limit=50")["items"]
+    group = next(detail for detail in (client.get(f"/api/groups/{item['id']}") for item in items)
+                 if any("letterbox" in file["name"] for file in detail["files"]))  # fmt: skip
+    by_name = {file["name"]: file for file in group["files"]}
+    letterboxed = by_name["City lights 2019 (4x3 letterbox).mp4"]
+    clean = by_name["City lights 2019.mp4"]
+    # Before any frames: the 640x480 frame outranks the 640x360 one.
+    assert group["keeper_id"] == letterboxed["file_id"]
+    assert letterboxed["picture_width"] is None
+
+    job = wait_for_job(client, client.get(f"/api/groups/{group['id']}/frames")["job_id"])
+    assert job["state"] == "done", job
+    keeper_path = job["result"]["files"][job["result"]["keeper_index"]]["path"]
+    assert keeper_path == clean["path"]
+
+    again = client.get(f"/api/groups/{group['id']}")
+    assert again["keeper_id"] == clean["file_id"]
+    shown = {file["name"]: file for file in again["files"]}
+    box = shown["City lights 2019 (4x3 letterbox).mp4"]
+    assert box["picture_width"] == 640 and abs(box["picture_height"] - 360) <= 2
+    assert (shown["City lights 2019.mp4"]["picture_width"],
+            shown["City lights 2019.mp4"]["picture_height"]) == (640, 360)  # fmt: skip
+
+
 def test_backfill_job_finishes_when_every_file_has_a_phash(
     app_on_copy: tuple[AppState, Client, Path],
 ) -> None:

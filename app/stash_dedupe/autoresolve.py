@@ -7,11 +7,11 @@ after the user confirms.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from stash_dedupe.errors import AppError, MediaError
-from stash_dedupe.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD, compare_group
+from stash_dedupe.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD
 from stash_dedupe.frames import compare_images as image_similarity
 from stash_dedupe.models import IMAGE, MediaFile
 from stash_dedupe.session import GroupFilter, LibrarySession, ReviewGroup
@@ -80,9 +80,8 @@ def preview_auto_resolve(
         if group.suspicious:
             unresolved.append(Unresolved(group.group_id, "flat hashes: review by hand"))
             continue
-        keeper = session.suggested_keeper(group)
         try:
-            scores = _scores(group, keeper, frame_count)
+            keeper, scores = _keeper_and_scores(session, group, frame_count)
         except MediaError as error:
             unresolved.append(Unresolved(group.group_id, error.message))
             continue
@@ -102,16 +101,22 @@ def preview_auto_resolve(
     return AutoPreview(threshold, tuple(resolved), tuple(unresolved))
 
 
-def _scores(group: ReviewGroup, keeper: MediaFile, frame_count: int) -> dict[int, float | None]:
-    others = [file for file in group.files if file.file_id != keeper.file_id]
+def _keeper_and_scores(
+    session: LibrarySession, group: ReviewGroup, frame_count: int
+) -> tuple[MediaFile, dict[int, float | None]]:
+    """The keeper and each other file's similarity to it (None: could not be compared).
+
+    Videos are sampled before the keeper is chosen, so black bars count against a copy."""
     if group.media == IMAGE:
-        return {file.file_id: image_similarity(keeper.path, file.path) for file in others}
-    paths: Sequence[str] = [file.path for file in group.files]
-    comparison = compare_group(paths, group.files.index(keeper), k=frame_count)
+        keeper = session.suggested_keeper(group)
+        others = [file for file in group.files if file.file_id != keeper.file_id]
+        return keeper, {file.file_id: image_similarity(keeper.path, file.path) for file in others}
+    comparison = session.compare_frames(group.group_id, frame_count)
+    keeper = group.files[comparison.keeper_index]
     keeper_result = comparison.files[comparison.keeper_index]
     if keeper_result.error:
         raise MediaError(f"the keeper cannot be read: {keeper_result.error}")
-    return {
+    return keeper, {
         file.file_id: (None if result.error else result.score)
         for file, result in zip(group.files, comparison.files, strict=True)
         if file.file_id != keeper.file_id

@@ -257,6 +257,30 @@ def compare_videos(
     return comparison
 
 
+def sample_group(
+    paths: Sequence[str],
+    k: int = DEFAULT_FRAME_COUNT,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    cache: FrameCache | None = None,
+    workers: int | None = None,
+) -> list[SampledFrames | MediaError]:
+    """Sample K frames of every file (cached ones are read back); a broken file gets its error.
+
+    Sampling first tells where the black bars are, which can change the keeper to compare with.
+    """
+    return _sample_many(paths, k, timeout, _cache_or_default(cache), _worker_count(workers))
+
+
+def known_picture(path: str, cache: FrameCache | None = None) -> tuple[int, int, Crop] | None:
+    """(frame width, frame height, picture crop) of a video sampled before, if still unchanged."""
+    try:
+        stamp = file_stamp(path)
+    except MediaError:
+        return None
+    return _cache_or_default(cache).load_picture(stamp)
+
+
 def compare_group(
     paths: Sequence[str],
     keeper_index: int,
@@ -507,6 +531,18 @@ class FrameCache:
             gray=np.frombuffer(gray, np.uint8).reshape(meta["gray_shape"]).copy(),
             strip=tuple(jpegs),
         )
+
+    def load_picture(self, stamp: FileStamp) -> tuple[int, int, Crop] | None:
+        """Frame size and crop from any sampling of this file version, without the frames."""
+        row = self._fetch(
+            "SELECT meta FROM sampled_frames WHERE path = ? AND version = ? AND size = ?"
+            " AND mtime_ns = ? LIMIT 1",
+            (stamp.path, SAMPLING_VERSION, stamp.size, stamp.mtime_ns),
+        )
+        if row is None:
+            return None
+        meta = json.loads(row[0])
+        return meta["width"], meta["height"], Crop(*meta["crop"])
 
     def save_frames(self, frames: SampledFrames) -> None:
         meta = {

@@ -7,17 +7,31 @@ files that are best by it, and the next rule breaks the remaining ties.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from stash_dedupe.models import MediaFile
+
+
+@dataclass(frozen=True)
+class KeeperContext:
+    """What rules know beyond the file itself.
+
+    `picture_pixels`: for videos whose frames were sampled, the pixels of the picture inside
+    black bars, so a letterboxed 1920x1080 copy of a 1440x1080 film does not outrank a true
+    1920x1080 one. Files not in it count their whole frame.
+    """
+
+    preferred_folders: Sequence[str] = ()
+    picture_pixels: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class KeeperRule:
     name: str
     label: str
-    score: Callable[[MediaFile, Sequence[str]], float]
+    score: Callable[[MediaFile, KeeperContext], float]
+    tolerance: float = 0.0  # scores within this fraction of the best count as the best
 
 
 def _metadata_richness(file: MediaFile) -> float:
@@ -28,8 +42,13 @@ def _metadata_richness(file: MediaFile) -> float:
     ))
 
 
-def _in_preferred_folder(file: MediaFile, preferred_folders: Sequence[str]) -> float:
+def _picture_pixels(file: MediaFile, context: KeeperContext) -> float:
+    return float(context.picture_pixels.get(file.file_id, file.pixels))
+
+
+def _in_preferred_folder(file: MediaFile, context: KeeperContext) -> float:
     """Earlier preferred folders score higher; files outside every one score 0."""
+    preferred_folders = context.preferred_folders
     for rank, folder in enumerate(preferred_folders):
         prefix = folder.rstrip("/\\")
         if prefix and (file.path == prefix or file.path.startswith((prefix + "/", prefix + "\\"))):
@@ -40,7 +59,8 @@ def _in_preferred_folder(file: MediaFile, preferred_folders: Sequence[str]) -> f
 RULES: dict[str, KeeperRule] = {
     rule.name: rule
     for rule in (
-        KeeperRule("highest_resolution", "Highest resolution", lambda f, _: f.pixels),
+        # 1920x1088 is 1920x1080 with padding rows, and bar edges are found to a pixel or so.
+        KeeperRule("highest_resolution", "Highest resolution", _picture_pixels, tolerance=0.01),
         KeeperRule("highest_bit_rate", "Highest bit rate", lambda f, _: f.bit_rate or 0),
         KeeperRule("largest_file", "Largest file", lambda f, _: f.size),
         KeeperRule("longest_duration", "Longest duration", lambda f, _: f.duration or 0),
@@ -74,16 +94,21 @@ def suggest_keeper(
     files: Sequence[MediaFile],
     rule_names: Sequence[str] = DEFAULT_RULES,
     preferred_folders: Sequence[str] = (),
+    picture_pixels: Mapping[int, int] | None = None,
 ) -> MediaFile:
     """The file to keep: the best by the first rule, ties broken by the next, then by id."""
     if not files:
         raise ValueError("a group has at least one file")
+    context = KeeperContext(preferred_folders, picture_pixels or {})
     candidates = list(files)
     for name in rule_names:
         rule = RULES[name]
-        scores = [rule.score(file, preferred_folders) for file in candidates]
+        scores = [rule.score(file, context) for file in candidates]
         best = max(scores)
-        candidates = [file for file, score in zip(candidates, scores, strict=True) if score == best]
+        good_enough = best - abs(best) * rule.tolerance
+        candidates = [
+            file for file, score in zip(candidates, scores, strict=True) if score >= good_enough
+        ]
         if len(candidates) == 1:
             break
     return min(candidates, key=lambda file: file.file_id)

@@ -256,6 +256,8 @@ def group_detail_json(session: LibrarySession, group: ReviewGroup) -> dict[str, 
     for file in group.files:
         entry = file_json(file)
         entry["distance"] = session.distance_to_first(group, file)
+        picture = session.picture_size(file)
+        entry["picture_width"], entry["picture_height"] = picture or (None, None)
         files.append(entry)
     return {**group_summary_json(group), "keeper_id": keeper.file_id, "files": files}
 
@@ -277,6 +279,13 @@ def comparison_json(comparison: GroupComparison) -> dict[str, Any]:
                 "column_scores": list(file.column_scores),
                 "offset_seconds": file.offset_seconds,
                 "frame_count": len(file.frames.strip) if file.frames else 0,
+                "has_bars": bool(file.frames and file.frames.has_bars),
+                "frame_size": [file.frames.width, file.frames.height] if file.frames else None,
+                "picture_size": (  # even, as video sizes are: bar edges are found to a pixel
+                    [2 * round(side / 2) for side in (file.frames.crop.width,
+                                                      file.frames.crop.height)]
+                    if file.frames else None
+                ),
             }
             for file in comparison.files
         ],

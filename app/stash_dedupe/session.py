@@ -25,10 +25,14 @@ from stash_dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.frames import (
     DEFAULT_FRAME_COUNT,
+    Crop,
     GroupComparison,
+    SampledFrames,
     compare_group,
     compare_images,
     image_difference_heatmap,
+    known_picture,
+    sample_group,
 )
 from stash_dedupe.grouping import distance as phash_distance
 from stash_dedupe.grouping import find_groups
@@ -148,6 +152,9 @@ class LibrarySession:
         self._filtered: dict[GroupFilter, list[ReviewGroup]] = {}
         self._current: dict[str, ReviewGroup] = {}
         self._removed: set[int] = set()
+        # Video file id -> (width, height) of the picture inside black bars, in Stash's units;
+        # learnt when frames are sampled, or read back from the frame cache.
+        self._pictures: dict[int, tuple[int, int]] = {}
         self._rules: DismissalRules = dismissals.rules()
         self._refresh_removed()
 
@@ -321,7 +328,23 @@ class LibrarySession:
             return group
 
     def suggested_keeper(self, group: ReviewGroup) -> MediaFile:
-        return suggest_keeper(group.files, self.keeper_rules, self.preferred_folders)
+        pictures = {}
+        for file in group.files:
+            picture = self.picture_size(file)
+            if picture is not None:
+                pictures[file.file_id] = picture[0] * picture[1]
+        return suggest_keeper(group.files, self.keeper_rules, self.preferred_folders, pictures)
+
+    def picture_size(self, file: MediaFile) -> tuple[int, int] | None:
+        """A video's picture inside black bars, once its frames were sampled (else None)."""
+        if file.media != VIDEO:
+            return None
+        if file.file_id not in self._pictures:
+            known = known_picture(file.path)
+            if known is None:
+                return None
+            self._pictures[file.file_id] = _picture_in_stash_units(file, *known)
+        return self._pictures[file.file_id]
 
     def distance_to_first(self, group: ReviewGroup, file: MediaFile) -> int | None:
         first = group.files[0]
@@ -438,10 +461,15 @@ class LibrarySession:
     def compare_frames(self, group_id: str, samples: int = DEFAULT_FRAME_COUNT) -> GroupComparison:
         """Frame strips of a video group's files and their similarity to the suggested keeper."""
         group = self.group(group_id)
+        paths = [file.path for file in group.files]
+        # Sample first: black bars found in the frames can change which file is the keeper.
+        for file, sampled in zip(group.files, sample_group(paths, samples), strict=True):
+            if isinstance(sampled, SampledFrames):
+                self._pictures[file.file_id] = _picture_in_stash_units(
+                    file, sampled.width, sampled.height, sampled.crop
+                )
         keeper = self.suggested_keeper(group)
-        return compare_group(
-            [file.path for file in group.files], group.files.index(keeper), k=samples
-        )
+        return compare_group(paths, group.files.index(keeper), k=samples)
 
     def compare_images(self, first_id: int, second_id: int) -> float:
         """Structural similarity (0..1) of two image files of the library."""
@@ -497,3 +525,21 @@ def _max_distance(files: Sequence[MediaFile], fallback: int) -> int:
         (phash_distance(a, b) for index, a in enumerate(hashes) for b in hashes[index + 1 :]),
         default=0,
     )
+
+
+def _picture_in_stash_units(
+    file: MediaFile, frame_width: int, frame_height: int, crop: Crop
+) -> tuple[int, int]:
+    """The crop of the decoded frame, scaled to the size Stash records for the file.
+
+    Decoded frames are turned by rotation metadata while Stash may record the stored size, so
+    the crop's share of each side is swapped when the orientations disagree.
+    """
+    width_share, height_share = crop.width / frame_width, crop.height / frame_height
+    width, height = file.width or frame_width, file.height or frame_height
+    if width != height and frame_width != frame_height and (
+        (width > height) != (frame_width > frame_height)
+    ):
+        width_share, height_share = height_share, width_share
+    # Video sizes are even; bar edges found a pixel off round back to them.
+    return 2 * round(width * width_share / 2), 2 * round(height * height_share / 2)

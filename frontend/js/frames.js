@@ -30,13 +30,14 @@ export async function compareFrames(group) {
     job = await followJob(started.job_id, null);
   } catch (error) {
     mount(body, h('p', { class: 'inline-error' }, error.message));
-    return;
+    return null;
   }
   if (job.state !== 'done') {
     mount(body, h('p', { class: 'inline-error' }, job.message || `The comparison ${job.state}.`));
-    return;
+    return null;
   }
   render(body, group, job.job_id, job.result, close);
+  return job.result;
 }
 
 function frameUrl(jobId, fileIndex, frameIndex) {
@@ -58,7 +59,11 @@ function render(body, group, jobId, result, close) {
       h('div', {}, keeper ? h('span', { class: 'badge badge-good' }, 'keeper')
         : h('span', { class: `score ${scoreClass(file.score)}` }, percent(file.score)),
       file.offset_seconds ? h('span', { class: 'muted small' },
-        ` shifted ${file.offset_seconds.toFixed(1)} s`) : null),
+        ` shifted ${file.offset_seconds.toFixed(1)} s`) : null,
+      file.has_bars ? h('div', { class: 'muted small bars-note', title: 'Black bars are left '
+        + 'out of the comparison and of the keeper\'s resolution' },
+      `black bars: picture ${file.picture_size.join('×')} in ${file.frame_size.join('×')}`)
+        : null),
       file.error ? h('div', { class: 'inline-error small' }, file.error) : null));
     for (let column = 0; column < columns; column += 1) {
       if (file.error || !file.frame_count) {
@@ -91,7 +96,12 @@ function render(body, group, jobId, result, close) {
   first.addEventListener('change', showHeat);
   second.addEventListener('change', showHeat);
 
+  const keeperFile = group.files[result.keeper_index];
+  const moved = keeperFile && keeperFile.file_id !== group.keeper_id;
   mount(body,
+    moved ? h('p', { class: 'notice keeper-moved' }, `Suggested keeper is now `
+      + `${result.keeper_index + 1}. ${basename(keeperFile.path)}: the black bars found in `
+      + 'the frames do not count as resolution. Marks you did not change follow it.') : null,
     h('p', { class: 'muted small' }, 'Frames at the same relative positions in every file '
       + '(black bars cropped). Scores: structural similarity to the keeper, per column and '
       + 'overall (median). Click a column to zoom it.'),

@@ -11,11 +11,21 @@ import { dialog, toast } from './ui.js';
 
 const item = (file) => file.items[0] || {};
 
+/** Whether frame sampling found black bars around a video's picture. */
+const hasBars = (f) => Boolean(f.picture_width && f.picture_height
+  && (f.picture_width !== f.width || f.picture_height !== f.height));
+const pictureArea = (f) => (hasBars(f) ? f.picture_width * f.picture_height
+  : (f.width || 0) * (f.height || 0));
+const resolutionText = (f) => (hasBars(f)
+  ? `${resolution(f.width, f.height)} · picture ${resolution(f.picture_width, f.picture_height)}`
+  : resolution(f.width, f.height));
+
 // Each row: a label, how to read a comparable value, how to show it, which end is best.
 const ROWS = [
   { label: 'Size', value: (f) => f.size, show: (f) => bytes(f.size), best: 'max' },
-  { label: 'Resolution', value: (f) => (f.width || 0) * (f.height || 0),
-    show: (f) => resolution(f.width, f.height), best: 'max' },
+  { label: 'Resolution', value: pictureArea, show: resolutionText, best: 'max',
+    title: 'Frame size; for videos with black bars, the picture inside them once frames '
+      + 'were compared' },
   { label: 'Duration', media: 'video', value: (f) => f.duration,
     show: (f) => duration(f.duration), best: 'max' },
   { label: 'Bit rate', media: 'video', value: (f) => f.bit_rate,
@@ -61,6 +71,7 @@ export class GroupView {
     this.element = element;
     this.handlers = handlers;
     this.marks = new Map();
+    this.touched = new Set(); // groups whose marks the user changed by hand
     this.group = null;
     this.selectedCard = 0;
     this.request = 0;
@@ -94,12 +105,21 @@ export class GroupView {
     this.render();
   }
 
+  /** Fetch the shown group again (after frames were compared, say). */
+  reload() {
+    if (this.group) return this.show(this.group.id, this.position);
+    return Promise.resolve();
+  }
+
   /** The marks of a group: kept across navigation, reset if they no longer fit. */
   marksFor(group) {
     const ids = group.files.map((file) => file.file_id);
     let marks = this.marks.get(group.id);
     if (marks) for (const id of [...marks.keys()]) if (!ids.includes(id)) marks.delete(id);
-    if (!marks || ids.some((id) => !marks.has(id)) || ![...marks.values()].includes('keep')) {
+    // Marks the user never touched follow the suggestion (it moves when frames show bars).
+    const stale = marks && !this.touched.has(group.id) && marks.get(group.keeper_id) !== 'keep';
+    if (!marks || stale || ids.some((id) => !marks.has(id))
+      || ![...marks.values()].includes('keep')) {
       marks = new Map(ids.map((id) => [id, id === group.keeper_id ? 'keep' : 'remove']));
       this.marks.set(group.id, marks);
     }
@@ -122,6 +142,7 @@ export class GroupView {
       return;
     }
     marks.set(fileId, next);
+    this.touched.add(this.group.id);
     this.render();
   }
 
@@ -133,6 +154,7 @@ export class GroupView {
   acceptSuggestion() {
     if (!this.group) return;
     this.marks.delete(this.group.id);
+    this.touched.delete(this.group.id);
     this.marksFor(this.group);
     this.render();
   }

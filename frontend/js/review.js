@@ -126,9 +126,14 @@ async function afterRemoval(result) {
   await load(Math.max(0, list.selected));
 }
 
-function compare(group) {
-  if (group.media === 'video') compareFrames(group);
-  else compareImages(group);
+async function compare(group) {
+  if (group.media !== 'video') {
+    compareImages(group);
+    return;
+  }
+  const result = await compareFrames(group);
+  // Frames tell where black bars are, which can change the suggested keeper and resolutions.
+  if (result && groupView.group?.id === group.id) await groupView.reload();
 }
 
 async function dismissGroup(group) {
