@@ -23,6 +23,7 @@ run: $(BIN)/.installed $(DEMO)/stash-go.sqlite
 
 test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed

@@ -24,8 +24,9 @@ PHASH_VECTORS = SHARED / "phash-vectors"
 
 
 @pytest.fixture(autouse=True)
-def isolated_app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-                      ) -> Path:
+def isolated_app_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Keep every test's settings, caches, journal and trash out of the real home."""
     home = tmp_path_factory.mktemp("app-home")
     monkeypatch.setenv("STASH_DEDUPE_HOME", str(home))
@@ -117,8 +118,12 @@ def wait_for_file(path: Path, process: subprocess.Popen[bytes], timeout: float) 
 
 def assert_screen_shows_something(display: str, screenshot: Path) -> None:
     """Screenshot the whole X display and fail when it is blank (one colour, or nearly)."""
-    subprocess.run(["import", "-window", "root", str(screenshot)], check=True, timeout=60,
-                   env={**os.environ, "DISPLAY": display})
+    subprocess.run(
+        ["import", "-window", "root", str(screenshot)],
+        check=True,
+        timeout=60,
+        env={**os.environ, "DISPLAY": display},
+    )
     from PIL import Image
 
     with Image.open(screenshot) as image:

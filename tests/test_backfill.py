@@ -36,8 +36,9 @@ def make_library(stash_database, tmp_path: Path, count: int = 4) -> Path:
         picture.save(original, quality=90)
         picture.resize((320, 240)).save(media / f"photo {index} small.jpg", quality=80)
         for file in (original, media / f"photo {index} small.jpg"):
-            writer.add_image_file(str(file), image_id=writer.add_image(file.stem),
-                                  width=640, height=480)
+            writer.add_image_file(
+                str(file), image_id=writer.add_image(file.stem), width=640, height=480
+            )
     (media / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     writer.add_image_file(str(media / "broken.jpg"), image_id=writer.add_image("broken"))
     writer.close()
@@ -68,8 +69,10 @@ def test_changed_file_is_hashed_again(stash_database, tmp_path) -> None:
         files = stash.load_files(IMAGE)
         library = library_key(stash.path)
     cache = PhashCache()
-    job = Job("hash", lambda job: run_backfill(job, files_to_hash(files, library, cache),
-                                               library, workers=1))
+    job = Job(
+        "hash",
+        lambda job: run_backfill(job, files_to_hash(files, library, cache), library, workers=1),
+    )
     job.start().wait(120)
     assert job.state == DONE and job.result.hashed == 2
     assert files_to_hash(files, library, cache)[0].path.endswith("broken.jpg")
@@ -99,8 +102,9 @@ def test_cancelled_backfill_keeps_what_was_done(stash_database, tmp_path) -> Non
     job.wait(60)
     assert job.state in (CANCELLED, DONE)
     remaining = files_to_hash(files, library, cache)
-    assert len(remaining) == len(tasks) - sum(1 for _ in cache.connection.execute(
-        "SELECT 1 FROM phashes"))
+    assert len(remaining) == len(tasks) - sum(
+        1 for _ in cache.connection.execute("SELECT 1 FROM phashes")
+    )
     cache.close()
 
 
@@ -109,8 +113,10 @@ def test_the_stash_database_is_not_touched(stash_database, tmp_path) -> None:
     before = shutil.copyfile(database, tmp_path / "before.sqlite")
     run_cli("hash", "--db", str(database))
     rows = "SELECT * FROM files_fingerprints ORDER BY file_id, type"
-    assert (sqlite3.connect(database).execute(rows).fetchall()
-            == sqlite3.connect(before).execute(rows).fetchall())
+    assert (
+        sqlite3.connect(database).execute(rows).fetchall()
+        == sqlite3.connect(before).execute(rows).fetchall()
+    )
 
 
 def test_exact_images_rehashes_fast_ones_and_marks_them_exact(stash_database, tmp_path) -> None:

@@ -25,6 +25,8 @@ from stash_dedupe.settings import Settings
 pytestmark = pytest.mark.browser
 
 SCREENSHOT_DIR_VARIABLE = "STASH_DEDUPE_SCREENSHOTS"
+
+
 class App:
     """A running app and its URL (with the token)."""
 

@@ -15,11 +15,18 @@ def make_library(stash_database, tmp_path: Path) -> tuple[Path, Path, dict[str, 
     media.mkdir()
     writer.library_root(str(media))
     ids = {}
-    for name, content in (("keep me.mp4", b"A" * 5000), ("copy of it.mp4", b"A" * 4000),
-                          ("other.mp4", b"B" * 3000)):
+    for name, content in (
+        ("keep me.mp4", b"A" * 5000),
+        ("copy of it.mp4", b"A" * 4000),
+        ("other.mp4", b"B" * 3000),
+    ):
         (media / name).write_bytes(content)
-        ids[name] = writer.add_video_file(str(media / name), scene_id=writer.add_scene(name),
-                                          phash="c0ffee0000000001", duration=10)
+        ids[name] = writer.add_video_file(
+            str(media / name),
+            scene_id=writer.add_scene(name),
+            phash="c0ffee0000000001",
+            duration=10,
+        )
     writer.close()
     trash = tmp_path / "trash folder"
     trash.mkdir()
@@ -37,13 +44,32 @@ def test_remove_moves_to_trash_folder_and_undo_restores(stash_database, tmp_path
     copy = tmp_path / "média library" / "copy of it.mp4"
     plan = write_plan(tmp_path, [ids["keep me.mp4"]], [ids["copy of it.mp4"]])
 
-    dry = run_cli("remove", "--db", str(database), "--plan", str(plan), "--mode", "move",
-                  "--trash-dir", str(trash), "--dry-run")
+    dry = run_cli(
+        "remove",
+        "--db",
+        str(database),
+        "--plan",
+        str(plan),
+        "--mode",
+        "move",
+        "--trash-dir",
+        str(trash),
+        "--dry-run",
+    )
     assert dry.returncode == 0, dry.stderr
     assert "would remove" in dry.stdout and copy.exists()
 
-    done = run_cli("remove", "--db", str(database), "--plan", str(plan), "--mode", "move",
-                   "--trash-dir", str(trash))
+    done = run_cli(
+        "remove",
+        "--db",
+        str(database),
+        "--plan",
+        str(plan),
+        "--mode",
+        "move",
+        "--trash-dir",
+        str(trash),
+    )
     assert done.returncode == 0, done.stderr
     assert not copy.exists()
     moved = trash / Path(*copy.parts[1:])
@@ -75,8 +101,17 @@ def test_changed_file_is_skipped_with_exit_1(stash_database, tmp_path) -> None:
     changed.write_bytes(b"C" * 4100)
     os.utime(changed, (1, 1))
     plan = write_plan(tmp_path, [ids["keep me.mp4"]], [ids["copy of it.mp4"]])
-    result = run_cli("remove", "--db", str(database), "--plan", str(plan), "--mode", "move",
-                     "--trash-dir", str(trash))
+    result = run_cli(
+        "remove",
+        "--db",
+        str(database),
+        "--plan",
+        str(plan),
+        "--mode",
+        "move",
+        "--trash-dir",
+        str(trash),
+    )
     assert result.returncode == 1
     assert "skipped" in result.stdout and changed.exists()
 
@@ -87,8 +122,9 @@ def test_permanent_delete_needs_explicit_yes(stash_database, tmp_path) -> None:
     refused = run_cli("remove", "--db", str(database), "--plan", str(plan), "--mode", "delete")
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert (tmp_path / "média library" / "copy of it.mp4").exists()
-    done = run_cli("remove", "--db", str(database), "--plan", str(plan), "--mode", "delete",
-                   "--yes")
+    done = run_cli(
+        "remove", "--db", str(database), "--plan", str(plan), "--mode", "delete", "--yes"
+    )
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "média library" / "copy of it.mp4").exists()
 

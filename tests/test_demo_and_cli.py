@@ -15,8 +15,12 @@ from stash_dedupe.stash_reader import open_stash_database
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stash_dedupe", *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "stash_dedupe", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def groups_json(database: Path, *args: str) -> dict:
@@ -56,8 +60,16 @@ def test_exact_video_groups_on_the_demo(demo_library: Path) -> None:
     first = document["groups"][0]
     assert first["reclaimable"] == first["total_size"] - max(f["size"] for f in first["files"])
     file = first["files"][0]
-    assert set(file) >= {"file_id", "path", "phash", "size", "duration", "width", "height",
-                         "scene_ids"}
+    assert set(file) >= {
+        "file_id",
+        "path",
+        "phash",
+        "size",
+        "duration",
+        "width",
+        "height",
+        "scene_ids",
+    }
 
 
 def test_near_video_groups_join_reencodes_and_keep_lookalikes_apart(demo_library: Path) -> None:

@@ -12,8 +12,13 @@ from stash_dedupe.models import VIDEO, MediaFile, SceneInfo
 def video(file_id: int, path: str = "", **fields) -> MediaFile:
     defaults = {"size": 100, "mod_time": None, "mod_time_epoch": 1000.0}
     defaults.update(fields)
-    return MediaFile(file_id=file_id, media=VIDEO, path=path or f"/m/{file_id}.mp4",
-                     stash_path=path or f"/m/{file_id}.mp4", **defaults)
+    return MediaFile(
+        file_id=file_id,
+        media=VIDEO,
+        path=path or f"/m/{file_id}.mp4",
+        stash_path=path or f"/m/{file_id}.mp4",
+        **defaults,
+    )
 
 
 def test_highest_resolution_wins_by_default() -> None:
@@ -38,15 +43,13 @@ def test_preferred_folders_rank_in_order() -> None:
     a = video(1, "/media/inbox/a.mp4")
     b = video(2, "/media/library/a.mp4")
     c = video(3, "/media/archive/a.mp4")
-    keeper = suggest_keeper([a, b, c], ["preferred_folders"],
-                            ["/media/library", "/media/archive"])
+    keeper = suggest_keeper([a, b, c], ["preferred_folders"], ["/media/library", "/media/archive"])
     assert keeper.file_id == 2
 
 
 def test_oldest_and_metadata_rules() -> None:
     old = video(1, mod_time_epoch=10.0)
-    new = video(2, mod_time_epoch=20.0,
-                items=(SceneInfo(5, tag_count=3, play_count=2),))
+    new = video(2, mod_time_epoch=20.0, items=(SceneInfo(5, tag_count=3, play_count=2),))
     assert suggest_keeper([old, new], ["oldest"]).file_id == 1
     assert suggest_keeper([old, new], ["richest_metadata"]).file_id == 2
 
@@ -67,8 +70,12 @@ def test_padded_coded_heights_count_as_the_same_resolution() -> None:
     padded = video(1, width=1920, height=1088, bit_rate=2_000_000)
     sharper = video(2, width=1920, height=1080, bit_rate=9_000_000)
     assert suggest_keeper([padded, sharper]).file_id == 2
-    assert suggest_keeper([video(3, width=1920, height=1080), video(4, width=1280, height=720,
-                                                                    size=10**9)]).file_id == 3
+    assert (
+        suggest_keeper(
+            [video(3, width=1920, height=1080), video(4, width=1280, height=720, size=10**9)]
+        ).file_id
+        == 3
+    )
 
 
 def test_full_tie_picks_lowest_id_for_a_stable_answer() -> None:

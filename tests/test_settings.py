@@ -17,8 +17,9 @@ def test_defaults_when_nothing_saved() -> None:
 
 
 def test_round_trip_with_user_only_permissions() -> None:
-    settings = Settings().updated({"database": "/x/stash-go.sqlite", "default_distance": 8,
-                                   "stash_api_key": "secret"})
+    settings = Settings().updated(
+        {"database": "/x/stash-go.sqlite", "default_distance": 8, "stash_api_key": "secret"}
+    )
     save_settings(settings)
     assert load_settings() == settings
     assert stat.S_IMODE(settings_path().stat().st_mode) == 0o600

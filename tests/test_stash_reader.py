@@ -22,24 +22,54 @@ SUPPORTED_VERSIONS = [36, 75]
 
 def _small_library(writer: LibraryWriter) -> dict[str, int]:
     writer.library_root("/media")
-    scene = writer.add_scene("Holiday", studio="Studio X", rating=80, date="2020-01-02",
-                             tags=3, performers=2, markers=1, stash_ids=1, plays=2, o_count=1)
+    scene = writer.add_scene(
+        "Holiday",
+        studio="Studio X",
+        rating=80,
+        date="2020-01-02",
+        tags=3,
+        performers=2,
+        markers=1,
+        stash_ids=1,
+        plays=2,
+        o_count=1,
+    )
     first = writer.add_video_file(
-        "/media/videos/holiday.mp4", scene_id=scene, phash="c3a1f0e0d0c0b0a0",
-        duration=60.5, width=1920, height=1080, bit_rate=8_000_000, frame_rate=29.97,
-        size=1000, mod_time="2021-03-04T05:06:07Z", md5="0" * 32,
+        "/media/videos/holiday.mp4",
+        scene_id=scene,
+        phash="c3a1f0e0d0c0b0a0",
+        duration=60.5,
+        width=1920,
+        height=1080,
+        bit_rate=8_000_000,
+        frame_rate=29.97,
+        size=1000,
+        mod_time="2021-03-04T05:06:07Z",
+        md5="0" * 32,
     )
     second = writer.add_video_file(
-        "/media/backup/holiday.mp4", scene_id=scene, primary=False, phash="c3a1f0e0d0c0b0a0",
-        duration=60.5, width=1920, height=1080, size=1000, mod_time="2021-03-04T05:06:07Z",
+        "/media/backup/holiday.mp4",
+        scene_id=scene,
+        primary=False,
+        phash="c3a1f0e0d0c0b0a0",
+        duration=60.5,
+        width=1920,
+        height=1080,
+        size=1000,
+        mod_time="2021-03-04T05:06:07Z",
     )
     image = writer.add_image("Photo", o_count=4, gallery="Trip")
-    picture = writer.add_image_file("/media/pics/photo.jpg", image_id=image, width=4000,
-                                    height=3000, phash="8000000000000001", size=500,
-                                    mod_time="2022-01-01T00:00:00+01:00")
+    picture = writer.add_image_file(
+        "/media/pics/photo.jpg",
+        image_id=image,
+        width=4000,
+        height=3000,
+        phash="8000000000000001",
+        size=500,
+        mod_time="2022-01-01T00:00:00+01:00",
+    )
     writer.close()
-    return {"scene": scene, "first": first, "second": second, "image": image,
-            "picture": picture}
+    return {"scene": scene, "first": first, "second": second, "image": image, "picture": picture}
 
 
 @pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
@@ -59,9 +89,18 @@ def test_reads_videos_with_scene_metadata(stash_database, version: int) -> None:
     (scene,) = first.items
     assert scene.item_id == ids["scene"]
     assert (scene.title, scene.studio, scene.rating, scene.date) == (
-        "Holiday", "Studio X", 80, "2020-01-02")
-    assert (scene.tag_count, scene.performer_count, scene.marker_count,
-            scene.stash_id_count, scene.file_count) == (3, 2, 1, 1, 2)
+        "Holiday",
+        "Studio X",
+        80,
+        "2020-01-02",
+    )
+    assert (
+        scene.tag_count,
+        scene.performer_count,
+        scene.marker_count,
+        scene.stash_id_count,
+        scene.file_count,
+    ) == (3, 2, 1, 1, 2)
     assert scene.o_count == 1
     if version >= 55:
         assert scene.play_count == 2
@@ -87,9 +126,11 @@ def test_reads_images_with_galleries(stash_database, version: int) -> None:
 def test_phash_is_stored_as_signed_int64(stash_database) -> None:
     path, writer = stash_database(75)
     _small_library(writer)
-    stored = sqlite3.connect(path).execute(
-        "SELECT fingerprint FROM files_fingerprints WHERE type='phash' ORDER BY file_id"
-    ).fetchone()[0]
+    stored = (
+        sqlite3.connect(path)
+        .execute("SELECT fingerprint FROM files_fingerprints WHERE type='phash' ORDER BY file_id")
+        .fetchone()[0]
+    )
     assert isinstance(stored, int) and stored < 0
     assert phash_from_int64(stored) == "c3a1f0e0d0c0b0a0"
     assert phash_to_int64("ffffffffffffffff") == -1
@@ -98,9 +139,16 @@ def test_phash_is_stored_as_signed_int64(stash_database) -> None:
 
 def test_placeholder_values_of_old_migrations_read_as_unknown(stash_database) -> None:
     path, writer = stash_database(36)
-    writer.add_video_file("/m/a.mp4", scene_id=writer.add_scene("a"), duration=-1,
-                          width=-1, height=-1, video_codec="unset", size=1,
-                          mod_time="2020-01-01T00:00:00Z")
+    writer.add_video_file(
+        "/m/a.mp4",
+        scene_id=writer.add_scene("a"),
+        duration=-1,
+        width=-1,
+        height=-1,
+        video_codec="unset",
+        size=1,
+        mod_time="2020-01-01T00:00:00Z",
+    )
     writer.close()
     with open_stash_database(path) as database:
         (file,) = database.load_files(VIDEO)
@@ -238,12 +286,16 @@ def test_demo_schema_matches_stash_real_schema() -> None:
     real = sqlite3.connect(f"file:{fixture_database(75)}?mode=ro", uri=True)
     own = sqlite3.connect(":memory:")
     own.executescript(DEMO_SCHEMA)
-    tables = [row[0] for row in own.execute("SELECT name FROM sqlite_master WHERE type='table'")
-              if not row[0].startswith("sqlite_")]
+    tables = [
+        row[0]
+        for row in own.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        if not row[0].startswith("sqlite_")
+    ]
     assert len(tables) >= 20
     for table in tables:
-        real_columns = {row[1]: row[2].lower() for row in
-                        real.execute(f"PRAGMA table_info(`{table}`)")}
+        real_columns = {
+            row[1]: row[2].lower() for row in real.execute(f"PRAGMA table_info(`{table}`)")
+        }
         assert real_columns, f"table {table} is not in Stash's schema"
         for row in own.execute(f"PRAGMA table_info(`{table}`)"):
             assert row[1] in real_columns, f"{table}.{row[1]} is not in Stash's schema"
@@ -255,7 +307,9 @@ def test_cli_reports_bad_database_without_traceback(tmp_path: Path) -> None:
     path.write_text("hello")
     result = subprocess.run(
         [sys.executable, "-m", "stash_dedupe", "groups", "--db", str(path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "not an SQLite database" in result.stderr

@@ -453,9 +453,11 @@ def test_fast_mode_image_hashes_are_not_sent(stash_database: Any, tmp_path: Path
     state, server = serve(tmp_path, Settings(), library)
     server.shutdown()
     photo = state.require_session().file(library.files["photo.jpg"])
-    entry = CachedPhash(photo.file_id, photo.path, photo.size, photo.mod_time,
-                        "d1d2d3d4d5d6d7d8", exact=False)
+    entry = CachedPhash(
+        photo.file_id, photo.path, photo.size, photo.mod_time, "d1d2d3d4d5d6d7d8", exact=False
+    )
     assert phash_writes([photo], [entry]) == []
-    exact = CachedPhash(photo.file_id, photo.path, photo.size, photo.mod_time,
-                        "d1d2d3d4d5d6d7d8", exact=True)
+    exact = CachedPhash(
+        photo.file_id, photo.path, photo.size, photo.mod_time, "d1d2d3d4d5d6d7d8", exact=True
+    )
     assert [write.phash for write in phash_writes([photo], [exact])] == ["d1d2d3d4d5d6d7d8"]

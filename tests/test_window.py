@@ -21,6 +21,7 @@ from .conftest import START_TIMEOUT, assert_screen_shows_something, wait_for_fil
 
 pytestmark = pytest.mark.window
 
+
 def test_window_opens_on_the_demo_library_and_renders_the_group_list(
     display: str, demo_library: Path, tmp_path: Path
 ) -> None:

@@ -49,11 +49,16 @@ class AutoPreview:
 
     def plan(self) -> dict:
         """The removal plan, naming each group so the session checks it is still current."""
-        return {"groups": [
-            {"group_id": resolution.group_id, "keep": [resolution.keeper.file_id],
-             "remove": [file.file_id for file in resolution.remove]}
-            for resolution in self.resolved
-        ]}
+        return {
+            "groups": [
+                {
+                    "group_id": resolution.group_id,
+                    "keep": [resolution.keeper.file_id],
+                    "remove": [file.file_id for file in resolution.remove],
+                }
+                for resolution in self.resolved
+            ]
+        }
 
 
 def check_threshold(threshold: float) -> float:
@@ -85,17 +90,29 @@ def preview_auto_resolve(
         except MediaError as error:
             unresolved.append(Unresolved(group.group_id, error.message))
             continue
-        failing = [(file_id, score) for file_id, score in scores.items()
-                   if score is None or score < threshold]
+        failing = [
+            (file_id, score)
+            for file_id, score in scores.items()
+            if score is None or score < threshold
+        ]
         if failing:
             worst = min((score for _, score in failing if score is not None), default=None)
-            reason = ("a file could not be compared" if worst is None
-                      else f"a copy scores {worst:.2f}, below {threshold:.2f}")
+            reason = (
+                "a file could not be compared"
+                if worst is None
+                else f"a copy scores {worst:.2f}, below {threshold:.2f}"
+            )
             unresolved.append(Unresolved(group.group_id, reason))
             continue
         others = tuple(file for file in group.files if file.file_id != keeper.file_id)
-        resolved.append(Resolution(group.group_id, keeper, others,
-                                   {file_id: float(score) for file_id, score in scores.items()}))
+        resolved.append(
+            Resolution(
+                group.group_id,
+                keeper,
+                others,
+                {file_id: float(score) for file_id, score in scores.items()},
+            )
+        )
     if progress is not None:
         progress(len(groups), len(groups), "")
     return AutoPreview(threshold, tuple(resolved), tuple(unresolved))

@@ -128,8 +128,16 @@ class PhashCache:
         if outcome.phash is not None:
             self.connection.execute(
                 "INSERT OR REPLACE INTO phashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (library, task.file_id, task.path, task.size, task.mod_time, outcome.phash,
-                 int(outcome.exact), time.time()),
+                (
+                    library,
+                    task.file_id,
+                    task.path,
+                    task.size,
+                    task.mod_time,
+                    outcome.phash,
+                    int(outcome.exact),
+                    time.time(),
+                ),
             )
             self.connection.execute(
                 "DELETE FROM failures WHERE library = ? AND file_id = ?", (library, task.file_id)
@@ -149,8 +157,9 @@ class PhashCache:
         return [tuple(row) for row in rows]
 
 
-def with_cached_phashes(files: Sequence[MediaFile], library: str,
-                        cache: PhashCache | None = None) -> list[MediaFile]:
+def with_cached_phashes(
+    files: Sequence[MediaFile], library: str, cache: PhashCache | None = None
+) -> list[MediaFile]:
     """Files with Stash's phash, or else the cached one (exact video hashes only)."""
     missing = [file for file in files if not file.phash]
     if not missing:
@@ -170,8 +179,9 @@ def with_cached_phashes(files: Sequence[MediaFile], library: str,
     return result
 
 
-def files_to_hash(files: Sequence[MediaFile], library: str, cache: PhashCache,
-                  exact_images: bool = False) -> list[HashTask]:
+def files_to_hash(
+    files: Sequence[MediaFile], library: str, cache: PhashCache, exact_images: bool = False
+) -> list[HashTask]:
     """The files with no phash in Stash and no usable one in the cache (zip members aside).
 
     A cached fast image hash is usable unless `exact_images` asks for Stash's exact values
@@ -185,8 +195,14 @@ def files_to_hash(files: Sequence[MediaFile], library: str, cache: PhashCache,
         return bool(hit) and (hit[1] or (file.media == IMAGE and not exact_images))
 
     return [
-        HashTask(file.file_id, file.media, file.path, file.size, file.mod_time,
-                 exact=exact_images and file.media == IMAGE)
+        HashTask(
+            file.file_id,
+            file.media,
+            file.path,
+            file.size,
+            file.mod_time,
+            exact=exact_images and file.media == IMAGE,
+        )
         for file in candidates
         if not usable(file)
     ]
@@ -201,8 +217,7 @@ def hash_one(task: HashTask) -> HashOutcome:
             result = video_phash(task.path)
             return HashOutcome(task.file_id, result.phash, result.exact, None)
         # The fast image mode is within a few bits of Stash, so only exact mode is marked exact.
-        return HashOutcome(task.file_id, image_phash(task.path, exact=task.exact), task.exact,
-                           None)
+        return HashOutcome(task.file_id, image_phash(task.path, exact=task.exact), task.exact, None)
     except AppError as error:
         return HashOutcome(task.file_id, None, False, error.message)
     except Exception as error:  # a decoder's own failure: report it for this file only
@@ -216,8 +231,13 @@ def _one_thread_per_worker() -> None:
         os.environ[variable] = "1"
 
 
-def run_backfill(job: Job, tasks: Sequence[HashTask], library: str, workers: int | None = None,
-                 cache_path: str | None = None) -> BackfillReport:
+def run_backfill(
+    job: Job,
+    tasks: Sequence[HashTask],
+    library: str,
+    workers: int | None = None,
+    cache_path: str | None = None,
+) -> BackfillReport:
     """Hash `tasks` on a process pool (the work is CPU-bound), storing each result at once.
 
     At most 2 tasks per worker are in flight, so pause and cancel take effect quickly.
@@ -232,8 +252,9 @@ def run_backfill(job: Job, tasks: Sequence[HashTask], library: str, workers: int
     try:
         # spawn, not fork: the app process runs Qt and server threads that fork would copy.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                 initializer=_one_thread_per_worker) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_one_thread_per_worker
+        ) as pool:
             while queue or pending:
                 accepting = not job.cancel_requested and job.state != PAUSED
                 while accepting and queue and len(pending) < 2 * workers:

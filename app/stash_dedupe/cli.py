@@ -23,7 +23,10 @@ DEFAULT_THRESHOLD = 0.8  # frames.DEFAULT_MATCH_THRESHOLD, without importing Ope
 def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, help="path to Stash's stash-go.sqlite")
     parser.add_argument(
-        "--map", action="append", default=[], metavar="STASH=LOCAL",
+        "--map",
+        action="append",
+        default=[],
+        metavar="STASH=LOCAL",
         help="path mapping from Stash's paths to this machine's (repeatable)",
     )
 
@@ -66,7 +69,8 @@ def command_groups(args: argparse.Namespace) -> int:
         schema_version = database.schema_version
     files = [file for file in files if file.phash]
     groups = find_groups(
-        files, max_distance=args.distance,
+        files,
+        max_distance=args.distance,
         max_duration_diff=args.duration_diff if media == VIDEO else None,
         include_same_item=False,
     )
@@ -89,11 +93,15 @@ def command_groups(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     total = sum(group.reclaimable for group in groups)
-    print(f"{len(groups)} groups of {args.media} at distance {args.distance}, "
-          f"{_human_bytes(total)} reclaimable")
+    print(
+        f"{len(groups)} groups of {args.media} at distance {args.distance}, "
+        f"{_human_bytes(total)} reclaimable"
+    )
     for number, group in enumerate(groups, 1):
-        print(f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
-              f"{_human_bytes(group.reclaimable)} reclaimable")
+        print(
+            f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
+            f"{_human_bytes(group.reclaimable)} reclaimable"
+        )
         for file in group.files:
             size = _human_bytes(file.size)
             resolution = f"{file.width}x{file.height}" if file.width else "?"
@@ -156,8 +164,10 @@ def _print_progress(job) -> None:
     width = 30
     filled = int(width * progress.done / progress.total) if progress.total else width
     eta = f"ETA {progress.eta_seconds:.0f}s" if progress.eta_seconds is not None else ""
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {progress.done}/"
-                     f"{progress.total} {progress.rate:.1f}/s {eta}   ")
+    sys.stderr.write(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {progress.done}/"
+        f"{progress.total} {progress.rate:.1f}/s {eta}   "
+    )
     sys.stderr.flush()
 
 
@@ -174,25 +184,38 @@ def command_remove(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise AppError(f"The plan {args.plan} is not valid JSON: {error}") from error
     with _open_database(args) as database:
-        library = {file.file_id: file for kind in (VIDEO, IMAGE)
-                   for file in database.load_files(kind)}
+        library = {
+            file.file_id: file for kind in (VIDEO, IMAGE) for file in database.load_files(kind)
+        }
         roots = database.library_roots()
     count = sum(len(group.remove) for group in plan.groups)
-    size = sum(library[file_id].size for group in plan.groups for file_id in group.remove
-               if file_id in library)
+    size = sum(
+        library[file_id].size
+        for group in plan.groups
+        for file_id in group.remove
+        if file_id in library
+    )
     if args.mode == "delete" and not args.dry_run and not args.yes:
         if not sys.stdin.isatty():
             raise AppError("Permanent delete needs --yes when not run from a terminal.")
-        answer = input(f"Permanently delete {count} files ({_human_bytes(size)})? "
-                       "Type 'delete' to confirm: ")
+        answer = input(
+            f"Permanently delete {count} files ({_human_bytes(size)})? Type 'delete' to confirm: "
+        )
         if answer.strip() != "delete":
             print("Nothing was deleted.")
             return 2
     with Journal.open() as journal:
         reconcile(journal)
-        result = execute_plan(plan, library, roots, journal, mode=args.mode,
-                              trash_dir=args.trash_dir, confirm_delete=args.mode == "delete",
-                              dry_run=args.dry_run)
+        result = execute_plan(
+            plan,
+            library,
+            roots,
+            journal,
+            mode=args.mode,
+            trash_dir=args.trash_dir,
+            confirm_delete=args.mode == "delete",
+            dry_run=args.dry_run,
+        )
     verb = "would remove" if result.dry_run else "removed"
     for removed in result.done:
         where = f" -> {removed.destination}" if removed.destination else ""
@@ -200,8 +223,10 @@ def command_remove(args: argparse.Namespace) -> int:
     for skipped in result.skipped:
         print(f"skipped [{skipped.file_id}] {skipped.path}: {skipped.reason}")
     batch = "" if result.batch_id is None else f" (batch {result.batch_id})"
-    print(f"{len(result.done)} files, {_human_bytes(result.bytes_freed)} {verb} by {args.mode}"
-          f"{batch}; {len(result.skipped)} skipped")
+    print(
+        f"{len(result.done)} files, {_human_bytes(result.bytes_freed)} {verb} by {args.mode}"
+        f"{batch}; {len(result.skipped)} skipped"
+    )
     if result.done and not result.dry_run:
         print("Stash still lists these files until its Clean task runs.")
     return 1 if result.skipped else 0
@@ -232,9 +257,11 @@ def command_history(args: argparse.Namespace) -> int:
         if not batches:
             print("No removals yet.")
         for batch in batches:
-            print(f"batch {batch.id}  {batch.started}  {batch.mode:<6} {batch.status:<11} "
-                  f"{batch.done_count}/{batch.action_count} files  "
-                  f"{_human_bytes(batch.done_bytes)}")
+            print(
+                f"batch {batch.id}  {batch.started}  {batch.mode:<6} {batch.status:<11} "
+                f"{batch.done_count}/{batch.action_count} files  "
+                f"{_human_bytes(batch.done_bytes)}"
+            )
             if args.files:
                 for action in batch_actions(journal, batch.id):
                     where = f" -> {action.destination}" if action.destination else ""
@@ -256,37 +283,51 @@ def command_auto(args: argparse.Namespace) -> int:
         raise AppError("Add --dry-run to preview, or --yes to move the files to the trash.")
     settings = load_settings()
     if args.map:
-        settings = settings.updated({"path_mappings": [
-            {"stash_prefix": m.stash_prefix, "local_prefix": m.local_prefix}
-            for m in (PathMapping.parse(text) for text in args.map)
-        ]})
-    group_filter = GroupFilter(media=args.media, distance=args.distance,
-                               duration_tolerance=args.duration_diff)
+        settings = settings.updated(
+            {
+                "path_mappings": [
+                    {"stash_prefix": m.stash_prefix, "local_prefix": m.local_prefix}
+                    for m in (PathMapping.parse(text) for text in args.map)
+                ]
+            }
+        )
+    group_filter = GroupFilter(
+        media=args.media, distance=args.distance, duration_tolerance=args.duration_diff
+    )
     with Journal.open() as journal:
         reconcile(journal)
         session = LibrarySession.open(args.db, settings, journal, DismissalStore())
         try:
-            preview = preview_auto_resolve(session, group_filter, args.threshold,
-                                           settings.frame_samples)
+            preview = preview_auto_resolve(
+                session, group_filter, args.threshold, settings.frame_samples
+            )
             for resolution in preview.resolved:
-                print(f"group {resolution.group_id}: keep [{resolution.keeper.file_id}] "
-                      f"{resolution.keeper.path}")
+                print(
+                    f"group {resolution.group_id}: keep [{resolution.keeper.file_id}] "
+                    f"{resolution.keeper.path}"
+                )
                 for file in resolution.remove:
-                    print(f"    remove [{file.file_id}] {file.path}  "
-                          f"{_human_bytes(file.size)}  score "
-                          f"{resolution.scores[file.file_id]:.3f}")
+                    print(
+                        f"    remove [{file.file_id}] {file.path}  "
+                        f"{_human_bytes(file.size)}  score "
+                        f"{resolution.scores[file.file_id]:.3f}"
+                    )
             for unresolved in preview.unresolved:
                 print(f"group {unresolved.group_id}: left for review ({unresolved.reason})")
             count = sum(len(resolution.remove) for resolution in preview.resolved)
-            print(f"{len(preview.resolved)} groups resolved, {count} files, "
-                  f"{_human_bytes(preview.bytes)}; {len(preview.unresolved)} left for review")
+            print(
+                f"{len(preview.resolved)} groups resolved, {count} files, "
+                f"{_human_bytes(preview.bytes)}; {len(preview.unresolved)} left for review"
+            )
             if args.dry_run or not preview.resolved:
                 return 0
             result = session.remove(preview.plan(), mode="trash")
         finally:
             session.close()
-    print(f"moved {len(result.done)} files to the trash (batch {result.batch_id}); "
-          f"{len(result.skipped)} skipped")
+    print(
+        f"moved {len(result.done)} files to the trash (batch {result.batch_id}); "
+        f"{len(result.skipped)} skipped"
+    )
     return 1 if result.skipped else 0
 
 
@@ -313,46 +354,73 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"stash-dedupe {__version__}")
     parser.add_argument("--db", help="open this Stash database directly")
-    parser.add_argument("--serve", action="store_true",
-                        help="serve the UI in a browser instead of opening a window")
+    parser.add_argument(
+        "--serve", action="store_true", help="serve the UI in a browser instead of opening a window"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind with --serve")
     parser.add_argument("--port", type=int, default=0, help="port to bind with --serve")
-    parser.add_argument("--self-test", action="store_true",
-                        help="open a demo library, group it, hash a file, and exit")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open a demo library, group it, hash a file, and exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     groups = commands.add_parser("groups", help="print duplicate groups")
     _add_database_arguments(groups)
     groups.add_argument("--media", choices=sorted(MEDIA_CHOICES), default="videos")
-    groups.add_argument("--distance", type=int, default=0,
-                        help="largest Hamming distance between phashes (0 = exact)")
-    groups.add_argument("--duration-diff", type=float, default=None, metavar="SECONDS",
-                        help="videos: largest difference in duration (default: no limit)")
+    groups.add_argument(
+        "--distance",
+        type=int,
+        default=0,
+        help="largest Hamming distance between phashes (0 = exact)",
+    )
+    groups.add_argument(
+        "--duration-diff",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="videos: largest difference in duration (default: no limit)",
+    )
     groups.add_argument("--json", action="store_true", help="print one JSON object")
     groups.set_defaults(handler=command_groups)
 
     phash = commands.add_parser("phash", help="print Stash's phash of files")
     phash.add_argument("files", nargs="+", metavar="FILE")
-    phash.add_argument("--exact", action="store_true",
-                       help="images: the slower mode that matches Stash bit for bit")
+    phash.add_argument(
+        "--exact",
+        action="store_true",
+        help="images: the slower mode that matches Stash bit for bit",
+    )
     phash.set_defaults(handler=command_phash)
 
     backfill = commands.add_parser("hash", help="compute missing phashes into the app's cache")
     _add_database_arguments(backfill)
     backfill.add_argument("--media", choices=["videos", "images", "all"], default="all")
-    backfill.add_argument("--workers", type=int, default=None,
-                          help="worker processes (default: all cores)")
-    backfill.add_argument("--exact-images", action="store_true",
-                          help="hash images exactly as Stash does (slower; the fast default "
-                          "is within a few bits)")
+    backfill.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+    )
+    backfill.add_argument(
+        "--exact-images",
+        action="store_true",
+        help="hash images exactly as Stash does (slower; the fast default is within a few bits)",
+    )
     backfill.set_defaults(handler=command_hash)
 
     remove = commands.add_parser("remove", help="carry out a removal plan (JSON)")
     _add_database_arguments(remove)
-    remove.add_argument("--plan", required=True, metavar="PLAN.json",
-                        help='{"groups": [{"keep": [file_id, ...], "remove": [file_id, ...]}]}')
-    remove.add_argument("--mode", choices=["trash", "move", "delete"], default="trash",
-                        help="OS trash (default), move to --trash-dir, or delete permanently")
+    remove.add_argument(
+        "--plan",
+        required=True,
+        metavar="PLAN.json",
+        help='{"groups": [{"keep": [file_id, ...], "remove": [file_id, ...]}]}',
+    )
+    remove.add_argument(
+        "--mode",
+        choices=["trash", "move", "delete"],
+        default="trash",
+        help="OS trash (default), move to --trash-dir, or delete permanently",
+    )
     remove.add_argument("--trash-dir", help="folder for --mode move")
     remove.add_argument("--dry-run", action="store_true", help="only print what would happen")
     remove.add_argument("--yes", action="store_true", help="confirm --mode delete")
@@ -369,8 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     auto = commands.add_parser("auto", help="resolve groups whose copies match the keeper")
     _add_database_arguments(auto)
-    auto.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                      help=f"similarity each copy needs (0-1, default {DEFAULT_THRESHOLD})")
+    auto.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"similarity each copy needs (0-1, default {DEFAULT_THRESHOLD})",
+    )
     auto.add_argument("--media", choices=sorted(MEDIA_CHOICES), default="videos")
     auto.add_argument("--distance", type=int, default=0)
     auto.add_argument("--duration-diff", type=float, default=None, metavar="SECONDS")

@@ -48,15 +48,18 @@ def picture(seed: int, size: tuple[int, int], family: int | None = None) -> np.n
             radius = int(rng.integers(height // 12, height // 4))
             cv2.circle(canvas, center, radius, color, -1, lineType=cv2.LINE_AA)
         else:
-            corner = (center[0] + int(rng.integers(20, width // 3)),
-                      center[1] + int(rng.integers(20, height // 3)))
+            corner = (
+                center[0] + int(rng.integers(20, width // 3)),
+                center[1] + int(rng.integers(20, height // 3)),
+            )
             cv2.rectangle(canvas, center, corner, color, -1, lineType=cv2.LINE_AA)
     texture = rng.normal(0, 6, size=canvas.shape)
     return np.clip(canvas.astype(np.float32) + texture, 0, 255).astype(np.uint8)
 
 
-def write_slideshow(path: Path, seeds: list[int], size: tuple[int, int] = VIDEO_SIZE,
-                    family: int | None = None) -> None:
+def write_slideshow(
+    path: Path, seeds: list[int], size: tuple[int, int] = VIDEO_SIZE, family: int | None = None
+) -> None:
     """Encode a short slideshow video (mp4v via OpenCV) with a slow zoom on each slide."""
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
@@ -77,8 +80,9 @@ def _ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def transcode(source: Path, target: Path, video_filter: str, crf: int = 28,
-              start: float = 0.0) -> str:
+def transcode(
+    source: Path, target: Path, video_filter: str, crf: int = 28, start: float = 0.0
+) -> str:
     """Re-encode with ffmpeg (H.264) when it is installed, else with OpenCV; return the codec."""
     target.parent.mkdir(parents=True, exist_ok=True)
     ffmpeg = _ffmpeg()
@@ -86,10 +90,25 @@ def transcode(source: Path, target: Path, video_filter: str, crf: int = 28,
         command = [ffmpeg, "-v", "error", "-y"]
         if start:
             command += ["-ss", str(start)]
-        command += ["-i", str(source), "-vf", video_filter, "-c:v", "libx264", "-preset",
-                    "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", "-an", str(target)]
-        subprocess.run(command, check=True, timeout=120, capture_output=True,
-                       env=system_subprocess_env())
+        command += [
+            "-i",
+            str(source),
+            "-vf",
+            video_filter,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-an",
+            str(target),
+        ]
+        subprocess.run(
+            command, check=True, timeout=120, capture_output=True, env=system_subprocess_env()
+        )
         return "h264"
     _transcode_with_opencv(source, target, video_filter, start)
     return "mpeg4"
@@ -104,7 +123,7 @@ def _transcode_with_opencv(source: Path, target: Path, video_filter: str, start:
         frames.append(frame)
         ok, frame = capture.read()
     capture.release()
-    frames = frames[int(start * fps):]
+    frames = frames[int(start * fps) :]
     width, height = _filter_size(video_filter, frames[0].shape[1], frames[0].shape[0])
     pad = "pad=" in video_filter
     writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
@@ -113,8 +132,15 @@ def _transcode_with_opencv(source: Path, target: Path, video_filter: str, start:
             scaled_height = frame.shape[0] * width // frame.shape[1]
             scaled = cv2.resize(frame, (width, scaled_height), interpolation=cv2.INTER_AREA)
             top = (height - scaled_height) // 2
-            frame = cv2.copyMakeBorder(scaled, top, height - scaled_height - top, 0, 0,
-                                       cv2.BORDER_CONSTANT, value=(0, 0, 0))
+            frame = cv2.copyMakeBorder(
+                scaled,
+                top,
+                height - scaled_height - top,
+                0,
+                0,
+                cv2.BORDER_CONSTANT,
+                value=(0, 0, 0),
+            )
         else:
             frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
         writer.write(frame)
@@ -213,30 +239,56 @@ def create_demo_library(directory: str | os.PathLike[str]) -> Path:
     with LibraryWriter(database, create=True) as writer:
         writer.library_root(str(media))
 
-        def add_video(path: Path, scene_id: int, codec: str = "mpeg4",
-                      primary: bool = True) -> None:
+        def add_video(
+            path: Path, scene_id: int, codec: str = "mpeg4", primary: bool = True
+        ) -> None:
             facts = probe_video(path)
             writer.add_video_file(
-                str(path), scene_id=scene_id, primary=primary,
-                phash=video_phash(str(path)).phash, duration=facts.duration,
-                width=facts.width, height=facts.height, video_codec=codec,
-                frame_rate=facts.frame_rate, bit_rate=facts.bit_rate,
-                oshash=oshash(path), md5=file_md5(path),
+                str(path),
+                scene_id=scene_id,
+                primary=primary,
+                phash=video_phash(str(path)).phash,
+                duration=facts.duration,
+                width=facts.width,
+                height=facts.height,
+                video_codec=codec,
+                frame_rate=facts.frame_rate,
+                bit_rate=facts.bit_rate,
+                oshash=oshash(path),
+                md5=file_md5(path),
             )
 
-        beach_scene = writer.add_scene("Beach sunset", studio="Coastline Films", rating=80,
-                                       date="2021-06-01", tags=4, performers=2, markers=2,
-                                       stash_ids=1, plays=3, o_count=1, organized=True)
+        beach_scene = writer.add_scene(
+            "Beach sunset",
+            studio="Coastline Films",
+            rating=80,
+            date="2021-06-01",
+            tags=4,
+            performers=2,
+            markers=2,
+            stash_ids=1,
+            plays=3,
+            o_count=1,
+            organized=True,
+        )
         add_video(beach, beach_scene)
         add_video(beach_copy, beach_scene, primary=False)
-        add_video(beach_small, writer.add_scene("beach_sunset_480p", plays=1),
-                  beach_small_codec)
-        add_video(beach_trimmed, writer.add_scene("Beach sunset (trimmed)", tags=1),
-                  beach_trimmed_codec)
-        add_video(city, writer.add_scene("City lights", studio="Night Owl", rating=60,
-                                         date="2019-11-23", tags=2, performers=1))
-        add_video(city_low, writer.add_scene("Ciudad de noche", tags=5, plays=7),
-                  city_low_codec)
+        add_video(beach_small, writer.add_scene("beach_sunset_480p", plays=1), beach_small_codec)
+        add_video(
+            beach_trimmed, writer.add_scene("Beach sunset (trimmed)", tags=1), beach_trimmed_codec
+        )
+        add_video(
+            city,
+            writer.add_scene(
+                "City lights",
+                studio="Night Owl",
+                rating=60,
+                date="2019-11-23",
+                tags=2,
+                performers=1,
+            ),
+        )
+        add_video(city_low, writer.add_scene("Ciudad de noche", tags=5, plays=7), city_low_codec)
         add_video(city_letterbox, writer.add_scene("City lights 4:3"), city_letterbox_codec)
         add_video(forest, writer.add_scene("Forest walk", rating=40))
         add_video(forest_lookalike, writer.add_scene("Forest walk (another day)"))
@@ -257,9 +309,16 @@ def _add_demo_images(writer: LibraryWriter, folder: Path, image_phash) -> None:
         with Image.open(path) as image:
             width, height = image.size
             file_format = (image.format or "").lower()
-        writer.add_image_file(str(path), image_id=image_id, primary=primary,
-                              phash=image_phash(str(path)), width=width, height=height,
-                              file_format=file_format, md5=file_md5(path))
+        writer.add_image_file(
+            str(path),
+            image_id=image_id,
+            primary=primary,
+            phash=image_phash(str(path)),
+            width=width,
+            height=height,
+            file_format=file_format,
+            md5=file_md5(path),
+        )
 
     mountain = picture(101, (1600, 1067))
     lake = picture(102, (1200, 1600))
@@ -274,14 +333,20 @@ def _add_demo_images(writer: LibraryWriter, folder: Path, image_phash) -> None:
     shutil.copy2(original, copy)
     add(copy, mountain_id, primary=False)
     small = cv2.resize(mountain, (800, 533), interpolation=cv2.INTER_AREA)
-    add(save(small, folder / "shared" / "mountain small.jpg", quality=70),
-        writer.add_image("mountain small"))
-    add(save(mountain, folder / "shared" / "mountain lossless.png"),
-        writer.add_image("mountain png"))
+    add(
+        save(small, folder / "shared" / "mountain small.jpg", quality=70),
+        writer.add_image("mountain small"),
+    )
+    add(
+        save(mountain, folder / "shared" / "mountain lossless.png"),
+        writer.add_image("mountain png"),
+    )
 
     add(save(lake, folder / "2021" / "lac gelé ❄.jpg", quality=90), writer.add_image("Lake"))
     add(save(lake, folder / "export" / "lake_q35.jpg", quality=35), writer.add_image("lake"))
 
     add(save(flowers, folder / "2022" / "flowers.jpg", quality=90), writer.add_image("Flowers"))
-    add(save(flowers_other, folder / "2022" / "flowers, another bed.jpg", quality=90),
-        writer.add_image("Flowers 2"))
+    add(
+        save(flowers_other, folder / "2022" / "flowers, another bed.jpg", quality=90),
+        writer.add_image("Flowers 2"),
+    )

@@ -12,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PENDING, RUNNING, PAUSED, CANCELLED, FAILED, DONE = (
-    "pending", "running", "paused", "cancelled", "failed", "done",
+    "pending",
+    "running",
+    "paused",
+    "cancelled",
+    "failed",
+    "done",
 )
 
 
@@ -143,8 +148,18 @@ class Job:
         rate = self.done / elapsed if elapsed > 0 else 0.0
         remaining = max(0, self.total - self.done)
         eta = remaining / rate if rate > 0 and not self.finished else None
-        return JobProgress(self.job_id, self.kind, self.state, self.done, self.total,
-                           self.failed, rate, eta, self.error or self.message, elapsed)
+        return JobProgress(
+            self.job_id,
+            self.kind,
+            self.state,
+            self.done,
+            self.total,
+            self.failed,
+            rate,
+            eta,
+            self.error or self.message,
+            elapsed,
+        )
 
 
 class JobRegistry:

@@ -35,11 +35,18 @@ class KeeperRule:
 
 
 def _metadata_richness(file: MediaFile) -> float:
-    return float(sum(
-        item.tag_count + item.performer_count + item.marker_count + item.stash_id_count
-        + item.play_count + item.o_count + (1 if item.organized else 0)
-        for item in file.items
-    ))
+    return float(
+        sum(
+            item.tag_count
+            + item.performer_count
+            + item.marker_count
+            + item.stash_id_count
+            + item.play_count
+            + item.o_count
+            + (1 if item.organized else 0)
+            for item in file.items
+        )
+    )
 
 
 def _picture_pixels(file: MediaFile, context: KeeperContext) -> float:
@@ -66,8 +73,11 @@ RULES: dict[str, KeeperRule] = {
         KeeperRule("longest_duration", "Longest duration", lambda f, _: f.duration or 0),
         KeeperRule("highest_frame_rate", "Highest frame rate", lambda f, _: f.frame_rate or 0),
         KeeperRule("preferred_folders", "In a preferred folder", _in_preferred_folder),
-        KeeperRule("richest_metadata", "Most tags, performers, markers and plays",
-                   lambda f, _: _metadata_richness(f)),
+        KeeperRule(
+            "richest_metadata",
+            "Most tags, performers, markers and plays",
+            lambda f, _: _metadata_richness(f),
+        ),
         KeeperRule("oldest", "Oldest file", lambda f, _: -(f.mod_time_epoch or float("inf"))),
         KeeperRule("newest", "Newest file", lambda f, _: f.mod_time_epoch or 0),
         KeeperRule("shortest_path", "Shortest path", lambda f, _: -len(f.path)),
@@ -75,7 +85,11 @@ RULES: dict[str, KeeperRule] = {
 }
 
 DEFAULT_RULES = (
-    "highest_resolution", "highest_bit_rate", "largest_file", "preferred_folders", "oldest",
+    "highest_resolution",
+    "highest_bit_rate",
+    "largest_file",
+    "preferred_folders",
+    "oldest",
 )
 
 
@@ -85,8 +99,7 @@ def check_rules(rule_names: Sequence[str]) -> list[str]:
 
     unknown = [name for name in rule_names if name not in RULES]
     if unknown:
-        raise AppError(f"Unknown keeper rule(s): {', '.join(unknown)}. "
-                       f"Known: {', '.join(RULES)}.")
+        raise AppError(f"Unknown keeper rule(s): {', '.join(unknown)}. Known: {', '.join(RULES)}.")
     return list(rule_names)
 
 

@@ -254,16 +254,34 @@ class LibraryWriter:
         )
 
     def add_scene(
-        self, title: str = "", *, studio: str | None = None, rating: int | None = None,
-        date: str | None = None, organized: bool = False, tags: int = 0, performers: int = 0,
-        markers: int = 0, stash_ids: int = 0, plays: int = 0, o_count: int = 0,
+        self,
+        title: str = "",
+        *,
+        studio: str | None = None,
+        rating: int | None = None,
+        date: str | None = None,
+        organized: bool = False,
+        tags: int = 0,
+        performers: int = 0,
+        markers: int = 0,
+        stash_ids: int = 0,
+        plays: int = 0,
+        o_count: int = 0,
     ) -> int:
         studio_id = None
         if studio:
             studio_id = self._insert(
-                "studios", {"name": studio, "created_at": NOW, "updated_at": NOW})
-        columns = {"title": title, "date": date, "rating": rating, "studio_id": studio_id,
-                   "organized": int(organized), "created_at": NOW, "updated_at": NOW}
+                "studios", {"name": studio, "created_at": NOW, "updated_at": NOW}
+            )
+        columns = {
+            "title": title,
+            "date": date,
+            "rating": rating,
+            "studio_id": studio_id,
+            "organized": int(organized),
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
         if not self._has_view_dates and "o_counter" in self._scene_columns:
             columns["o_counter"] = o_count
         if not self._has_view_dates and "play_count" in self._scene_columns:
@@ -271,7 +289,8 @@ class LibraryWriter:
         scene_id = self._insert("scenes", columns)
         for index in range(tags):
             tag_id = self._insert(
-                "tags", {"name": f"tag {scene_id}.{index}", "created_at": NOW, "updated_at": NOW})
+                "tags", {"name": f"tag {scene_id}.{index}", "created_at": NOW, "updated_at": NOW}
+            )
             self.connection.execute("INSERT INTO scenes_tags VALUES (?, ?)", (scene_id, tag_id))
             if index < markers:
                 self.connection.execute(
@@ -303,19 +322,41 @@ class LibraryWriter:
         return scene_id
 
     def add_video_file(
-        self, path: str, *, scene_id: int | None = None, primary: bool = True,
-        phash: str | None = None, duration: float = 0.0, width: int = 0, height: int = 0,
-        video_codec: str = "h264", audio_codec: str = "", file_format: str = "mp4",
-        frame_rate: float = 0.0, bit_rate: int = 0, size: int | None = None,
-        mod_time: str | None = None, oshash: str | None = None, md5: str | None = None,
+        self,
+        path: str,
+        *,
+        scene_id: int | None = None,
+        primary: bool = True,
+        phash: str | None = None,
+        duration: float = 0.0,
+        width: int = 0,
+        height: int = 0,
+        video_codec: str = "h264",
+        audio_codec: str = "",
+        file_format: str = "mp4",
+        frame_rate: float = 0.0,
+        bit_rate: int = 0,
+        size: int | None = None,
+        mod_time: str | None = None,
+        oshash: str | None = None,
+        md5: str | None = None,
     ) -> int:
         """Add a video file (size and mod time read from disk unless given) to a scene."""
         file_id = self._file(path, size, mod_time)
         self.connection.execute(
             "INSERT INTO video_files (file_id, duration, video_codec, format, audio_codec, "
             "width, height, frame_rate, bit_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (file_id, duration, video_codec, file_format, audio_codec, width, height,
-             frame_rate, bit_rate),
+            (
+                file_id,
+                duration,
+                video_codec,
+                file_format,
+                audio_codec,
+                width,
+                height,
+                frame_rate,
+                bit_rate,
+            ),
         )
         self.fingerprint(file_id, "oshash", oshash or _pseudo_hash(path, 16))
         if md5:
@@ -330,15 +371,29 @@ class LibraryWriter:
         return file_id
 
     def add_image(
-        self, title: str = "", *, rating: int | None = None, o_count: int = 0,
+        self,
+        title: str = "",
+        *,
+        rating: int | None = None,
+        o_count: int = 0,
         gallery: str | None = None,
     ) -> int:
-        image_id = self._insert("images", {
-            "title": title, "rating": rating, "o_counter": o_count, "organized": 0,
-            "created_at": NOW, "updated_at": NOW})
+        image_id = self._insert(
+            "images",
+            {
+                "title": title,
+                "rating": rating,
+                "o_counter": o_count,
+                "organized": 0,
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        )
         if gallery:
-            gallery_id = self._insert("galleries", {
-                "title": gallery, "organized": 0, "created_at": NOW, "updated_at": NOW})
+            gallery_id = self._insert(
+                "galleries",
+                {"title": gallery, "organized": 0, "created_at": NOW, "updated_at": NOW},
+            )
             self.connection.execute(
                 "INSERT INTO galleries_images (gallery_id, image_id) VALUES (?, ?)",
                 (gallery_id, image_id),
@@ -346,9 +401,18 @@ class LibraryWriter:
         return image_id
 
     def add_image_file(
-        self, path: str, *, image_id: int | None = None, primary: bool = True,
-        phash: str | None = None, width: int = 0, height: int = 0, file_format: str = "jpeg",
-        size: int | None = None, mod_time: str | None = None, md5: str | None = None,
+        self,
+        path: str,
+        *,
+        image_id: int | None = None,
+        primary: bool = True,
+        phash: str | None = None,
+        width: int = 0,
+        height: int = 0,
+        file_format: str = "jpeg",
+        size: int | None = None,
+        mod_time: str | None = None,
+        md5: str | None = None,
     ) -> int:
         file_id = self._file(path, size, mod_time)
         self.connection.execute(

@@ -282,9 +282,12 @@ def comparison_json(comparison: GroupComparison) -> dict[str, Any]:
                 "has_bars": bool(file.frames and file.frames.has_bars),
                 "frame_size": [file.frames.width, file.frames.height] if file.frames else None,
                 "picture_size": (  # even, as video sizes are: bar edges are found to a pixel
-                    [2 * round(side / 2) for side in (file.frames.crop.width,
-                                                      file.frames.crop.height)]
-                    if file.frames else None
+                    [
+                        2 * round(side / 2)
+                        for side in (file.frames.crop.width, file.frames.crop.height)
+                    ]
+                    if file.frames
+                    else None
                 ),
             }
             for file in comparison.files

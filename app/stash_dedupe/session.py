@@ -537,8 +537,10 @@ def _picture_in_stash_units(
     """
     width_share, height_share = crop.width / frame_width, crop.height / frame_height
     width, height = file.width or frame_width, file.height or frame_height
-    if width != height and frame_width != frame_height and (
-        (width > height) != (frame_width > frame_height)
+    if (
+        width != height
+        and frame_width != frame_height
+        and ((width > height) != (frame_width > frame_height))
     ):
         width_share, height_share = height_share, width_share
     # Video sizes are even; bar edges found a pixel off round back to them.

@@ -69,8 +69,10 @@ class Settings:
                 raise AppError(error.message) from None
         check_rules(self.keeper_rules)
         for mapping in self.path_mappings:
-            if not isinstance(mapping, dict) or not mapping.get("stash_prefix") or not mapping.get(
-                "local_prefix"
+            if (
+                not isinstance(mapping, dict)
+                or not mapping.get("stash_prefix")
+                or not mapping.get("local_prefix")
             ):
                 raise AppError("Each path mapping needs a Stash prefix and a local prefix.")
 

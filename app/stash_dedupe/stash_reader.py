@@ -30,8 +30,15 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "folders": ("id", "path", "parent_folder_id"),
     "files_fingerprints": ("file_id", "type", "fingerprint"),
     "video_files": (
-        "file_id", "duration", "video_codec", "format", "audio_codec",
-        "width", "height", "frame_rate", "bit_rate",
+        "file_id",
+        "duration",
+        "video_codec",
+        "format",
+        "audio_codec",
+        "width",
+        "height",
+        "frame_rate",
+        "bit_rate",
     ),
     "image_files": ("file_id", "format", "width", "height"),
     "scenes_files": ("scene_id", "file_id", "primary"),
@@ -166,9 +173,7 @@ class StashDatabase:
         performers = self._count_by("performers_images", "image_id")
         files = self._count_by("images_files", "image_id")
         galleries: dict[int, list[int]] = defaultdict(list)
-        for gallery_id, image_id in self._rows(
-            "SELECT gallery_id, image_id FROM galleries_images"
-        ):
+        for gallery_id, image_id in self._rows("SELECT gallery_id, image_id FROM galleries_images"):
             galleries[image_id].append(gallery_id)
         date_column = "i.date" if "date" in self._columns("images") else "NULL"
         rows = self._rows(
@@ -228,8 +233,22 @@ class StashDatabase:
         )
         result = []
         for row in rows:
-            (file_id, folder, basename, size, mod_time, zip_file_id, duration, video_codec,
-             audio_codec, frame_rate, bit_rate, file_format, width, height) = row
+            (
+                file_id,
+                folder,
+                basename,
+                size,
+                mod_time,
+                zip_file_id,
+                duration,
+                video_codec,
+                audio_codec,
+                frame_rate,
+                bit_rate,
+                file_format,
+                width,
+                height,
+            ) = row
             stash_path = join_stash_path(folder, basename)
             prints = fingerprints.get(file_id, {})
             result.append(
@@ -302,15 +321,18 @@ def open_stash_database(
 def _connect_read_only(file: Path) -> sqlite3.Connection:
     uri = "file:" + quote(str(file.resolve()), safe="/:\\") + "?mode=ro"
     try:
-        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS,
-                                     check_same_thread=False)
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+        )
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as error:
         if "unable to open" in str(error) and not os.access(file.parent, os.W_OK):
             # A WAL database in a read-only folder cannot create its -shm file; nothing can
             # be writing to it then, so reading it as immutable is safe.
             connection = sqlite3.connect(
-                uri + "&immutable=1", uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                uri + "&immutable=1",
+                uri=True,
+                timeout=BUSY_TIMEOUT_SECONDS,
                 check_same_thread=False,
             )
         else:
@@ -419,7 +441,7 @@ def parse_stash_time(text: str | None) -> float | None:
     if "." in value:  # Python 3.10 accepts at most 6 fractional digits
         head, _, tail = value.partition(".")
         digits = "".join(ch for ch in tail if ch.isdigit())
-        value = head + "." + digits[:6].ljust(6, "0") + tail[len(digits):]
+        value = head + "." + digits[:6].ljust(6, "0") + tail[len(digits) :]
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
