@@ -19,7 +19,7 @@ $(DEMO)/stash-go.sqlite: $(BIN)/.installed
 	$(BIN)/stash-dedupe demo-library $(DEMO)
 
 run: $(BIN)/.installed $(DEMO)/stash-go.sqlite
-	$(BIN)/stash-dedupe --db $(DEMO)/stash-go.sqlite
+	STASH_DEDUPE_HOME="$(abspath $(DEMO))/app-home" $(BIN)/stash-dedupe --db $(DEMO)/stash-go.sqlite
 
 test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check app tests bench

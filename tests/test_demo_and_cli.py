@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from stash_dedupe.demo import DEMO_APP_HOME, write_demo_settings
 from stash_dedupe.models import IMAGE, VIDEO
 from stash_dedupe.phash import image_phash
+from stash_dedupe.settings import load_settings
 from stash_dedupe.stash_reader import open_stash_database
 
 
@@ -43,6 +45,19 @@ def test_demo_files_exist_with_what_the_database_says(demo_library: Path) -> Non
     names = {Path(file.path).name for file in files}
     assert any(not name.isascii() for name in names)
     assert any(" " in name for name in names)
+
+
+def test_the_demo_runs_with_its_own_settings_at_distance_8(tmp_path: Path, monkeypatch) -> None:
+    database = tmp_path / "stash-go.sqlite"
+    written = write_demo_settings(tmp_path, database)
+    assert written.parent == tmp_path / DEMO_APP_HOME
+    monkeypatch.setenv("STASH_DEDUPE_HOME", str(written.parent))
+    settings = load_settings()
+    assert (settings.database, settings.default_distance) == (str(database), 8)
+    # make run opens the demo with that app home, not the user's own
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    run_recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert f'STASH_DEDUPE_HOME="$(abspath $(DEMO))/{DEMO_APP_HOME}"' in run_recipe
 
 
 def test_demo_image_phashes_are_real(demo_library: Path) -> None:

@@ -332,10 +332,12 @@ def command_auto(args: argparse.Namespace) -> int:
 
 
 def command_demo_library(args: argparse.Namespace) -> int:
-    from stash_dedupe.demo import create_demo_library
+    from stash_dedupe.demo import create_demo_library, write_demo_settings
 
     database = create_demo_library(args.directory)
+    settings = write_demo_settings(args.directory, database)
     print(f"Demo library written; its Stash database is {database}")
+    print(f"Its own app settings: {settings} (use STASH_DEDUPE_HOME={settings.parent})")
     return 0
 
 

@@ -201,6 +201,20 @@ def oshash(path: Path) -> str:
     return f"{total & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
+DEMO_APP_HOME = "app-home"  # `make run` points STASH_DEDUPE_HOME here
+
+
+def write_demo_settings(directory: str | os.PathLike[str], database: Path) -> Path:
+    """Settings for the demo's own app home, so trying the demo leaves the user's settings,
+    journal and caches alone. The demo opens at distance 8, where its near duplicates
+    (re-encodes, a trim, a letterboxed copy) show; a real library starts at Stash's exact 0."""
+    from stash_dedupe.settings import Settings, save_settings
+
+    path = Path(directory).resolve() / DEMO_APP_HOME / "settings.json"
+    save_settings(Settings(database=str(database), default_distance=8), path)
+    return path
+
+
 def create_demo_library(directory: str | os.PathLike[str]) -> Path:
     """Write the demo library into `directory` and return the path of its database."""
     from stash_dedupe.phash import image_phash, video_phash

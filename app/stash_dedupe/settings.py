@@ -120,9 +120,10 @@ def load_settings() -> Settings:
         return Settings()
 
 
-def save_settings(settings: Settings) -> None:
+def save_settings(settings: Settings, path: Path | None = None) -> None:
     """Write atomically with user-only permissions (the file may hold a Stash API key)."""
-    path = settings_path()
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
