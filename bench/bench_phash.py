@@ -1,14 +1,15 @@
 """Measure phash agreement with Stash and speed, for images (both modes) and videos.
 
-    python bench/bench_phash.py [--quick]
+    python bench/bench_phash.py [--quick] [--images | --videos]
 
 Agreement is counted on shared/phash-vectors (hashes made by Stash's own Go code); fast mode
 is compared with exact mode on full-size photos and on enlarged copies of the photo vectors.
 
 Image speed is measured on full-size JPEG photos (Debian's wallpaper packages when installed,
 e.g. `apt-get install gnome-backgrounds ukui-wallpapers lomiri-wallpapers`, else the photo
-vectors enlarged) and on 12 MP JPEGs made from them, with 1 and 2 worker processes, for both
-modes, `imagehash.phash`, and Pillow decoding alone at full size and at draft size.
+vectors enlarged) and on 12 MP JPEGs made from them, without and with the EXIF thumbnail a
+camera writes, with 1 and 2 worker processes, for both modes, `imagehash.phash`, and Pillow
+decoding alone at full size and at draft size.
 
 Video speed compares Stash's generator (one video at a time, its 25 ffmpeg screenshots one
 after another, one process each) with ours (a few screenshots per ffmpeg process, one process
@@ -36,6 +37,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.exif_thumbnail import camera_thumbnail, exif_with_thumbnail  # noqa: E402
 
 from stash_dedupe import phash  # noqa: E402
 
@@ -82,9 +86,11 @@ def enlarged_photos(
     folder: Path,
     size: tuple[int, int] | None = None,
     count: int | None = None,
+    thumbnail: bool = False,
 ) -> list[Path]:
     """Photos blown up (2x-4x, or cropped to 4:3 and resized to `size`) with sensor-like noise
-    and re-encoded as JPEG at camera qualities: large JPEGs like a camera's, reproducibly."""
+    and re-encoded as JPEG at camera qualities: large JPEGs like a camera's, reproducibly.
+    `thumbnail` adds the 160x120 EXIF thumbnail that cameras and phones write."""
     rng = np.random.default_rng(7)
     paths = []
     for index, source in enumerate(sources[:count]):
@@ -98,10 +104,11 @@ def enlarged_photos(
                 target, picture = size, crop_to_aspect(picture, size[0] / size[1])
             pixels = np.asarray(picture.resize(target, Image.BICUBIC)).astype(np.int16)
         pixels += rng.integers(-4, 5, size=(*pixels.shape[:2], 1), dtype=np.int16)
-        path = folder / f"{source.stem}_{target[0]}x{target[1]}.jpg"
-        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
-            path, quality=quality, subsampling=subsampling
-        )
+        suffix = "_camera" if thumbnail else ""
+        path = folder / f"{source.stem}_{target[0]}x{target[1]}{suffix}.jpg"
+        picture = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        extra = {"exif": exif_with_thumbnail(camera_thumbnail(picture))} if thumbnail else {}
+        picture.save(path, quality=quality, subsampling=subsampling, **extra)
         paths.append(path)
     return paths
 
@@ -299,6 +306,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer files and runs (~1 min)")
     parser.add_argument("--videos", action="store_true", help="only the video figures")
+    parser.add_argument("--images", action="store_true", help="only the image figures")
     args = parser.parse_args()
     runs = 1 if args.quick else 2
     expected = json.loads((VECTORS / "expected.json").read_text())
@@ -337,21 +345,27 @@ def main() -> int:
             photos = enlarged_photos(vector_photos(), Path(folder), count=24)
             source = "enlarged photo vectors"
         photos = photos[: 6 if args.quick else None]
-        twelve = enlarged_photos(photos, Path(folder), TWELVE_MP, count=3 if args.quick else 12)
+        count = 3 if args.quick else 12
+        twelve = enlarged_photos(photos, Path(folder), TWELVE_MP, count=count)
+        cameras = enlarged_photos(photos, Path(folder), TWELVE_MP, count=count, thumbnail=True)
         enlarged = enlarged_photos(vector_photos(), Path(folder), count=8 if args.quick else None)
 
         print("\nFast vs exact, count by distance in bits")
         for label, paths in ((f"full-size photos ({source})", photos),
                              ("12 MP JPEGs made from them", twelve),
+                             ("the same with a camera's EXIF thumbnail", cameras),
                              ("photo vectors enlarged 2x-4x", enlarged)):  # fmt: skip
             distances = [distance(phash_fast(path), phash_exact(path)) for path in paths]
             print(f"  {label}, {len(paths)}: {histogram(distances)};"
                   f" mean {statistics.mean(distances):.2f}")  # fmt: skip
 
         image_speed(f"Image speed, full-size photos ({source})", photos, runs)
-        image_speed("Image speed, 12 MP JPEGs (4000x3000)", twelve, runs)
+        image_speed("Image speed, 12 MP JPEGs (4000x3000) without EXIF thumbnail", twelve, runs)
+        image_speed("Image speed, the same 12 MP JPEGs with a camera's EXIF thumbnail",
+                    cameras, runs)  # fmt: skip
 
-        bench_videos(videos, expected, Path(folder), args.quick)
+        if not args.images:
+            bench_videos(videos, expected, Path(folder), args.quick)
     print(
         f"\nLoad average {os.getloadavg()[0]:.1f} at the end (other work on the machine"
         " slows every figure above)"

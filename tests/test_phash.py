@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -18,6 +19,8 @@ from PIL import Image
 from stash_dedupe import phash
 from stash_dedupe.errors import MediaError
 from stash_dedupe.phash import VideoPhash, find_ffmpeg, image_phash, phash_file, video_phash
+
+from .exif_thumbnail import camera_thumbnail, save_jpeg
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
 if not (VECTORS / "expected.json").is_file():
@@ -76,6 +79,56 @@ def test_fast_mode_hashes_a_reduced_jpeg_within_a_few_bits(tmp_path: Path) -> No
     with Image.open(VECTORS / "p13_dandelion_big_2400.jpg") as photo:
         photo.resize((4800, 2700), Image.BICUBIC).save(large, quality=90)
     assert distance(image_phash(large), image_phash(large, exact=True)) <= 4
+
+
+@pytest.fixture(scope="module")
+def big_photo() -> Image.Image:
+    """A 4800x2700 photo, as large as a camera's."""
+    with Image.open(VECTORS / "p13_dandelion_big_2400.jpg") as photo:
+        return photo.convert("RGB").resize((4800, 2700), Image.BICUBIC)
+
+
+def test_fast_mode_hashes_a_cameras_exif_thumbnail(tmp_path: Path, big_photo) -> None:
+    thumbnail = camera_thumbnail(big_photo)
+    with_thumbnail = save_jpeg(big_photo, tmp_path / "camera.jpg", thumbnail)
+    without = save_jpeg(big_photo, tmp_path / "stripped.jpg")
+    (tmp_path / "thumbnail.jpg").write_bytes(thumbnail)
+    fast = image_phash(with_thumbnail)
+    assert fast == image_phash(tmp_path / "thumbnail.jpg", exact=True)  # the thumbnail's hash
+    exact = image_phash(with_thumbnail, exact=True)
+    assert exact == image_phash(without, exact=True)  # exact mode never looks at it
+    assert distance(fast, exact) <= 4
+    # The thumbnail is trusted when it has the photo's shape: a mirrored one shows it is read.
+    mirrored = camera_thumbnail(big_photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    stale = save_jpeg(big_photo, tmp_path / "stale.jpg", mirrored)
+    assert distance(image_phash(stale), image_phash(without)) > 8
+
+
+def test_a_thumbnail_of_another_shape_a_broken_one_or_a_small_photo_is_not_used(
+    tmp_path: Path, big_photo
+) -> None:
+    reduced_decode = image_phash(save_jpeg(big_photo, tmp_path / "stripped.jpg"))
+    # A 4:3 thumbnail with bars around the 16:9 photo, or left behind by a crop.
+    boxed = Image.new("RGB", (160, 120))
+    boxed.paste(big_photo.resize((160, 90)), (0, 15))
+    buffer = io.BytesIO()
+    boxed.save(buffer, "JPEG")
+    odd_shape = save_jpeg(big_photo, tmp_path / "boxed.jpg", buffer.getvalue())
+    broken = save_jpeg(big_photo, tmp_path / "broken.jpg", b"\xff\xd8 not really a JPEG")
+    assert image_phash(odd_shape) == reduced_decode
+    assert image_phash(broken) == reduced_decode
+    small = big_photo.resize((1600, 900))
+    assert image_phash(save_jpeg(small, tmp_path / "small.jpg", camera_thumbnail(small))) == (
+        image_phash(save_jpeg(small, tmp_path / "small-stripped.jpg"))
+    )
+
+
+def test_a_truncated_photo_with_a_good_thumbnail_is_still_an_error(tmp_path: Path, big_photo):
+    whole = save_jpeg(big_photo, tmp_path / "whole.jpg", camera_thumbnail(big_photo))
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    with pytest.raises(MediaError, match="Cannot decode"):
+        image_phash(truncated)
 
 
 def test_exif_orientation_is_ignored_like_go_does() -> None:
