@@ -121,7 +121,8 @@ export async function showSettings(view) {
         onInput: (event) => { draft.frame_samples = Number(event.target.value); } }))),
     h('section', { class: 'panel' }, h('h2', {}, 'Which file to keep'),
       field('Keeper rules', rulesBox, 'Applied in order: each rule keeps the best files by it, '
-        + 'the next one breaks ties.'),
+        + 'the next one breaks ties. Resolutions within 1% tie; a video\'s black bars stop '
+        + 'counting as resolution once its frames were compared.'),
       field('Preferred folders', foldersBox, 'Used by the "In a preferred folder" rule; '
         + 'earlier folders win.')),
     h('section', { class: 'panel' }, h('h2', {}, 'Removal'),
