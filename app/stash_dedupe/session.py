@@ -153,8 +153,8 @@ class LibrarySession:
         self._current: dict[str, ReviewGroup] = {}
         self._removed: set[int] = set()
         # Video file id -> (width, height) of the picture inside black bars, in Stash's units;
-        # learnt when frames are sampled, or read back from the frame cache.
-        self._pictures: dict[int, tuple[int, int]] = {}
+        # learnt when frames are sampled, or read back from the frame cache (None: not known).
+        self._pictures: dict[int, tuple[int, int] | None] = {}
         self._rules: DismissalRules = dismissals.rules()
         self._refresh_removed()
 
@@ -339,11 +339,10 @@ class LibrarySession:
         """A video's picture inside black bars, once its frames were sampled (else None)."""
         if file.media != VIDEO:
             return None
-        if file.file_id not in self._pictures:
+        if file.file_id not in self._pictures:  # one look in the frame cache per file
             known = known_picture(file.path)
-            if known is None:
-                return None
-            self._pictures[file.file_id] = _picture_in_stash_units(file, *known)
+            picture = None if known is None else _picture_in_stash_units(file, *known)
+            self._pictures[file.file_id] = picture
         return self._pictures[file.file_id]
 
     def distance_to_first(self, group: ReviewGroup, file: MediaFile) -> int | None:
