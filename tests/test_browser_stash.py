@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,40 @@ def test_after_a_removal_tell_stash_shows_what_is_sent_then_sends_it(
         assert not fake.invalid_requests
     finally:
         server.shutdown()
+
+
+def test_a_stash_that_starts_after_the_app_is_noticed_a_minute_later(
+    page: Page, demo_library: Path, tmp_path: Path
+) -> None:
+    app, server = run_app(tmp_path, demo_library)
+    try:
+        with FakeStash() as fake:
+            app.state.settings = app.state.settings.updated({"stash_url": fake.url})
+            for file in app.state.require_session().library().values():
+                for item in file.items:
+                    fake.add_scene(item.item_id)
+            fake.canned_response = (502, b"Bad Gateway\n", {})  # still starting
+            open_review(page, app)
+            expect(page.locator(".card").first).to_be_visible()
+            wait_until(lambda: len(fake.requests) >= 1)
+            fake.canned_response = None  # Stash is up now
+            page.keyboard.press("j")
+            page.keyboard.press("k")
+            expect(page.locator(".group-header h2")).to_contain_text("Group 1 of")
+            expect(page.locator("#merge-scenes")).to_be_hidden()  # the failure is remembered
+            page.evaluate(
+                "() => { const now = Date.now.bind(Date); Date.now = () => now() + 61_000; }"
+            )
+            page.keyboard.press("j")
+            page.keyboard.press("k")
+            expect(page.locator("#merge-scenes")).to_be_visible()
+        assert not fake.invalid_requests
+    finally:
+        server.shutdown()
+
+
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)  # waiting for the page's request to reach the fake Stash

@@ -9,12 +9,22 @@ import { followJob, progressText } from './jobs.js';
 import { app } from './state.js';
 import { dialog, toast } from './ui.js';
 
+// Stash may start after the app: a failed check is asked again after this long.
+const RETRY_MS = 60_000;
 let connection = null;
+let failedAt = 0;
 let refreshSettingsPanel = null;
 
 /** Resolves with {url, version} when Stash answers with the saved settings, else null. */
 export function stashConnection() {
-  if (!connection) connection = api.post('/api/stash/test').catch(() => null);
+  if (connection && failedAt && Date.now() - failedAt > RETRY_MS) connection = null;
+  if (!connection) {
+    failedAt = 0;
+    connection = api.post('/api/stash/test').catch(() => {
+      failedAt = Date.now();
+      return null;
+    });
+  }
   return connection;
 }
 
