@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.exif_thumbnail import camera_thumbnail, exif_with_thumbnail  # noqa: E402
 
-from stash_dedupe import phash  # noqa: E402
+from stash_dedupe import backfill, phash  # noqa: E402
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
 WALLPAPER_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
@@ -161,10 +160,9 @@ IMAGE_METHODS: tuple[tuple[str, Callable[[Path], object]], ...] = (
 
 
 def started_pool(workers: int) -> ProcessPoolExecutor:
-    """A spawn-context pool (as the backfill job uses) whose workers have all started and
-    imported everything, so that no start-up lands inside a measurement."""
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    """The backfill job's pool, with all its workers started and everything imported, so that
+    no start-up lands inside a measurement."""
+    pool = backfill.worker_pool(workers)
     while len(set(pool.map(pid_after_a_moment, range(4 * workers)))) < workers:
         pass
     return pool
@@ -280,8 +278,8 @@ def video_speed(title: str, paths: Sequence[Path], expected: dict[str, str]) -> 
         print(f"  without ffmpeg, OpenCV's frames give hashes at distances {histogram(fallback)}")
     print(f"  Stash-style sequential: {stash_total / len(paths):.2f} s per video"
           f" ({stash_total:.1f} s in all)")  # fmt: skip
-    print(f"  ours, {phash.SCREENSHOT_WORKERS} ffmpeg processes per video with several"
-          f" screenshots each, {workers} videos at a time:"
+    print(f"  ours, the backfill pool: {workers} videos at a time, each with up to"
+          f" {phash.SCREENSHOT_WORKERS} ffmpeg processes of several screenshots, {workers} in all:"
           f" {ours_total / len(paths):.2f} s per video ({ours_total:.1f} s in all);"
           f" identical hashes; {stash_total / ours_total:.1f}x faster per library")  # fmt: skip
 

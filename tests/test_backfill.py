@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -61,6 +62,43 @@ def test_hash_command_fills_the_cache_and_grouping_uses_it(stash_database, tmp_p
 
     again = run_cli("hash", "--db", str(database), "--media", "images")
     assert "1 without a phash to compute" in again.stderr  # only the broken one is retried
+
+
+VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
+
+
+def test_videos_are_hashed_as_stash_does_by_the_worker_pool(stash_database, tmp_path) -> None:
+    # Two workers, each of whose videos may start several ffmpeg processes, share two slots.
+    expected = json.loads((VECTORS / "expected.json").read_text())
+    names = [
+        "v01_slideshow_640x360.mp4",
+        "v03_slideshow_480x270_vp9.webm",
+        "v06_portrait_audio_longer.mp4",
+    ]
+    database, writer = stash_database(75)
+    media = tmp_path / "my videos"
+    media.mkdir()
+    writer.library_root(str(media))
+    for name in [*names, "copy of v01.mp4"]:
+        source = VECTORS / (names[0] if name.startswith("copy") else name)
+        shutil.copy(source, media / name)
+        writer.add_video_file(str(media / name), scene_id=writer.add_scene(name))
+    writer.close()
+
+    result = run_cli("hash", "--db", str(database), "--media", "videos", "--workers", "2",
+                     timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "hashed 4, failed 0" in result.stderr
+
+    document = groups_json(database, "--media", "videos", "--distance", "0")
+    grouped = [{Path(file["path"]).name for file in group["files"]} for group in document["groups"]]
+    assert any({names[0], "copy of v01.mp4"} <= names_in_group for names_in_group in grouped)
+    with open_stash_database(database) as stash:
+        library = library_key(database)
+        cached = with_cached_phashes(stash.load_files("video"), library)
+    assert {Path(f.path).name: f.phash for f in cached if f.path.endswith(tuple(names))} == {
+        name: expected[name]["phash"] for name in names
+    }
 
 
 def test_changed_file_is_hashed_again(stash_database, tmp_path) -> None:

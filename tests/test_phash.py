@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import math
+import multiprocessing
 import shutil
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +289,53 @@ def test_screenshots_batched_in_one_ffmpeg_equal_one_process_each(
     assert video_phash(video).phash == expected
     assert len(calls) == processes
     assert sum(command.count("-ss") for command in calls) == 25
+
+
+@needs_ffmpeg
+def test_shared_ffmpeg_slots_cap_the_processes_of_videos_hashed_side_by_side(
+    tmp_path, monkeypatch
+) -> None:
+    video = make_video(tmp_path / "one keyframe.mp4")
+    expected = stash_style_video_phash(video)
+    monkeypatch.setattr(phash, "SCREENSHOT_WORKERS", 4)
+    monkeypatch.setattr(phash, "SCREENSHOT_PIXELS_PER_PROCESS", 320 * 240 * 2)  # 13 processes
+    running, most, lock = 0, 0, threading.Lock()
+    real_run = phash._run
+
+    def counting_run(command, deadline, failure):
+        nonlocal running, most
+        if "ffprobe" in Path(command[0]).name:
+            return real_run(command, deadline, failure)
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            return real_run(command, deadline, failure)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(phash, "_run", counting_run)
+    phash.share_ffmpeg_slots(multiprocessing.get_context("spawn").BoundedSemaphore(2))
+    try:
+        with ThreadPoolExecutor(2) as pool:  # two videos at once, as two pool workers would
+            hashes = list(pool.map(lambda _: video_phash(video).phash, range(2)))
+    finally:
+        phash.share_ffmpeg_slots(None)
+    assert hashes == [expected, expected]
+    assert most == 2  # without the slots: up to 8
+
+
+@needs_ffmpeg
+def test_waiting_too_long_for_an_ffmpeg_slot_is_a_timeout(tmp_path) -> None:
+    slots = threading.BoundedSemaphore(1)
+    slots.acquire()  # another worker holds the only slot
+    phash.share_ffmpeg_slots(slots)
+    try:
+        with pytest.raises(MediaError, match="Timed out"):
+            video_phash(VECTORS / VIDEOS[0], timeout=1)
+    finally:
+        phash.share_ffmpeg_slots(None)
 
 
 @needs_ffmpeg

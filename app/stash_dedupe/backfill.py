@@ -17,11 +17,15 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.errors import AppError
 from stash_dedupe.jobs import PAUSED, Job
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+
+if TYPE_CHECKING:  # phash imports numpy, which workers import only after limiting BLAS
+    from stash_dedupe.phash import FfmpegSlots
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS phashes (
@@ -224,11 +228,26 @@ def hash_one(task: HashTask) -> HashOutcome:
         return HashOutcome(task.file_id, None, False, f"{type(error).__name__}: {error}")
 
 
-def _one_thread_per_worker() -> None:
+def _start_worker(ffmpeg_slots: FfmpegSlots) -> None:
     """Workers already use every core between them: keep BLAS from adding threads of its own
-    (set before the worker first imports numpy)."""
+    (set before the worker first imports numpy), and share one ffmpeg slot per worker."""
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
+    from stash_dedupe.phash import share_ffmpeg_slots
+
+    share_ffmpeg_slots(ffmpeg_slots)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The hashing processes: spawned (not forked: the app process runs Qt and server threads
+    that fork would copy), one BLAS thread each, sharing one ffmpeg slot per worker."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(context.BoundedSemaphore(workers),),
+    )
 
 
 def run_backfill(
@@ -250,11 +269,7 @@ def run_backfill(
     pending: dict[Future[HashOutcome], HashTask] = {}
     queue = list(reversed(tasks))
     try:
-        # spawn, not fork: the app process runs Qt and server threads that fork would copy.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_one_thread_per_worker
-        ) as pool:
+        with worker_pool(workers) as pool:
             while queue or pending:
                 accepting = not job.cancel_requested and job.state != PAUSED
                 while accepting and queue and len(pending) < 2 * workers:

@@ -20,11 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
@@ -47,8 +49,8 @@ SCREENSHOT_WORKERS = max(2, os.cpu_count() or 2)
 # frame comes out exactly as from Stash's one-screenshot command while start-up (most of the
 # cost on short videos) is paid once. Every input keeps its decoder's buffers until the process
 # ends (measured: ~26 MB per 1080p H.264 input), so a process gets at most this many input
-# pixels: 7 inputs at 1080p, 1 at 4K, all 25 at 480p.
-SCREENSHOT_PIXELS_PER_PROCESS = 16_000_000
+# pixels: 4 inputs at 1080p (~120 MB), 1 at 4K, all 25 at 480p.
+SCREENSHOT_PIXELS_PER_PROCESS = 8_000_000
 # Fast mode lets libjpeg scale JPEGs down to no less than this. A 64 px floor saves ~15% on
 # 2-4 MP photos (12 MP ones reach libjpeg's 1/8 limit either way) but doubles the distance to
 # the exact hash.
@@ -62,6 +64,18 @@ FAST_THUMBNAIL_FROM_PIXELS = 2_000_000
 FAST_THUMBNAIL_MIN_SIDE = 64  # the hash resizes to 64x64: never enlarge
 FAST_THUMBNAIL_ASPECT_TOLERANCE = 0.02
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+class FfmpegSlots(Protocol):
+    """What is used of a (multiprocessing) semaphore."""
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+# Set in worker processes that hash videos side by side (see share_ffmpeg_slots).
+_ffmpeg_slots: FfmpegSlots | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,17 @@ def video_phash(
     if ffmpeg and ffprobe:
         return _video_phash_ffmpeg(path, ffmpeg, ffprobe, deadline)
     return _video_phash_opencv(path, deadline)
+
+
+def share_ffmpeg_slots(slots: FfmpegSlots | None) -> None:
+    """Cap the screenshot processes of several hashing processes together.
+
+    Each video starts up to SCREENSHOT_WORKERS ffmpeg processes, so a pool of one hashing
+    process per core would otherwise run cores x cores of them, each holding its decoders'
+    memory. With a shared semaphore of one slot per core, a lone video still uses every core.
+    """
+    global _ffmpeg_slots
+    _ffmpeg_slots = slots
 
 
 def find_ffmpeg(extra_dirs: Iterable[str | os.PathLike[str]] = ()) -> tuple[str | None, str | None]:
@@ -746,7 +771,9 @@ def _screenshots(path: str, ffmpeg: str, times: list[float], deadline: float) ->
                 command += arguments[3:split]
             for index, arguments in enumerate(commands):
                 command += ["-map", f"{index}:v:0", *arguments[split:]]
-        _run(command, deadline, f"ffmpeg cannot take a screenshot of {path}")
+        failure = f"ffmpeg cannot take a screenshot of {path}"
+        with _ffmpeg_slot(deadline, failure):
+            _run(command, deadline, failure)
         frames = []
         for seconds, output in zip(times, outputs, strict=True):
             try:
@@ -755,6 +782,21 @@ def _screenshots(path: str, ffmpeg: str, times: list[float], deadline: float) ->
                 data = b""
             frames.append(_bitmap_frame(data, path, seconds))
         return frames
+
+
+@contextmanager
+def _ffmpeg_slot(deadline: float, failure: str) -> Iterator[None]:
+    """Wait for a shared slot to run ffmpeg in, when slots are shared (else go at once)."""
+    slots = _ffmpeg_slots
+    if slots is None:
+        yield
+        return
+    if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise MediaError(f"Timed out: {failure}")
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def _bitmap_frame(data: bytes, path: str, seconds: float) -> np.ndarray:
