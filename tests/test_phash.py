@@ -273,7 +273,7 @@ def count_ffmpeg_processes(monkeypatch) -> list[list[str]]:
 @needs_ffmpeg
 @pytest.mark.parametrize(("pixel_budget", "processes"), [
     (10**9, 2),  # every input fits: one process per worker
-    (320 * 240 * 4, 7),  # four inputs per process
+    (320 * 240 * 4, 8),  # four inputs per process: 7 batches, rounded up to 4 per worker
     (1, 25),  # one input per process, as Stash runs them
 ])  # fmt: skip
 def test_screenshots_batched_in_one_ffmpeg_equal_one_process_each(
@@ -298,7 +298,7 @@ def test_shared_ffmpeg_slots_cap_the_processes_of_videos_hashed_side_by_side(
     video = make_video(tmp_path / "one keyframe.mp4")
     expected = stash_style_video_phash(video)
     monkeypatch.setattr(phash, "SCREENSHOT_WORKERS", 4)
-    monkeypatch.setattr(phash, "SCREENSHOT_PIXELS_PER_PROCESS", 320 * 240 * 2)  # 13 processes
+    monkeypatch.setattr(phash, "SCREENSHOT_PIXELS_PER_PROCESS", 320 * 240 * 2)  # 16 processes
     running, most, lock = 0, 0, threading.Lock()
     real_run = phash._run
 

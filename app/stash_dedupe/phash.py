@@ -658,7 +658,10 @@ def _video_phash_ffmpeg(path: str, ffmpeg: str, ffprobe: str, deadline: float) -
     times = _screenshot_times(duration)
     if pixels:
         per_process = max(1, SCREENSHOT_PIXELS_PER_PROCESS // pixels)
-        batches = max(min(SCREENSHOT_WORKERS, len(times)), math.ceil(len(times) / per_process))
+        workers = min(SCREENSHOT_WORKERS, len(times))
+        # A whole number of batches per worker, or the last one runs alone at the end.
+        rounds = math.ceil(len(times) / per_process / workers)
+        batches = min(len(times), rounds * workers)
     else:
         batches = len(times)  # one input per process: ffmpeg picks the stream as for Stash
     # Interleaved, so every batch seeks across the whole video and they finish together.
