@@ -11,14 +11,19 @@ import numpy as np
 from PIL import Image
 
 from stash_dedupe.backfill import (
+    BATCH_BYTES,
+    BATCH_EXACT_IMAGES,
+    BATCH_IMAGES,
+    HashTask,
     PhashCache,
+    _next_batch,
     files_to_hash,
     library_key,
     run_backfill,
     with_cached_phashes,
 )
 from stash_dedupe.jobs import CANCELLED, DONE, Job
-from stash_dedupe.models import IMAGE
+from stash_dedupe.models import IMAGE, VIDEO
 from stash_dedupe.stash_reader import open_stash_database
 
 from .test_demo_and_cli import groups_json, run_cli
@@ -101,6 +106,25 @@ def test_videos_are_hashed_as_stash_does_by_the_worker_pool(stash_database, tmp_
     }
 
 
+def test_tasks_go_to_workers_in_small_batches() -> None:
+    def task(file_id: int, media: str = IMAGE, size: int = 1000, exact: bool = False) -> HashTask:
+        return HashTask(file_id, media, f"/m/{file_id}", size, None, exact)
+
+    queue = list(reversed(
+        [task(i) for i in range(40)]
+        + [task(100, VIDEO), task(101, VIDEO)]
+        + [task(200 + i, exact=True) for i in range(6)]
+        + [task(300, size=BATCH_BYTES - 10), task(301, size=20)]
+    ))  # fmt: skip
+    sizes = []
+    while queue:
+        batch = _next_batch(queue)
+        assert len({(t.media, t.exact) for t in batch}) == 1
+        assert batch[0].media == IMAGE or len(batch) == 1  # a video goes alone
+        sizes.append(len(batch))
+    assert sizes == [BATCH_IMAGES, 8, 1, 1, BATCH_EXACT_IMAGES, 2, 1, 1]
+
+
 def test_changed_file_is_hashed_again(stash_database, tmp_path) -> None:
     database = make_library(stash_database, tmp_path, count=1)
     with open_stash_database(database) as stash:
@@ -122,7 +146,7 @@ def test_changed_file_is_hashed_again(stash_database, tmp_path) -> None:
 
 
 def test_cancelled_backfill_keeps_what_was_done(stash_database, tmp_path) -> None:
-    database = make_library(stash_database, tmp_path, count=4)
+    database = make_library(stash_database, tmp_path, count=100)  # 201 files: 7 batches
     with open_stash_database(database) as stash:
         files = stash.load_files(IMAGE)
         library = library_key(stash.path)
@@ -138,11 +162,10 @@ def test_cancelled_backfill_keeps_what_was_done(stash_database, tmp_path) -> Non
         job.wait(0.05)
     job.cancel()
     job.wait(60)
-    assert job.state in (CANCELLED, DONE)
-    remaining = files_to_hash(files, library, cache)
-    assert len(remaining) == len(tasks) - sum(
-        1 for _ in cache.connection.execute("SELECT 1 FROM phashes")
-    )
+    assert job.state == CANCELLED
+    cached = sum(1 for _ in cache.connection.execute("SELECT 1 FROM phashes"))
+    assert 0 < cached < len(tasks)  # the batches in flight finish; no new one starts
+    assert len(files_to_hash(files, library, cache)) == len(tasks) - cached
     cache.close()
 
 

@@ -97,6 +97,8 @@ class PhashCache:
         self.path = Path(path) if path else app_data_dir() / "phash-cache.sqlite"
         self.connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         self.connection.execute("PRAGMA journal_mode=WAL")
+        # A cache: after a power cut the last few results may be hashed again, never corrupt.
+        self.connection.execute("PRAGMA synchronous=NORMAL")
         self.connection.executescript(CACHE_SCHEMA)
 
     def close(self) -> None:
@@ -129,29 +131,36 @@ class PhashCache:
         ]
 
     def store(self, library: str, task: HashTask, outcome: HashOutcome) -> None:
-        if outcome.phash is not None:
-            self.connection.execute(
-                "INSERT OR REPLACE INTO phashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    library,
-                    task.file_id,
-                    task.path,
-                    task.size,
-                    task.mod_time,
-                    outcome.phash,
-                    int(outcome.exact),
-                    time.time(),
-                ),
-            )
-            self.connection.execute(
-                "DELETE FROM failures WHERE library = ? AND file_id = ?", (library, task.file_id)
-            )
-        else:
-            self.connection.execute(
-                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
-                (library, task.file_id, task.path, outcome.error or "unknown error", time.time()),
-            )
-        self.connection.commit()
+        self.store_many(library, [(task, outcome)])
+
+    def store_many(self, library: str, results: Sequence[tuple[HashTask, HashOutcome]]) -> None:
+        """Record a batch of results in one transaction."""
+        now = time.time()
+        with self.connection:
+            for task, outcome in results:
+                if outcome.phash is not None:
+                    self.connection.execute(
+                        "INSERT OR REPLACE INTO phashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            library,
+                            task.file_id,
+                            task.path,
+                            task.size,
+                            task.mod_time,
+                            outcome.phash,
+                            int(outcome.exact),
+                            now,
+                        ),
+                    )
+                    self.connection.execute(
+                        "DELETE FROM failures WHERE library = ? AND file_id = ?",
+                        (library, task.file_id),
+                    )
+                else:
+                    self.connection.execute(
+                        "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
+                        (library, task.file_id, task.path, outcome.error or "unknown error", now),
+                    )
 
     def failures(self, library: str) -> list[tuple[int, str, str]]:
         rows = self.connection.execute(
@@ -228,6 +237,34 @@ def hash_one(task: HashTask) -> HashOutcome:
         return HashOutcome(task.file_id, None, False, f"{type(error).__name__}: {error}")
 
 
+def hash_batch(tasks: Sequence[HashTask]) -> list[HashOutcome]:
+    """Runs in a worker process: several files in one round trip (small images hash in a
+    couple of milliseconds, less than it takes to hand a task to a worker and back)."""
+    return [hash_one(task) for task in tasks]
+
+
+# A batch is a video alone, or images up to these limits: small enough that pause and cancel
+# still take effect within a fraction of a second.
+BATCH_IMAGES = 32
+BATCH_EXACT_IMAGES = 4
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+def _next_batch(queue: list[HashTask]) -> list[HashTask]:
+    """Take the next batch from the end of `queue`."""
+    batch = [queue.pop()]
+    if batch[0].media == VIDEO:
+        return batch
+    limit = BATCH_EXACT_IMAGES if batch[0].exact else BATCH_IMAGES
+    size = batch[0].size
+    while queue and len(batch) < limit and queue[-1].media == IMAGE:
+        if queue[-1].exact != batch[0].exact or size + queue[-1].size > BATCH_BYTES:
+            break
+        size += queue[-1].size
+        batch.append(queue.pop())
+    return batch
+
+
 def _start_worker(ffmpeg_slots: FfmpegSlots) -> None:
     """Workers already use every core between them: keep BLAS from adding threads of its own
     (set before the worker first imports numpy), and share one ffmpeg slot per worker."""
@@ -257,38 +294,40 @@ def run_backfill(
     workers: int | None = None,
     cache_path: str | None = None,
 ) -> BackfillReport:
-    """Hash `tasks` on a process pool (the work is CPU-bound), storing each result at once.
+    """Hash `tasks` on a process pool (the work is CPU-bound), storing results as they come.
 
-    At most 2 tasks per worker are in flight, so pause and cancel take effect quickly.
+    Tasks go out in small batches (see _next_batch), at most 2 per worker in flight, so pause
+    and cancel take effect quickly.
     """
     workers = max(1, workers or os.cpu_count() or 1)
     cache = PhashCache(cache_path)
     job.total = len(tasks)
     hashed = 0
     failed: list[tuple[int, str, str]] = []
-    pending: dict[Future[HashOutcome], HashTask] = {}
+    pending: dict[Future[list[HashOutcome]], list[HashTask]] = {}
     queue = list(reversed(tasks))
     try:
         with worker_pool(workers) as pool:
             while queue or pending:
                 accepting = not job.cancel_requested and job.state != PAUSED
                 while accepting and queue and len(pending) < 2 * workers:
-                    task = queue.pop()
-                    pending[pool.submit(hash_one, task)] = task
+                    batch = _next_batch(queue)
+                    pending[pool.submit(hash_batch, batch)] = batch
                 if not pending:
                     job.checkpoint()  # waits while paused, raises Cancelled once cancelled
                     continue
                 finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    task = pending.pop(future)
-                    outcome = future.result()
-                    cache.store(library, task, outcome)
-                    if outcome.phash is None:
+                    batch = pending.pop(future)
+                    results = list(zip(batch, future.result(), strict=True))
+                    cache.store_many(library, results)
+                    failures = [(task, result) for task, result in results if result.phash is None]
+                    for task, outcome in failures:
                         failed.append((task.file_id, task.path, outcome.error or ""))
-                        job.advance(failed=1, message=f"failed: {task.path}")
-                    else:
-                        hashed += 1
-                        job.advance(message=task.path)
+                    hashed += len(results) - len(failures)
+                    last = failures[-1][0] if failures else batch[-1]
+                    prefix = "failed: " if failures else ""
+                    job.advance(len(results), failed=len(failures), message=prefix + last.path)
     finally:
         cache.close()
     return BackfillReport(hashed, failed)
