@@ -743,18 +743,24 @@ def _go_float_text(value: float) -> str:
     return f"{text}{digits[:point]}.{digits[point:]}"
 
 
-def _screenshot_command(path: str, ffmpeg: str, seconds: float, output: str) -> list[str]:
-    """Stash's ScreenshotTime arguments: one 160 px wide frame at `seconds`, as a BMP."""
-    return [ffmpeg, "-v", "error", "-y", "-threads", "1", "-ss", _go_float_text(seconds),
-            "-i", path,
-            "-frames:v", "1", "-vf", f"scale={SCREENSHOT_WIDTH}:-2",
+# Stash's ScreenshotTime command is `ffmpeg -v error -y` + input + output, as below.
+_FFMPEG_QUIET = ("-v", "error", "-y")
+
+
+def _screenshot_input(path: str, seconds: float) -> list[str]:
+    return ["-threads", "1", "-ss", _go_float_text(seconds), "-i", path]
+
+
+def _screenshot_output(output: str) -> list[str]:
+    """One 160 px wide frame as a BMP."""
+    return ["-frames:v", "1", "-vf", f"scale={SCREENSHOT_WIDTH}:-2",
             "-c:v", "bmp", "-f", "rawvideo", output]  # fmt: skip
 
 
 def _screenshot(path: str, ffmpeg: str, seconds: float, deadline: float) -> np.ndarray:
     """One frame as RGB from its own ffmpeg process, exactly as Stash takes it."""
-    data = _run(_screenshot_command(path, ffmpeg, seconds, "-"), deadline,
-                f"ffmpeg cannot take a screenshot of {path}")  # fmt: skip
+    command = [ffmpeg, *_FFMPEG_QUIET, *_screenshot_input(path, seconds), *_screenshot_output("-")]
+    data = _run(command, deadline, f"ffmpeg cannot take a screenshot of {path}")
     return _bitmap_frame(data, path, seconds)
 
 
@@ -763,17 +769,13 @@ def _screenshots(path: str, ffmpeg: str, times: list[float], deadline: float) ->
     each input seeking on its own, each output written to its own BMP file."""
     with tempfile.TemporaryDirectory(prefix="stash-dedupe-shots-") as folder:
         outputs = [os.path.join(folder, f"{index:02d}.bmp") for index in range(len(times))]
-        commands = [_screenshot_command(path, ffmpeg, seconds, output)[1:]
-                    for seconds, output in zip(times, outputs, strict=True)]  # fmt: skip
-        if len(times) == 1:
-            command = [ffmpeg, *commands[0]]
-        else:  # [-v error -y] -threads 1 -ss T -i FILE | -frames:v 1 -vf ... -f rawvideo OUT
-            split = commands[0].index("-i") + 2
-            command = [ffmpeg, "-v", "error", "-y"]
-            for arguments in commands:
-                command += arguments[3:split]
-            for index, arguments in enumerate(commands):
-                command += ["-map", f"{index}:v:0", *arguments[split:]]
+        command = [ffmpeg, *_FFMPEG_QUIET]
+        for seconds in times:
+            command += _screenshot_input(path, seconds)
+        for index, output in enumerate(outputs):
+            if len(times) > 1:  # with one input ffmpeg picks the stream, exactly as for Stash
+                command += ["-map", f"{index}:v:0"]
+            command += _screenshot_output(output)
         failure = f"ffmpeg cannot take a screenshot of {path}"
         with _ffmpeg_slot(deadline, failure):
             _run(command, deadline, failure)
