@@ -31,7 +31,7 @@ def test_true_duplicates_resolve_with_scores_above_threshold(session) -> None:
         assert resolution.keeper not in resolution.remove
         assert all(score >= 0.8 for score in resolution.scores.values())
     plan = preview.plan()
-    assert all(group["keep"] and group["group_id"] for group in plan["groups"])
+    assert all(group.keep and group.group_id for group in plan.groups)
     assert preview.bytes == sum(r.bytes for r in preview.resolved)
 
 

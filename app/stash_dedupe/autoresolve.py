@@ -14,6 +14,7 @@ from stash_dedupe.errors import AppError, MediaError
 from stash_dedupe.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD
 from stash_dedupe.frames import compare_images as image_similarity
 from stash_dedupe.models import IMAGE, MediaFile
+from stash_dedupe.removal import RemovalGroup, RemovalPlan
 from stash_dedupe.session import GroupFilter, LibrarySession, ReviewGroup
 
 
@@ -47,18 +48,18 @@ class AutoPreview:
     def bytes(self) -> int:
         return sum(resolution.bytes for resolution in self.resolved)
 
-    def plan(self) -> dict:
+    def plan(self) -> RemovalPlan:
         """The removal plan, naming each group so the session checks it is still current."""
-        return {
-            "groups": [
-                {
-                    "group_id": resolution.group_id,
-                    "keep": [resolution.keeper.file_id],
-                    "remove": [file.file_id for file in resolution.remove],
-                }
+        return RemovalPlan(
+            tuple(
+                RemovalGroup(
+                    keep=(resolution.keeper.file_id,),
+                    remove=tuple(file.file_id for file in resolution.remove),
+                    group_id=resolution.group_id,
+                )
                 for resolution in self.resolved
-            ]
-        }
+            )
+        )
 
 
 def check_threshold(threshold: float) -> float:
@@ -90,13 +91,16 @@ def preview_auto_resolve(
         except MediaError as error:
             unresolved.append(Unresolved(group.group_id, error.message))
             continue
-        failing = [
-            (file_id, score)
-            for file_id, score in scores.items()
-            if score is None or score < threshold
-        ]
+        copies = group.copies_of(keeper)
+        if not copies:
+            unresolved.append(
+                Unresolved(group.group_id, "no file is within the distance of the keeper")
+            )
+            continue
+        copy_scores = {file.file_id: scores.get(file.file_id) for file in copies}
+        failing = [score for score in copy_scores.values() if score is None or score < threshold]
         if failing:
-            worst = min((score for _, score in failing if score is not None), default=None)
+            worst = min((score for score in failing if score is not None), default=None)
             reason = (
                 "a file could not be compared"
                 if worst is None
@@ -104,13 +108,12 @@ def preview_auto_resolve(
             )
             unresolved.append(Unresolved(group.group_id, reason))
             continue
-        others = tuple(file for file in group.files if file.file_id != keeper.file_id)
         resolved.append(
             Resolution(
                 group.group_id,
                 keeper,
-                others,
-                {file_id: float(score) for file_id, score in scores.items()},
+                copies,
+                {file_id: score for file_id, score in copy_scores.items() if score is not None},
             )
         )
     if progress is not None:

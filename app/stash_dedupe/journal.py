@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import TextIO
 
 from stash_dedupe.appdata import app_data_dir
-from stash_dedupe.errors import AppError, NotFoundError
+from stash_dedupe.errors import AppError, NotFoundError, RefusedError
+from stash_dedupe.filelock import FileLock, LockTimeout
 
 JOURNAL_FILE_NAME = "journal.sqlite3"
+# How long a removal waits for another one (another window, request or CLI run) to finish.
+REMOVAL_LOCK_WAIT_SECONDS = 300.0
 
 TRASH, MOVE, DELETE, UNDO = "trash", "move", "delete", "undo"
 REMOVAL_MODES = (TRASH, MOVE, DELETE)
@@ -130,6 +133,7 @@ class Journal:
         self._connection = connection
         self._lock = threading.RLock()
         self.path = path
+        self._removal_lock = FileLock(path.with_name(path.name + ".lock"))
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Journal:
@@ -161,6 +165,23 @@ class Journal:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @contextmanager
+    def removal_lock(self, timeout: float = REMOVAL_LOCK_WAIT_SECONDS) -> Iterator[None]:
+        """The one critical section for removing, undoing and reconciling, across threads and
+        processes: whoever holds it is the only one moving files this journal records.
+
+        One journal serves every library the user opens, and reconcile and undo work on all
+        of it, so the lock is the journal's rather than one library's. Re-entrant.
+        """
+        try:
+            with self._removal_lock.hold(timeout):
+                yield
+        except LockTimeout:
+            raise RefusedError(
+                "Another removal or undo (in this window, another one, or the command line) "
+                f"has been running for over {timeout:.0f} s; try again when it has finished."
+            ) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -54,6 +54,7 @@ from stash_dedupe.journal import (
     Journal,
     batch_actions,
 )
+from stash_dedupe.library_paths import checked_library_path, is_below, real_roots
 from stash_dedupe.models import MediaFile
 
 PARTIAL_PREFIX = ".stash-dedupe-partial-"
@@ -70,10 +71,19 @@ _RENAME_NOREPLACE = 1  # from <linux/fs.h>
 
 @dataclass(frozen=True)
 class RemovalGroup:
-    """Files of one duplicate group: `keep` stays, `remove` goes."""
+    """Files of one duplicate group: `keep` stays, `remove` goes.
+
+    `group_id` names the duplicate group the user reviewed (None in a hand-written plan): the
+    session holds the plan group against that group, and messages name it.
+    """
 
     keep: tuple[int, ...]
     remove: tuple[int, ...]
+    group_id: str | None = None
+
+    def label(self, number: int) -> str:
+        """How messages name this group: by its id, else by its place in the plan."""
+        return f"Group {self.group_id}" if self.group_id else f"Group {number} of the plan"
 
 
 @dataclass(frozen=True)
@@ -94,20 +104,41 @@ class RemovalPlan:
         for number, group in enumerate(groups, start=1):
             if not isinstance(group, dict):
                 raise RefusedError(f'Group {number} must be an object with "keep" and "remove".')
+            group_id = group.get("group_id")
+            if group_id is not None and (not isinstance(group_id, str) or len(group_id) > 64):
+                raise RefusedError(f'The plan\'s group {number} "group_id" must be a group id.')
             parsed.append(
                 RemovalGroup(
                     keep=_file_ids(group.get("keep"), f'group {number} "keep"'),
                     remove=_file_ids(group.get("remove"), f'group {number} "remove"'),
+                    group_id=group_id or None,
                 )
             )
         return cls(tuple(parsed))
+
+    def to_json(self) -> dict[str, object]:
+        """The plan as `from_json` reads it (and as the page and `groups --json` users send)."""
+        return {
+            "groups": [
+                {
+                    **({"group_id": group.group_id} if group.group_id else {}),
+                    "keep": list(group.keep),
+                    "remove": list(group.remove),
+                }
+                for group in self.groups
+            ]
+        }
+
+    @property
+    def removed_ids(self) -> list[int]:
+        return [file_id for group in self.groups for file_id in group.remove]
 
 
 def _file_ids(value: object, where: str) -> tuple[int, ...]:
     if not isinstance(value, list):
         raise RefusedError(f"The plan's {where} must be a list of file ids.")
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, int):
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 1 << 63:
             raise RefusedError(f"The plan's {where} must hold file ids (integers), not {item!r}.")
     return tuple(value)
 
@@ -193,10 +224,29 @@ def execute_plan(
     is broken. A file that changed since the scan, or whose keeper changed, is skipped and
     reported while the rest continues.
     """
+    if dry_run:
+        return _execute(plan, library, library_roots, journal, mode, trash_dir, False, True)
+    with journal.removal_lock():
+        return _execute(
+            plan, library, library_roots, journal, mode, trash_dir, confirm_delete, False
+        )
+
+
+def _execute(
+    plan: RemovalPlan,
+    library: Mapping[int, MediaFile],
+    library_roots: Sequence[str],
+    journal: Journal,
+    mode: str,
+    trash_dir: str | None,
+    confirm_delete: bool,
+    dry_run: bool,
+) -> RemovalResult:
+    """`execute_plan`'s work; the caller holds the removal lock unless it is a dry run."""
     trash_root = _check_mode(mode, trash_dir, confirm_delete, dry_run)
     removals = _check_plan(plan, library, library_roots)
     if trash_root is not None:
-        _check_trash_folder(trash_root, removals, probe=not dry_run)
+        _check_trash_folder(trash_root, removals, library_roots, probe=not dry_run)
     if dry_run:
         return _preview(removals, mode, trash_root)
 
@@ -252,20 +302,22 @@ def _check_plan(
     plan: RemovalPlan, library: Mapping[int, MediaFile], library_roots: Sequence[str]
 ) -> list[_Removal]:
     """Check every rule that does not depend on timing; any failure refuses the whole plan."""
-    roots = [os.path.realpath(root) for root in library_roots if root]
-    if not roots:
+    if not real_roots(library_roots):
         raise RefusedError("No library folders are known, so no file can be shown to be in it.")
     kept_ids = {file_id for group in plan.groups for file_id in group.keep}
     removed_ids: set[int] = set()
     removals = []
+    keepers_of_group: list[tuple[str, tuple[MediaFile, ...]]] = []
     for number, group in enumerate(plan.groups, start=1):
         if not group.remove:
             continue
         if not group.keep:
             raise RefusedError(
-                f"Group {number} would lose every copy: keep at least one file in each group."
+                f"{group.label(number)} would lose every copy: keep at least one file in each"
+                " group."
             )
         keepers = tuple(_library_file(library, file_id, "Kept") for file_id in group.keep)
+        keepers_of_group.append((group.label(number), keepers))
         for file_id in group.remove:
             if file_id in kept_ids:
                 raise RefusedError(f"File {file_id} is both kept and removed; pick one.")
@@ -273,21 +325,25 @@ def _check_plan(
                 raise RefusedError(f"File {file_id} is listed for removal twice.")
             removed_ids.add(file_id)
             file = _library_file(library, file_id, "Removed")
-            removals.append(_Removal(file, _checked_library_path(file, roots), keepers))
+            removals.append(_Removal(file, checked_library_path(file, library_roots), keepers))
     if not removals:
         raise RefusedError("The plan removes nothing.")
 
-    keepers_by_id = {keeper.file_id: keeper for removal in removals for keeper in removal.keepers}
     keeper_identities: dict[tuple[int, int], MediaFile] = {}
-    for keeper in keepers_by_id.values():
-        problem = _keeper_problem(keeper)
-        try:
-            keeper_stat = os.stat(keeper.path)
-        except OSError as error:
-            problem = problem or f"cannot be checked ({_describe(error)})"
-        if problem:
-            raise RefusedError(f"Kept file {keeper.file_id} ({keeper.path}) {problem}.")
-        keeper_identities[(keeper_stat.st_dev, keeper_stat.st_ino)] = keeper
+    for label, keepers in keepers_of_group:
+        for keeper in keepers:
+            checked_library_path(keeper, library_roots)  # a kept link or outsider is no copy
+            problem = _keeper_problem(keeper)
+            try:
+                keeper_stat = os.stat(keeper.path)
+            except OSError as error:
+                problem = problem or f"cannot be checked ({_describe(error)})"
+            if problem:
+                raise RefusedError(
+                    f"{label}: its kept file {keeper.file_id} ({keeper.path}) {problem}, so"
+                    " nothing in this plan was removed. Reload the groups and decide again."
+                )
+            keeper_identities[(keeper_stat.st_dev, keeper_stat.st_ino)] = keeper
     for removal in removals:
         try:
             removal_stat = os.lstat(removal.path)
@@ -318,31 +374,6 @@ def _library_file(library: Mapping[int, MediaFile], file_id: int, role: str) -> 
     return file
 
 
-def _checked_library_path(file: MediaFile, roots: list[str]) -> str:
-    """The file's real path, refused if it is a link, not a regular file or outside the roots."""
-    where = f"File {file.file_id} ({file.path})"
-    if not os.path.isabs(file.path):
-        raise RefusedError(f"{where} does not have an absolute path.")
-    if os.path.islink(file.path):
-        raise RefusedError(f"{where} is a symbolic link; the app never follows links.")
-    real_path = os.path.realpath(file.path)
-    if not any(_is_below(real_path, root) for root in roots):
-        shown = "" if real_path == os.path.normpath(file.path) else f" (it resolves to {real_path})"
-        raise RefusedError(f"{where} is outside the library folders{shown}.")
-    try:
-        mode = os.lstat(real_path).st_mode
-    except OSError:
-        return real_path  # missing or unreadable: skipped with a reason when its turn comes
-    if not stat.S_ISREG(mode):
-        raise RefusedError(f"{where} is not a regular file.")
-    return real_path
-
-
-def _is_below(path: str, root: str) -> bool:
-    path, root = os.path.normcase(path), os.path.normcase(root)
-    return path.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def _keeper_problem(keeper: MediaFile) -> str | None:
     """Why a kept file can't be relied on as the group's surviving copy, or None."""
     try:
@@ -360,8 +391,18 @@ def _keeper_problem(keeper: MediaFile) -> str | None:
     return None
 
 
-def _check_trash_folder(trash_root: Path, removals: list[_Removal], probe: bool) -> None:
-    """Refuse a trash folder that is missing, not a folder, read-only or too small."""
+def _check_trash_folder(
+    trash_root: Path, removals: list[_Removal], library_roots: Sequence[str], probe: bool
+) -> None:
+    """Refuse a trash folder that is missing, not a folder, read-only or too small, or that
+    lies inside the library (Stash would scan the removed files back in)."""
+    for root in library_roots:
+        real_root = os.path.realpath(root)
+        if str(trash_root) == real_root or is_below(str(trash_root), real_root):
+            raise RefusedError(
+                f"The trash folder {trash_root} is inside the library folder {root}; choose a"
+                " folder outside the library."
+            )
     if not trash_root.exists():
         raise RefusedError(f"The trash folder {trash_root} does not exist.")
     if not trash_root.is_dir():
@@ -797,6 +838,11 @@ def reconcile(journal: Journal) -> list[Action]:
     original and a complete copy exist, the copy is deleted (the original wins) after a
     byte comparison; if they differ both are kept and the action is marked failed.
     """
+    with journal.removal_lock():
+        return _reconcile(journal)
+
+
+def _reconcile(journal: Journal) -> list[Action]:
     settled = []
     for action in journal.actions_in_state(PLANNED):
         state, reason = _settle(action)
@@ -865,11 +911,12 @@ def _remove_trashinfo(action: Action) -> None:
 
 def undo_action(journal: Journal, action_id: int) -> UndoResult:
     """Move one removed file back to its original path; refuses if it can't be done safely."""
-    action = journal.action(action_id)
-    refusal = _undo_refusal(action)
-    if refusal is not None:
-        raise RefusedError(refusal)
-    result = _undo(journal, [action])
+    with journal.removal_lock():
+        action = journal.action(action_id)
+        refusal = _undo_refusal(action)
+        if refusal is not None:
+            raise RefusedError(refusal)
+        result = _undo(journal, [action])
     if result.skipped:
         raise RefusedError(result.skipped[0].reason)
     return result
@@ -877,6 +924,11 @@ def undo_action(journal: Journal, action_id: int) -> UndoResult:
 
 def undo_batch(journal: Journal, batch_id: int) -> UndoResult:
     """Move back every file of a batch that can be restored; reports those that can't."""
+    with journal.removal_lock():
+        return _undo_batch(journal, batch_id)
+
+
+def _undo_batch(journal: Journal, batch_id: int) -> UndoResult:
     batch = journal.batch(batch_id)
     if batch.mode == UNDO:
         raise RefusedError(f"Batch {batch_id} is itself an undo; remove the files again instead.")

@@ -36,7 +36,7 @@ import bottle
 from stash_dedupe import __version__
 from stash_dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
 from stash_dedupe.dismissals import Dismissal, DismissalStore
-from stash_dedupe.errors import AppError, MediaError, NotFoundError
+from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.frames import (
     DEFAULT_MATCH_THRESHOLD,
     GroupComparison,
@@ -255,11 +255,18 @@ def group_detail_json(session: LibrarySession, group: ReviewGroup) -> dict[str, 
     files = []
     for file in group.files:
         entry = file_json(file)
-        entry["distance"] = session.distance_to_first(group, file)
+        entry["distance"] = session.distance_to(keeper, file)
+        entry["copy_of_keeper"] = group.matches(keeper, file)
         picture = session.picture_size(file)
         entry["picture_width"], entry["picture_height"] = picture or (None, None)
         files.append(entry)
-    return {**group_summary_json(group), "keeper_id": keeper.file_id, "files": files}
+    return {
+        **group_summary_json(group),
+        "keeper_id": keeper.file_id,
+        "distance_limit": group.distance_limit,
+        "duration_tolerance": group.duration_tolerance,
+        "files": files,
+    }
 
 
 def dismissal_json(dismissal: Dismissal) -> dict[str, Any]:
@@ -314,7 +321,7 @@ def auto_preview_json(preview: AutoPreview) -> dict[str, Any]:
             for resolution in preview.resolved
         ],
         "unresolved": [dataclasses.asdict(unresolved) for unresolved in preview.unresolved],
-        "plan": preview.plan(),
+        "plan": preview.plan().to_json(),
     }
 
 
@@ -570,14 +577,10 @@ def create_app(state: AppState) -> bottle.Bottle:
 
     @app.get("/api/files/<file_id:int>/media")
     def media(file_id: int) -> Any:
-        file = state.require_session().file(file_id)
-        if not os.path.isfile(file.path):
-            raise MediaError(f"{file.path} is not on disk (check the path mappings).")
-        if not os.access(file.path, os.R_OK):
-            raise MediaError(f"{file.path} cannot be read (permission denied).")
-        mimetype = mimetypes.guess_type(file.path)[0] or "application/octet-stream"
-        folder, name = os.path.split(file.path)
-        # Only the DB-listed path reaches static_file, which adds Range and caching support.
+        path = state.require_session().readable_path(file_id)
+        mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        folder, name = os.path.split(path)
+        # Only a checked library path reaches static_file, which adds Range and caching.
         return bottle.static_file(name, root=folder, mimetype=mimetype)
 
     @app.get("/api/files/<first:int>/compare/<second:int>")

@@ -8,6 +8,8 @@ the expensive grouping per filter, and checks removal plans against the current 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -39,8 +41,10 @@ from stash_dedupe.grouping import find_groups
 from stash_dedupe.jobs import Job
 from stash_dedupe.journal import Journal, removed_file_ids
 from stash_dedupe.keeper import DEFAULT_RULES, suggest_keeper
+from stash_dedupe.library_paths import checked_library_path, readable_library_path
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
 from stash_dedupe.removal import (
+    RemovalGroup,
     RemovalPlan,
     RemovalResult,
     UndoResult,
@@ -109,6 +113,31 @@ class ReviewGroup:
     files: tuple[MediaFile, ...]
     max_distance: int
     suspicious: bool
+    distance_limit: int = 0
+    duration_tolerance: float | None = None
+
+    def matches(self, keeper: MediaFile, file: MediaFile) -> bool:
+        """Whether `file` is a copy of `keeper` under the group's own filter: phashes within
+        its distance and durations within its tolerance. Only such files are ever marked
+        Remove by a suggestion, auto-resolve or a bulk action; any other member (a file of
+        the same Stash scene, say) stays unless the user marks it by hand."""
+        if file.file_id == keeper.file_id:
+            return True
+        if not keeper.phash or not file.phash:
+            return False
+        if phash_distance(keeper.phash, file.phash) > self.distance_limit:
+            return False
+        if self.duration_tolerance is None or not keeper.duration or not file.duration:
+            return True
+        return abs(keeper.duration - file.duration) <= self.duration_tolerance
+
+    def copies_of(self, keeper: MediaFile) -> tuple[MediaFile, ...]:
+        """The other files a suggestion to keep `keeper` marks Remove."""
+        return tuple(
+            file
+            for file in self.files
+            if file.file_id != keeper.file_id and self.matches(keeper, file)
+        )
 
     @cached_property
     def total_size(self) -> int:
@@ -211,13 +240,27 @@ class LibrarySession:
 
     def thumbnail(self, file_id: int) -> bytes:
         """A small JPEG of a library file (Stash's own when its generated folder is found)."""
-        return self.thumbnails.thumbnail(self.file(file_id))
+        file = self.file(file_id)
+        return self.thumbnails.thumbnail(self._inside_library(file))
+
+    def readable_path(self, file_id: int) -> str:
+        """The real path of a library file to serve: on disk, inside the library, no link."""
+        return readable_library_path(self.file(file_id), self.library_roots)
+
+    def _inside_library(self, file: MediaFile) -> MediaFile:
+        """The file with its real path, refused if it is a link or lies outside the library
+        (a missing file passes: readers report it as missing)."""
+        real_path = checked_library_path(file, self.library_roots)
+        return file if real_path == file.path else dataclasses.replace(file, path=real_path)
 
     def _refresh_removed(self) -> None:
+        self._removed = self._removed_now()
+
+    def _removed_now(self) -> set[int]:
         # The journal is shared by every database the user opens: an id counts as removed
         # here only when this database's file is gone from its path too.
         library = self.library()
-        self._removed = {
+        return {
             file_id
             for file_id in removed_file_ids(self.journal)
             if file_id in library and not os.path.lexists(library[file_id].path)
@@ -295,6 +338,8 @@ class LibrarySession:
                     files=tuple(group.files),
                     max_distance=group.max_distance,
                     suspicious=bool(group.suspicious),
+                    distance_limit=group_filter.distance,
+                    duration_tolerance=group_filter.duration_tolerance,
                 )
                 for group in found
             ]
@@ -307,13 +352,8 @@ class LibrarySession:
             return None
         if len(files) == len(group.files):
             return group
-        return ReviewGroup(
-            group_id=group.group_id,
-            kind=group.kind,
-            media=group.media,
-            files=tuple(files),
-            max_distance=_max_distance(files, group.max_distance),
-            suspicious=group.suspicious,
+        return dataclasses.replace(
+            group, files=tuple(files), max_distance=_max_distance(files, group.max_distance)
         )
 
     def group(self, group_id: str) -> ReviewGroup:
@@ -345,11 +385,12 @@ class LibrarySession:
             self._pictures[file.file_id] = picture
         return self._pictures[file.file_id]
 
-    def distance_to_first(self, group: ReviewGroup, file: MediaFile) -> int | None:
-        first = group.files[0]
-        if not first.phash or not file.phash:
+    @staticmethod
+    def distance_to(keeper: MediaFile, file: MediaFile) -> int | None:
+        """Bits between two files' phashes (None when either has none)."""
+        if not keeper.phash or not file.phash:
             return None
-        return phash_distance(first.phash, file.phash)
+        return phash_distance(keeper.phash, file.phash)
 
     def _decisions_changed(self) -> None:
         """Dismissals or removals changed: regroup lazily from the cached engine output."""
@@ -383,76 +424,89 @@ class LibrarySession:
 
     # ---- removal ------------------------------------------------------------------------
 
-    def check_plan(self, plan: object) -> RemovalPlan:
-        """Parse a plan from the UI and hold each of its groups against a current group.
+    def check_plan(self, plan: RemovalPlan | object) -> RemovalPlan:
+        """Parse a plan (from the page, the CLI or auto-resolve) and hold each of its groups
+        against a current duplicate group; RefusedError names the first group that fails.
 
         Each plan group may name its `group_id`; every file it keeps or removes must belong
         to that current group (or, without an id, to one current group), and it must keep
         at least one. The removal code enforces the last-copy rule again on its own.
         """
-        if not isinstance(plan, dict) or not isinstance(plan.get("groups"), list):
-            raise RefusedError('A removal plan must be an object with a "groups" list.')
-        parsed = RemovalPlan.from_json(
-            {
-                "groups": [
-                    {key: value for key, value in entry.items() if key in ("keep", "remove")}
-                    if isinstance(entry, dict)
-                    else entry
-                    for entry in plan["groups"]
-                ]
-            }
-        )
+        parsed = plan if isinstance(plan, RemovalPlan) else RemovalPlan.from_json(plan)
         with self._groups_lock:
-            pairs = zip(plan["groups"], parsed.groups, strict=True)
-            for number, (entry, group) in enumerate(pairs, 1):
-                members = set(group.keep) | set(group.remove)
-                if not group.keep:
-                    raise RefusedError(
-                        f"Group {number} would lose every copy: keep at least one file."
-                    )
-                current = self._current_group_for(entry.get("group_id"), members)
-                if current is None:
-                    raise RefusedError(
-                        f"Group {number} of the plan is not a current duplicate group "
-                        "(reload the groups and try again)."
-                    )
+            for number, group in enumerate(parsed.groups, 1):
+                self._check_plan_group(number, group)
         return parsed
 
-    def _current_group_for(self, group_id: object, members: set[int]) -> ReviewGroup | None:
-        candidates = (
-            [self._current[group_id]]
-            if isinstance(group_id, str) and group_id in self._current
-            else []
-            if group_id is not None
-            else list(self._current.values())
-        )
+    def _check_plan_group(self, number: int, group: RemovalGroup) -> None:
+        label = group.label(number)
+        if not group.keep:
+            raise RefusedError(f"{label} would lose every copy: keep at least one file.")
+        library = self.library()
+        for file_id in (*group.keep, *group.remove):
+            if file_id in self._removed:
+                role = "its kept file" if file_id in group.keep else "file"
+                path = library[file_id].path
+                raise RefusedError(
+                    f"{label}: {role} {file_id} ({path}) was already removed (by another "
+                    "removal in this window, another window or the command line), so nothing "
+                    "in this plan was removed. Reload the groups and decide again."
+                )
+        members = set(group.keep) | set(group.remove)
+        if self._current_group_for(group.group_id, members) is None:
+            raise RefusedError(
+                f"{label} is not a current duplicate group: its files are not all in one group"
+                " of the groups shown (reload the groups and try again)."
+            )
+
+    def _current_group_for(self, group_id: str | None, members: set[int]) -> ReviewGroup | None:
+        if group_id is not None:
+            candidates = [self._current[group_id]] if group_id in self._current else []
+        else:
+            candidates = list(self._current.values())
         for group in candidates:
             if members <= {file.file_id for file in group.files}:
                 return group
         return None
 
+    def _catch_up(self) -> None:
+        """Take in removals and undos done elsewhere (another window or process) since the
+        groups were computed: the plan must be held against the library as it is now."""
+        with self._groups_lock:
+            if self._removed_now() != self._removed:
+                self._decisions_changed()
+
     def remove(
         self,
-        plan: object,
+        plan: RemovalPlan | object,
         mode: str = "trash",
         trash_dir: str | None = None,
         confirm_delete: bool = False,
         dry_run: bool = False,
     ) -> RemovalResult:
-        """Check the plan against the current groups, then run it through the journal."""
-        parsed = self.check_plan(plan)
-        result = execute_plan(
-            parsed,
-            self.library(),
-            self.library_roots,
-            self.journal,
-            mode=mode,
-            trash_dir=trash_dir or None,
-            confirm_delete=confirm_delete,
-            dry_run=dry_run,
-        )
-        if not dry_run:
-            self._decisions_changed()
+        """Check the plan against the current groups, then run it through the journal.
+
+        Both happen under the journal's removal lock, after catching up with removals done
+        elsewhere, so two crossed plans (keep A remove B, keep B remove A) never both run:
+        the second one finds its keeper gone and is refused.
+        """
+        parsed = plan if isinstance(plan, RemovalPlan) else RemovalPlan.from_json(plan)
+        lock = contextlib.nullcontext() if dry_run else self.journal.removal_lock()
+        with lock:
+            self._catch_up()
+            self.check_plan(parsed)
+            result = execute_plan(
+                parsed,
+                self.library(),
+                self.library_roots,
+                self.journal,
+                mode=mode,
+                trash_dir=trash_dir or None,
+                confirm_delete=confirm_delete,
+                dry_run=dry_run,
+            )
+            if not dry_run:
+                self._decisions_changed()
         return result
 
     # ---- long work --------------------------------------------------------------------------
@@ -460,7 +514,7 @@ class LibrarySession:
     def compare_frames(self, group_id: str, samples: int = DEFAULT_FRAME_COUNT) -> GroupComparison:
         """Frame strips of a video group's files and their similarity to the suggested keeper."""
         group = self.group(group_id)
-        paths = [file.path for file in group.files]
+        paths = [self._inside_library(file).path for file in group.files]
         # Sample first: black bars found in the frames can change which file is the keeper.
         for file, sampled in zip(group.files, sample_group(paths, samples), strict=True):
             if isinstance(sampled, SampledFrames):
@@ -484,7 +538,7 @@ class LibrarySession:
         pair = self.file(first_id), self.file(second_id)
         if any(file.media != IMAGE for file in pair):
             raise AppError("Only images are compared this way; videos compare by frames.")
-        return pair
+        return self._inside_library(pair[0]), self._inside_library(pair[1])
 
     def backfill(self, job: Job, media: str = "all") -> dict[str, int]:
         """Compute the phashes Stash lacks (a job: progress, pause, cancel), then regroup."""
@@ -511,8 +565,9 @@ class LibrarySession:
         self._decisions_changed()
 
     def undo_batch(self, batch_id: int) -> UndoResult:
-        result = undo_batch(self.journal, batch_id)
-        self._decisions_changed()
+        with self.journal.removal_lock():
+            result = undo_batch(self.journal, batch_id)
+            self._decisions_changed()
         return result
 
 

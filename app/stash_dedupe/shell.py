@@ -127,7 +127,7 @@ class WindowApi:
         """Open a library file in the system's default app (the window's web engine plays
         few codecs). Only ids the Stash database lists: the page cannot name a path."""
         session = self._state.require_session()
-        open_with_system(session.file(int(file_id)).path)
+        open_with_system(session.readable_path(int(file_id)))
         return True
 
     def page_rendered(self, info: dict[str, Any] | None = None) -> bool:

@@ -1,0 +1,66 @@
+"""Which paths the app may touch: regular files inside the library folders, never by a link.
+
+One rule for every way a file's bytes leave the disk or the file is moved: removal, the
+media and thumbnail routes, frame and image comparison, "open in the default player". A
+path that is itself a symbolic link, or that resolves (every link above it followed) to a
+place outside the library's (mapped) root folders, or to something that is not a regular
+file, is refused with a message naming the file. So a library file or folder replaced by a
+link to /etc serves nothing and removes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+
+from stash_dedupe.errors import MediaError, RefusedError
+from stash_dedupe.models import MediaFile
+
+
+def is_below(path: str, root: str) -> bool:
+    """Whether `path` lies strictly inside the folder `root` (both already resolved)."""
+    path, root = os.path.normcase(path), os.path.normcase(root)
+    return path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def real_roots(library_roots: Sequence[str]) -> list[str]:
+    """The library folders with their own links resolved (a root may itself be a link)."""
+    return [os.path.realpath(root) for root in library_roots if root]
+
+
+def checked_library_path(file: MediaFile, library_roots: Sequence[str]) -> str:
+    """The file's real path if the app may touch it; RefusedError says why not.
+
+    A missing file passes (its real path is returned): removal skips it with a reason when
+    its turn comes, and readers report it with `readable_library_path`.
+    """
+    where = f"File {file.file_id} ({file.path})"
+    roots = real_roots(library_roots)
+    if not roots:
+        raise RefusedError("No library folders are known, so no file can be shown to be in it.")
+    if not os.path.isabs(file.path):
+        raise RefusedError(f"{where} does not have an absolute path.")
+    if os.path.islink(file.path):
+        raise RefusedError(f"{where} is a symbolic link; the app never follows links.")
+    real_path = os.path.realpath(file.path)
+    if not any(is_below(real_path, root) for root in roots):
+        shown = "" if real_path == os.path.normpath(file.path) else f" (it resolves to {real_path})"
+        raise RefusedError(f"{where} is outside the library folders{shown}.")
+    try:
+        mode = os.lstat(real_path).st_mode
+    except OSError:
+        return real_path
+    if not stat.S_ISREG(mode):
+        raise RefusedError(f"{where} is not a regular file.")
+    return real_path
+
+
+def readable_library_path(file: MediaFile, library_roots: Sequence[str]) -> str:
+    """The real path of a library file that is on disk and may be read or served."""
+    real_path = checked_library_path(file, library_roots)
+    if not os.path.lexists(real_path):
+        raise MediaError(f"{file.path} is not on disk (check the path mappings).")
+    if not os.access(real_path, os.R_OK):
+        raise MediaError(f"{file.path} cannot be read (permission denied).")
+    return real_path
