@@ -145,7 +145,9 @@ def test_one_bad_group_refuses_the_whole_plan(library: Library, journal: Journal
     keeper, copy = library.duplicates("a.mp4")
     other_keeper, other_copy = library.duplicates("b.mp4")
     groups = pair(keeper, copy) + [{"keep": [], "remove": [other_keeper.file_id]}]
-    assert_refused_and_untouched(library, journal, groups, "Group 2 of the plan would lose every copy")
+    assert_refused_and_untouched(
+        library, journal, groups, "Group 2 of the plan would lose every copy"
+    )
 
 
 def test_a_file_kept_in_one_group_cannot_be_removed_in_another(

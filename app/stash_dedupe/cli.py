@@ -7,13 +7,16 @@ one-line message on stderr and an exit status (2 for bad input), never a traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from stash_dedupe import __version__
 from stash_dedupe.errors import AppError
-from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
 from stash_dedupe.pathmap import PathMapping
 
 MEDIA_CHOICES = {"videos": VIDEO, "images": IMAGE}
@@ -31,14 +34,42 @@ def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open_database(args: argparse.Namespace):
-    from stash_dedupe.stash_reader import open_stash_database
+@contextlib.contextmanager
+def _library_session(args: argparse.Namespace, settle_journal: bool = False) -> Iterator[Any]:
+    """The library under review, as the window opens it: the same groups, dismissals,
+    removals and checks. `--map` replaces the saved path mappings (which apply only to the
+    database they were saved with). `settle_journal` first settles what a crash left."""
+    from stash_dedupe.dismissals import DismissalStore
+    from stash_dedupe.journal import Journal
+    from stash_dedupe.removal import reconcile
+    from stash_dedupe.session import LibrarySession
+    from stash_dedupe.settings import load_settings
 
-    mappings = [PathMapping.parse(text) for text in args.map]
-    database = open_stash_database(args.db, mappings)
-    for warning in database.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    return database
+    settings = load_settings()
+    if args.map:
+        mappings = [PathMapping.parse(text) for text in args.map]
+    elif settings.database and os.path.abspath(args.db) == settings.database:
+        mappings = settings.mappings()
+    else:
+        mappings = []
+    settings = settings.updated(
+        {
+            "path_mappings": [
+                {"stash_prefix": mapping.stash_prefix, "local_prefix": mapping.local_prefix}
+                for mapping in mappings
+            ]
+        }
+    )
+    with Journal.open() as journal:
+        if settle_journal:
+            reconcile(journal)
+        session = LibrarySession.open(args.db, settings, journal, DismissalStore())
+        try:
+            for warning in session.database.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            yield session
+        finally:
+            session.close()
 
 
 def file_as_json(file: MediaFile, media: str) -> dict:
@@ -57,30 +88,25 @@ def file_as_json(file: MediaFile, media: str) -> dict:
 
 
 def command_groups(args: argparse.Namespace) -> int:
-    from stash_dedupe.grouping import find_groups
+    from stash_dedupe.session import GroupFilter
 
     media = MEDIA_CHOICES[args.media]
-    if not 0 <= args.distance <= 64:
-        raise AppError("--distance must be between 0 and 64")
-    from stash_dedupe.backfill import library_key, with_cached_phashes
-
-    with _open_database(args) as database:
-        files = with_cached_phashes(database.load_files(media), library_key(database.path))
-        schema_version = database.schema_version
-    files = [file for file in files if file.phash]
-    groups = find_groups(
-        files,
-        max_distance=args.distance,
-        max_duration_diff=args.duration_diff if media == VIDEO else None,
-        include_same_item=False,
-    )
+    group_filter = GroupFilter(
+        media=media, distance=args.distance, duration_tolerance=args.duration_diff
+    ).checked()
+    with _library_session(args) as session:
+        groups = session.groups(group_filter)
+        schema_version = session.database.schema_version
     if args.json:
         document = {
             "schema_version": schema_version,
             "media": args.media,
             "distance": args.distance,
+            "duration_diff": group_filter.duration_tolerance,
             "groups": [
                 {
+                    "group_id": group.group_id,
+                    "kind": group.kind,
                     "max_distance": group.max_distance,
                     "total_size": group.total_size,
                     "reclaimable": group.reclaimable,
@@ -100,12 +126,13 @@ def command_groups(args: argparse.Namespace) -> int:
     for number, group in enumerate(groups, 1):
         print(
             f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
-            f"{_human_bytes(group.reclaimable)} reclaimable"
+            f"{_human_bytes(group.reclaimable)} reclaimable  (group {group.group_id})"
         )
         for file in group.files:
             size = _human_bytes(file.size)
             resolution = f"{file.width}x{file.height}" if file.width else "?"
-            print(f"  [{file.file_id}] {file.phash}  {size:>9}  {resolution:>9}  {file.path}")
+            shown_hash = file.phash or "-" * 16
+            print(f"  [{file.file_id}] {shown_hash}  {size:>9}  {resolution:>9}  {file.path}")
     return 0
 
 
@@ -124,30 +151,24 @@ def command_phash(args: argparse.Namespace) -> int:
 
 def command_hash(args: argparse.Namespace) -> int:
     """Backfill missing phashes into the app's cache, with a progress bar on stderr."""
-    from stash_dedupe.backfill import PhashCache, files_to_hash, library_key, run_backfill
     from stash_dedupe.jobs import Job
 
-    media = [VIDEO, IMAGE] if args.media == "all" else [MEDIA_CHOICES[args.media]]
-    with _open_database(args) as database:
-        files = [file for kind in media for file in database.load_files(kind)]
-        library = library_key(database.path)
-    cache = PhashCache()
-    try:
-        tasks = files_to_hash(files, library, cache, exact_images=args.exact_images)
-    finally:
-        cache.close()
-    print(f"{len(files)} files, {len(tasks)} without a phash to compute", file=sys.stderr)
-    job = Job("hash", lambda job: run_backfill(job, tasks, library, args.workers))
-    job.total = len(tasks)
-    job.start()
-    try:
-        while not job.wait(0.5):
-            _print_progress(job)
-    except KeyboardInterrupt:
-        job.cancel()
-        job.wait()
-        print("\ncancelled; what was hashed is kept, run again to resume", file=sys.stderr)
-        return 130
+    with _library_session(args) as session:
+        tasks = session.files_to_backfill(args.media, exact_images=args.exact_images)
+        kinds = [VIDEO, IMAGE] if args.media == "all" else [MEDIA_CHOICES[args.media]]
+        count = sum(len(session.files(kind)) for kind in kinds)
+        print(f"{count} files, {len(tasks)} without a phash to compute", file=sys.stderr)
+        job = Job("hash", lambda job: session.backfill(job, tasks, args.workers))
+        job.total = len(tasks)
+        job.start()
+        try:
+            while not job.wait(0.5):
+                _print_progress(job)
+        except KeyboardInterrupt:
+            job.cancel()
+            job.wait()
+            print("\ncancelled; what was hashed is kept, run again to resume", file=sys.stderr)
+            return 130
     _print_progress(job)
     print(file=sys.stderr)
     if job.error:
@@ -172,45 +193,53 @@ def _print_progress(job) -> None:
 
 
 def command_remove(args: argparse.Namespace) -> int:
-    """Carry out a removal plan: 0 all done, 1 some files skipped, 2 plan refused."""
-    from stash_dedupe.journal import Journal
-    from stash_dedupe.removal import RemovalPlan, execute_plan, reconcile
+    """Carry out a removal plan: 0 all done, 1 some files skipped, 2 plan refused.
+
+    Each plan group must lie within one duplicate group found as `groups` finds them, at
+    the distance and duration tolerance given here or recorded in the plan (as `groups
+    --json` writes them), after the removals and dismissals made so far.
+    """
+    from stash_dedupe.removal import RemovalPlan
+    from stash_dedupe.session import GroupFilter
 
     try:
         with open(args.plan, encoding="utf-8") as handle:
-            plan = RemovalPlan.from_json(json.load(handle))
+            document = json.load(handle)
     except OSError as error:
         raise AppError(f"Cannot read the plan {args.plan}: {error.strerror}") from error
     except ValueError as error:
         raise AppError(f"The plan {args.plan} is not valid JSON: {error}") from error
-    with _open_database(args) as database:
-        library = {
-            file.file_id: file for kind in (VIDEO, IMAGE) for file in database.load_files(kind)
-        }
-        roots = database.library_roots()
-    count = sum(len(group.remove) for group in plan.groups)
-    size = sum(
-        library[file_id].size
-        for group in plan.groups
-        for file_id in group.remove
-        if file_id in library
+    plan = RemovalPlan.from_json(document)
+    distance = args.distance if args.distance is not None else document.get("distance", 0)
+    tolerance = (
+        args.duration_diff if args.duration_diff is not None else document.get("duration_diff")
     )
-    if args.mode == "delete" and not args.dry_run and not args.yes:
-        if not sys.stdin.isatty():
-            raise AppError("Permanent delete needs --yes when not run from a terminal.")
-        answer = input(
-            f"Permanently delete {count} files ({_human_bytes(size)})? Type 'delete' to confirm: "
-        )
-        if answer.strip() != "delete":
-            print("Nothing was deleted.")
-            return 2
-    with Journal.open() as journal:
-        reconcile(journal)
-        result = execute_plan(
+    if isinstance(distance, bool) or not isinstance(distance, int):
+        raise AppError(f'The plan\'s "distance" must be a whole number, not {distance!r}.')
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
+    ):
+        raise AppError(f'The plan\'s "duration_diff" must be seconds, not {tolerance!r}.')
+    with _library_session(args, settle_journal=True) as session:
+        library = session.library()
+        for media in sorted({library[i].media for i in plan.removed_ids if i in library}):
+            session.groups(
+                GroupFilter(media=media, distance=distance, duration_tolerance=tolerance)
+            )
+        count = len(plan.removed_ids)
+        size = sum(library[i].size for i in plan.removed_ids if i in library)
+        if args.mode == "delete" and not args.dry_run and not args.yes:
+            if not sys.stdin.isatty():
+                raise AppError("Permanent delete needs --yes when not run from a terminal.")
+            answer = input(
+                f"Permanently delete {count} files ({_human_bytes(size)})? "
+                "Type 'delete' to confirm: "
+            )
+            if answer.strip() != "delete":
+                print("Nothing was deleted.")
+                return 2
+        result = session.remove(
             plan,
-            library,
-            roots,
-            journal,
             mode=args.mode,
             trash_dir=args.trash_dir,
             confirm_delete=args.mode == "delete",
@@ -272,58 +301,39 @@ def command_history(args: argparse.Namespace) -> int:
 def command_auto(args: argparse.Namespace) -> int:
     """Preview (and with --yes, carry out) auto-resolve by frame and image similarity."""
     from stash_dedupe.autoresolve import check_threshold, preview_auto_resolve
-    from stash_dedupe.dismissals import DismissalStore
-    from stash_dedupe.journal import Journal
-    from stash_dedupe.removal import reconcile
-    from stash_dedupe.session import GroupFilter, LibrarySession
+    from stash_dedupe.session import GroupFilter
     from stash_dedupe.settings import load_settings
 
     check_threshold(args.threshold)
     if not args.dry_run and not args.yes:
         raise AppError("Add --dry-run to preview, or --yes to move the files to the trash.")
-    settings = load_settings()
-    if args.map:
-        settings = settings.updated(
-            {
-                "path_mappings": [
-                    {"stash_prefix": m.stash_prefix, "local_prefix": m.local_prefix}
-                    for m in (PathMapping.parse(text) for text in args.map)
-                ]
-            }
-        )
     group_filter = GroupFilter(
         media=args.media, distance=args.distance, duration_tolerance=args.duration_diff
     )
-    with Journal.open() as journal:
-        reconcile(journal)
-        session = LibrarySession.open(args.db, settings, journal, DismissalStore())
-        try:
-            preview = preview_auto_resolve(
-                session, group_filter, args.threshold, settings.frame_samples
-            )
-            for resolution in preview.resolved:
-                print(
-                    f"group {resolution.group_id}: keep [{resolution.keeper.file_id}] "
-                    f"{resolution.keeper.path}"
-                )
-                for file in resolution.remove:
-                    print(
-                        f"    remove [{file.file_id}] {file.path}  "
-                        f"{_human_bytes(file.size)}  score "
-                        f"{resolution.scores[file.file_id]:.3f}"
-                    )
-            for unresolved in preview.unresolved:
-                print(f"group {unresolved.group_id}: left for review ({unresolved.reason})")
-            count = sum(len(resolution.remove) for resolution in preview.resolved)
+    with _library_session(args, settle_journal=True) as session:
+        preview = preview_auto_resolve(
+            session, group_filter, args.threshold, load_settings().frame_samples
+        )
+        for resolution in preview.resolved:
             print(
-                f"{len(preview.resolved)} groups resolved, {count} files, "
-                f"{_human_bytes(preview.bytes)}; {len(preview.unresolved)} left for review"
+                f"group {resolution.group_id}: keep [{resolution.keeper.file_id}] "
+                f"{resolution.keeper.path}"
             )
-            if args.dry_run or not preview.resolved:
-                return 0
-            result = session.remove(preview.plan(), mode="trash")
-        finally:
-            session.close()
+            for file in resolution.remove:
+                print(
+                    f"    remove [{file.file_id}] {file.path}  {_human_bytes(file.size)}  "
+                    f"score {resolution.scores[file.file_id]:.3f}"
+                )
+        for unresolved in preview.unresolved:
+            print(f"group {unresolved.group_id}: left for review ({unresolved.reason})")
+        count = sum(len(resolution.remove) for resolution in preview.resolved)
+        print(
+            f"{len(preview.resolved)} groups resolved, {count} files, "
+            f"{_human_bytes(preview.bytes)}; {len(preview.unresolved)} left for review"
+        )
+        if args.dry_run or not preview.resolved:
+            return 0
+        result = session.remove(preview.plan(), mode="trash")
     print(
         f"moved {len(result.done)} files to the trash (batch {result.batch_id}); "
         f"{len(result.skipped)} skipped"
@@ -375,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--distance",
         type=int,
         default=0,
-        help="largest Hamming distance between phashes (0 = exact)",
+        help=f"largest Hamming distance between phashes (0 = exact, at most {MAX_DISTANCE})",
     )
     groups.add_argument(
         "--duration-diff",
@@ -424,6 +434,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="OS trash (default), move to --trash-dir, or delete permanently",
     )
     remove.add_argument("--trash-dir", help="folder for --mode move")
+    remove.add_argument(
+        "--distance",
+        type=int,
+        default=None,
+        help="the distance the groups were found at (default: the plan's, else 0)",
+    )
+    remove.add_argument(
+        "--duration-diff",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="videos: the duration tolerance of the groups (default: the plan's, else any)",
+    )
     remove.add_argument("--dry-run", action="store_true", help="only print what would happen")
     remove.add_argument("--yes", action="store_true", help="confirm --mode delete")
     remove.set_defaults(handler=command_remove)

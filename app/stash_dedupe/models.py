@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 VIDEO = "video"
 IMAGE = "image"
+# The largest phash distance (bits of 64) the app groups at: beyond it look-alikes dominate.
+MAX_DISTANCE = 16
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import bottle
 
 from stash_dedupe import __version__
 from stash_dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
+from stash_dedupe.backfill import BackfillReport
 from stash_dedupe.dismissals import Dismissal, DismissalStore
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.frames import (
@@ -48,7 +49,7 @@ from stash_dedupe.journal import Journal, batch_actions, export_history_csv, lis
 from stash_dedupe.keeper import RULES
 from stash_dedupe.models import VIDEO, MediaFile
 from stash_dedupe.removal import reconcile, undo_batch
-from stash_dedupe.session import GroupFilter, LibrarySession, ReviewGroup
+from stash_dedupe.session import MEDIA_NAMES, GroupFilter, LibrarySession, ReviewGroup
 from stash_dedupe.settings import (
     Settings,
     changes_from_page,
@@ -335,6 +336,10 @@ def job_json(job: Job) -> dict[str, Any]:
     else:
         data["result"] = result if _is_json(result) else None
     return data
+
+
+def _backfill_summary(report: BackfillReport) -> dict[str, int]:
+    return {"hashed": report.hashed, "failed": len(report.failed)}
 
 
 def _is_json(value: object) -> bool:
@@ -699,9 +704,13 @@ def create_app(state: AppState) -> bottle.Bottle:
     def backfill() -> dict[str, Any]:
         session = state.require_session()
         media = str(_body().get("media") or "all")
-        job = state.jobs.running("backfill") or state.jobs.start(
-            Job("backfill", lambda job: session.backfill(job, media))
-        )
+        if media != "all" and media not in MEDIA_NAMES:
+            raise AppError(f"Unknown media {media!r}: use videos, images or all.")
+
+        def work(job: Job) -> dict[str, int]:
+            return _backfill_summary(session.backfill(job, session.files_to_backfill(media)))
+
+        job = state.jobs.running("backfill") or state.jobs.start(Job("backfill", work))
         return job_json(job)
 
     # -- Stash, over its GraphQL API (optional: nothing else needs it) --

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from stash_dedupe.backfill import (
+    BackfillReport,
+    HashTask,
     PhashCache,
     files_to_hash,
     library_key,
@@ -42,7 +44,7 @@ from stash_dedupe.jobs import Job
 from stash_dedupe.journal import Journal, removed_file_ids
 from stash_dedupe.keeper import DEFAULT_RULES, suggest_keeper
 from stash_dedupe.library_paths import checked_library_path, readable_library_path
-from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
 from stash_dedupe.removal import (
     RemovalGroup,
     RemovalPlan,
@@ -56,7 +58,6 @@ from stash_dedupe.stash_reader import StashDatabase, open_stash_database
 from stash_dedupe.thumbnails import Thumbnails
 
 MEDIA_NAMES = {"video": VIDEO, "videos": VIDEO, "image": IMAGE, "images": IMAGE}
-MAX_DISTANCE = 16
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for
 # groups up to this size (larger ones keep the engine's value, an upper bound).
 _RECOMPUTE_DISTANCE_UP_TO = 200
@@ -540,21 +541,28 @@ class LibrarySession:
             raise AppError("Only images are compared this way; videos compare by frames.")
         return self._inside_library(pair[0]), self._inside_library(pair[1])
 
-    def backfill(self, job: Job, media: str = "all") -> dict[str, int]:
-        """Compute the phashes Stash lacks (a job: progress, pause, cancel), then regroup."""
+    def files_to_backfill(self, media: str = "all", exact_images: bool = False) -> list[HashTask]:
+        """The files whose phash neither Stash nor the app's cache has (or, with
+        `exact_images`, whose cached image hash is only the fast one)."""
         wanted = (VIDEO, IMAGE) if media == "all" else (MEDIA_NAMES.get(media, ""),)
         if "" in wanted:
             raise AppError(f"Unknown media {media!r}: use videos, images or all.")
-        library = library_key(self.database.path)
-        files = [file for kind in wanted for file in self.files(kind)]
+        # Straight from Stash: `files()` already carries cached hashes, which would hide them.
+        files = [file for kind in wanted for file in self.database.load_files(kind)]
         cache = PhashCache()
         try:
-            tasks = files_to_hash(files, library, cache)
+            return files_to_hash(files, library_key(self.database.path), cache, exact_images)
         finally:
             cache.close()
-        report = run_backfill(job, tasks, library)
+
+    def backfill(
+        self, job: Job, tasks: Sequence[HashTask], workers: int | None = None
+    ) -> BackfillReport:
+        """Compute those phashes (a job: progress, pause, cancel), then regroup."""
+        job.total = len(tasks)
+        report = run_backfill(job, tasks, library_key(self.database.path), workers)
         self.reload_files()
-        return {"hashed": report.hashed, "failed": len(report.failed)}
+        return report
 
     def reload_files(self) -> None:
         """Read the files again (Stash rescanned, or phashes were computed) and regroup."""
