@@ -212,14 +212,64 @@ def test_distance_counts_differing_bits() -> None:
     assert distance("8000000000000000", "0000000000000001") == 2
 
 
-def test_near_duplicates_join_transitively() -> None:
+def test_a_chain_is_split_so_every_pair_is_within_the_distance() -> None:
     a = media_file(1, "c3a1f0e0d0c0b000")
     b = media_file(2, "c3a1f0e0d0c0b00f")  # 4 bits from a
     c = media_file(3, "c3a1f0e0d0c0b0ff")  # 4 bits from b, 8 from a
     (group,) = find_groups([a, b, c], max_distance=4)
-    assert sorted(ids(group)) == [1, 2, 3]
+    assert sorted(ids(group)) == [1, 2]  # b seeds (close to both), takes a; c is 8 from a
     assert group.kind == PHASH_GROUP
-    assert group.max_distance == 8
+    assert group.max_distance == 4
+    (whole,) = find_groups([a, b, c], max_distance=8)
+    assert sorted(ids(whole)) == [1, 2, 3] and whole.max_distance == 8
+
+
+def pairwise_close(
+    hashes: np.ndarray, durations: np.ndarray | None, limit: float | None, max_distance: int
+) -> np.ndarray:
+    close = grouping._popcount(hashes[:, None] ^ hashes[None, :]) <= max_distance
+    if durations is not None and limit is not None and limit >= 0:
+        known = np.nan_to_num(durations) > 0
+        near = np.abs(durations[:, None] - durations[None, :]) <= limit
+        close &= near | ~known[:, None] | ~known[None, :]
+    return close
+
+
+@settings(max_examples=150, deadline=None)
+@given(clustered_hashes(), st.integers(0, 16), st.data())
+def test_every_two_files_of_a_group_are_close(values, max_distance, data) -> None:
+    """Groups are cliques inside Stash's components; a component that is one stays whole."""
+    hashes = np.array(values, dtype=np.uint64)
+    durations = np.array(data.draw(st.lists(DURATION, min_size=len(values), max_size=len(values))))
+    limit = data.draw(DURATION_LIMIT)
+    components = connected_components_brute_force(hashes, max_distance, durations, limit)
+    groups = grouping.split_into_cliques(hashes, components, max_distance, durations, limit)
+    close = pairwise_close(hashes, durations, limit, max_distance)
+    seen: set[int] = set()
+    for group in groups:
+        assert len(group) >= 2 and close[np.ix_(group, group)].all()
+        assert not seen & set(group.tolist())
+        seen |= set(group.tolist())
+        assert any(set(group.tolist()) <= set(c.tolist()) for c in components)
+    for component in components:
+        if close[np.ix_(component, component)].all():
+            assert any(np.array_equal(component, group) for group in groups)
+
+
+def test_a_long_chain_never_becomes_one_giant_group() -> None:
+    """Hashes one bit apart in a walk percolate into one component; groups stay small."""
+    rng = np.random.default_rng(7)
+    walk = [int(rng.integers(0, 2**63))]
+    for bit in rng.integers(0, 64, size=5000):
+        walk.append(walk[-1] ^ (1 << int(bit)))
+    hashes = np.unique(np.array(walk, dtype=np.uint64))
+    components = connected_components(hashes, 4)
+    assert max(len(component) for component in components) > 2048  # the sparse split
+    groups = grouping.split_into_cliques(hashes, components, 4)
+    assert max(len(group) for group in groups) <= 16
+    for group in groups:
+        assert grouping._largest_distance(hashes[group]) <= 4
+    assert sum(len(group) for group in groups) > len(hashes) // 2
 
 
 def test_files_beyond_the_distance_stay_apart() -> None:

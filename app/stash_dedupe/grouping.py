@@ -1,10 +1,15 @@
-"""Duplicate groups: files whose phashes lie within a Hamming distance, joined transitively.
+"""Duplicate groups: files whose phashes all lie within a Hamming distance of each other.
 
 Two levels. `connected_components` works on raw uint64 hashes and gives exactly what Stash's
 all-pairs loop would give (hashes within `max_distance` bits, durations within
 `max_duration_diff` unless one is unknown, closed transitively) without comparing all pairs.
 `find_groups` turns `MediaFile`s into the `DuplicateGroup`s the UI, the CLI and the keeper
-rules work with.
+rules work with, and does not close transitively: a component whose files are not all
+within the distance of each other (a chain a-b-c where a and c are far apart, which in a
+large library percolates into components of hundreds of thousands of files) is split into
+groups in which every pair is within the distance and the duration tolerance
+(`split_into_cliques`). So "distance <= 8" holds for every two files of a group, any file
+may be the keeper, and no group grows by chaining.
 
 How the index stays exact (multi-index hashing): the 64 bits are split into k blocks. If two
 hashes differ in at most d bits and d = k*r + a (0 <= a < k), then one of the first a+1 blocks
@@ -49,6 +54,10 @@ _LONG_RUNS = 1 << 12
 _MAX_TABLE_BITS = 24
 # Groups with more distinct phashes than this get their diameter from the index.
 _ALL_PAIRS_DIAMETER = 4096
+# Components with up to this many distinct phashes are split with a full distance matrix.
+_DENSE_CLIQUE_SPLIT = 2048
+# Components up to this size are checked for being whole groups together, by size.
+_BATCHED_CLIQUE_CHECK = 32
 
 # CPU seconds per unit of work, measured on the project's 2-core machine (only their ratios
 # matter: they choose the block split and index vs all pairs): one hash pair in the all-pairs
@@ -148,7 +157,8 @@ def _phash_members(
     if max_duration_diff is not None:
         durations = np.array([file.duration or 0.0 for file, _ in hashed], dtype=np.float64)
     components = connected_components(hashes, max_distance, durations, max_duration_diff)
-    return [[hashed[index][0] for index in component] for component in components]
+    groups = split_into_cliques(hashes, components, max_distance, durations, max_duration_diff)
+    return [[hashed[index][0] for index in group] for group in groups]
 
 
 def _attach_same_item_files(
@@ -251,6 +261,182 @@ def _popcount(values: np.ndarray) -> np.ndarray:
         return np.bitwise_count(values)
     as_bytes = np.ascontiguousarray(values, dtype=np.uint64).view(np.uint8)
     return _BYTE_POPCOUNT[as_bytes].reshape(-1, 8).sum(axis=1, dtype=np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups in which every pair is close
+
+
+def split_into_cliques(
+    hashes: np.ndarray,
+    components: list[np.ndarray],
+    max_distance: int,
+    durations: np.ndarray | None = None,
+    max_duration_diff: float | None = None,
+) -> list[np.ndarray]:
+    """Split each component into groups (sorted index arrays, size >= 2) in which every two
+    hashes are within `max_distance` and, with durations, every two known durations within
+    `max_duration_diff`. A component that already is such a group stays whole.
+
+    Greedy, deterministic: the hash with the most files close to it seeds a group, which
+    takes the seed's neighbours nearest first as long as each is close to every member;
+    then the next seed among what is left. Files left alone are in no group.
+    """
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    with_durations = _uses_durations(durations, max_duration_diff)
+    if with_durations:
+        assert durations is not None and max_duration_diff is not None
+        durations = np.asarray(durations, dtype=np.float64)
+    groups: list[np.ndarray] = []
+    to_split: list[np.ndarray] = []
+    by_size: dict[int, list[np.ndarray]] = {}
+    for component in components:
+        if len(component) == 2:  # linked, so close in both respects
+            groups.append(component)
+        elif len(component) <= _BATCHED_CLIQUE_CHECK:
+            by_size.setdefault(len(component), []).append(component)
+        else:
+            to_split.append(component)
+    for same_size in by_size.values():  # most components are small: check them together
+        stacked = np.array(same_size)
+        whole = _all_pairs_close(hashes, stacked, max_distance, durations, max_duration_diff)
+        groups += list(stacked[whole])
+        to_split += list(stacked[~whole])
+    for component in to_split:
+        for part in _hash_cliques(hashes[component], max_distance):
+            members = component[part]
+            if with_durations:
+                assert durations is not None and max_duration_diff is not None
+                groups += [
+                    members[window]
+                    for window in _duration_windows(durations[members], max_duration_diff)
+                ]
+            else:
+                groups.append(members)
+    groups = [np.sort(group) for group in groups if len(group) >= 2]
+    groups.sort(key=lambda group: int(group[0]))
+    return groups
+
+
+def _all_pairs_close(
+    hashes: np.ndarray,
+    members: np.ndarray,
+    max_distance: int,
+    durations: np.ndarray | None,
+    max_duration_diff: float | None,
+) -> np.ndarray:
+    """For each row of `members` (equal-sized index sets), whether every pair is close."""
+    values = hashes[members]
+    close = (_popcount(values[:, :, None] ^ values[:, None, :]) <= max_distance).all(axis=(1, 2))
+    if durations is not None and max_duration_diff is not None:
+        times = durations[members]
+        known = _known_durations(times.reshape(-1), times.size).reshape(times.shape)
+        longest = np.where(known, times, -np.inf).max(axis=1)
+        shortest = np.where(known, times, np.inf).min(axis=1)
+        close &= (longest - shortest <= max_duration_diff) | ~known.any(axis=1)
+    return close
+
+
+def _hash_cliques(hashes: np.ndarray, max_distance: int) -> list[np.ndarray]:
+    """Index arrays into `hashes` whose members are pairwise within `max_distance`."""
+    unique, inverse = np.unique(hashes, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(unique) == 1:
+        return [np.arange(len(hashes))]
+    weights = np.bincount(inverse, minlength=len(unique))
+    if len(unique) <= _DENSE_CLIQUE_SPLIT:
+        gaps = _popcount(unique[:, None] ^ unique[None, :])
+        if int(gaps.max()) <= max_distance:
+            return [np.arange(len(hashes))]
+        cliques = _greedy_cliques_dense(gaps <= max_distance, gaps, weights)
+    else:
+        cliques = _greedy_cliques_sparse(unique, weights, max_distance)
+    members_of = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[members_of], np.arange(len(unique) + 1))
+    return [
+        np.concatenate([members_of[starts[node] : starts[node + 1]] for node in clique])
+        for clique in cliques
+    ]
+
+
+def _greedy_cliques_dense(
+    close: np.ndarray, gaps: np.ndarray, weights: np.ndarray
+) -> list[np.ndarray]:
+    """Cliques of distinct hashes from their full closeness matrix (see split_into_cliques)."""
+    count = len(weights)
+    left = np.ones(count, dtype=bool)
+    cliques = []
+    for seed in np.lexsort((np.arange(count), -(close.astype(np.int64) @ weights))):
+        if left[seed]:
+            clique = _grow_clique(int(seed), close, gaps, left)
+            left[clique] = False
+            cliques.append(clique)
+    return cliques
+
+
+def _grow_clique(seed: int, close: np.ndarray, gaps: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """The seed and, nearest first, each node still `left` that is close to all taken so far."""
+    clique = [seed]
+    allowed = close[seed] & left
+    allowed[seed] = False
+    candidates = np.flatnonzero(allowed)
+    for candidate in candidates[np.argsort(gaps[seed, candidates], kind="stable")]:
+        if allowed[candidate]:
+            clique.append(int(candidate))
+            allowed &= close[candidate]
+    return np.array(clique)
+
+
+def _greedy_cliques_sparse(
+    unique: np.ndarray, weights: np.ndarray, max_distance: int
+) -> list[np.ndarray]:
+    """The same greedy split for a component too large for a full matrix: neighbours come
+    from the index, and each seed's clique is grown among its remaining neighbours only."""
+    count = len(unique)
+    left_pairs, right_pairs = _close_unique_pairs(unique, max_distance, "auto", keep_all=True)
+    sources = np.concatenate((left_pairs, right_pairs))
+    targets = np.concatenate((right_pairs, left_pairs))
+    order = np.argsort(sources, kind="stable")
+    sources, targets = sources[order], targets[order]
+    starts = np.searchsorted(sources, np.arange(count + 1))
+    degree = np.bincount(sources, weights=weights[targets], minlength=count)
+    left = np.ones(count, dtype=bool)
+    cliques = []
+    for seed in np.lexsort((np.arange(count), -degree)):
+        if not left[seed]:
+            continue
+        neighbours = targets[starts[seed] : starts[seed + 1]]
+        nodes = np.concatenate(([seed], neighbours[left[neighbours]]))
+        if len(nodes) == 1:
+            left[seed] = False
+            cliques.append(nodes)
+            continue
+        values = unique[nodes]
+        gaps = _popcount(values[:, None] ^ values[None, :])
+        chosen = nodes[_grow_clique(0, gaps <= max_distance, gaps, np.ones(len(nodes), bool))]
+        left[chosen] = False
+        cliques.append(chosen)
+    return cliques
+
+
+def _duration_windows(durations: np.ndarray, limit: float) -> list[np.ndarray]:
+    """Split hash-close files so that every two known durations are within `limit`: sorted
+    durations are cut into windows no wider than `limit`; files of unknown duration match
+    any and join the largest window."""
+    known = _known_durations(durations, len(durations))
+    unknown = np.flatnonzero(~known)
+    ordered = np.flatnonzero(known)[np.argsort(durations[known], kind="stable")]
+    windows: list[np.ndarray] = []
+    start = 0
+    while start < len(ordered):
+        end = int(np.searchsorted(durations[ordered], durations[ordered[start]] + limit, "right"))
+        windows.append(ordered[start:end])
+        start = end
+    if not windows:
+        return [unknown]
+    largest = max(range(len(windows)), key=lambda index: (len(windows[index]), -index))
+    windows[largest] = np.r_[windows[largest], unknown]
+    return windows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -645,6 +831,8 @@ def _gather_pairs(
     are dropped as we go, which keeps dense clusters from filling memory."""
     lefts: list[np.ndarray] = []
     rights: list[np.ndarray] = []
+    done_lefts: list[np.ndarray] = []  # keep_all: deduplicated runs, merged once at the end
+    done_rights: list[np.ndarray] = []
     pending = 0
     labels: np.ndarray | None = None
     for left, right in chunks:
@@ -656,13 +844,14 @@ def _gather_pairs(
         pending += len(left)
         if pending > _FLUSH_PAIRS:
             left, right = _concatenate(lefts), _concatenate(rights)
-            if keep_all:
+            if keep_all:  # only the new pairs are sorted: re-sorting all would be quadratic
                 left, right = _unique_pairs(left, right, count)
+                done_lefts.append(left)
+                done_rights.append(right)
             else:
                 labels = _join(np.arange(count) if labels is None else labels, left, right)
-                left, right = _empty(), _empty()
-            lefts, rights, pending = [left], [right], len(left)
-    left, right = _concatenate(lefts), _concatenate(rights)
+            lefts, rights, pending = [], [], 0
+    left, right = _concatenate(done_lefts + lefts), _concatenate(done_rights + rights)
     if keep_all:
         return _unique_pairs(left, right, count)
     if labels is not None:  # the joined part is summed up by links to each label
@@ -673,7 +862,9 @@ def _gather_pairs(
 
 def _unique_pairs(left: np.ndarray, right: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     low, high = np.minimum(left, right), np.maximum(left, right)
-    packed = np.unique(low.astype(np.int64) * count + high)
+    packed = low.astype(np.int64) * count + high
+    packed.sort()  # a plain sort: np.unique's hashing is several times slower on many pairs
+    packed = packed[np.r_[True, packed[1:] != packed[:-1]]] if len(packed) else packed
     return packed // count, packed % count
 
 
