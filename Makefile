@@ -6,20 +6,23 @@ DEMO := .demo
 
 .PHONY: run test lint bench package system-deps clean
 
+# Quiet steps for `make run`: pip shows errors only (-qq), not warnings or setuptools' notes.
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "Installing into $(VENV)/ (a few minutes the first time)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -qq --upgrade pip
+	@$(BIN)/pip install -qq -e '.[dev]'
+	@touch $@
 
 system-deps:
 	bash build/install-system-deps.sh
 
 $(DEMO)/stash-go.sqlite: $(BIN)/.installed
-	$(BIN)/stash-dedupe demo-library $(DEMO)
+	@$(BIN)/stash-dedupe demo-library $(DEMO) >/dev/null
+	@echo "Demo library made in $(DEMO)/ (its own settings and journal in $(DEMO)/app-home)"
 
 run: $(BIN)/.installed $(DEMO)/stash-go.sqlite
-	STASH_DEDUPE_HOME="$(abspath $(DEMO))/app-home" $(BIN)/stash-dedupe --db $(DEMO)/stash-go.sqlite
+	@STASH_DEDUPE_HOME="$(abspath $(DEMO))/app-home" $(BIN)/stash-dedupe --db $(DEMO)/stash-go.sqlite
 
 test: $(BIN)/.installed system-deps
 	$(BIN)/ruff check app tests bench

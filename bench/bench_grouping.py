@@ -38,7 +38,7 @@ def uniform_hashes(count: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def realistic_hashes(count: int, rng: np.random.Generator) -> np.ndarray:
-    """Hashes shaped like Stash's video phashes (see shared/reference/stash.md).
+    """Hashes shaped like the video phashes Stash computes, as measured on real ones.
 
     A goimagehash pHash sets bit 63 - i when DCT coefficient i (row-major 8x8, DC first) is
     above the median of the 64, so most hashes have exactly 32 one-bits and the DC bit set.

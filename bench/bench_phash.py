@@ -2,7 +2,7 @@
 
     python bench/bench_phash.py [--quick] [--images | --videos]
 
-Agreement is counted on shared/phash-vectors (hashes made by Stash's own Go code); fast mode
+Agreement is counted on tests/data/phash-vectors (hashes made by Stash's own Go code); fast mode
 is compared with exact mode on full-size photos and on enlarged copies of the photo vectors.
 
 Image speed is measured on full-size JPEG photos (Debian's wallpaper packages when installed,
@@ -42,7 +42,7 @@ from tests.exif_thumbnail import camera_thumbnail, exif_with_thumbnail  # noqa: 
 
 from stash_dedupe import backfill, phash  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "tests" / "data" / "phash-vectors"
 WALLPAPER_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
 TWELVE_MP = (4000, 3000)
 
@@ -320,7 +320,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as folder:
             return bench_videos(videos, expected, Path(folder), args.quick)
 
-    print("\nImages against Stash (shared/phash-vectors)")
+    print("\nImages against Stash (tests/data/phash-vectors)")
     for exact in (True, False):
         distances = [
             distance(phash.image_phash(VECTORS / name, exact=exact), expected[name]["phash"])

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures"
-PHASH_VECTORS = SHARED / "phash-vectors"
+DATA = REPO / "tests" / "data"
+STASH_SCHEMAS = DATA / "stash-schemas"  # empty Stash databases, one per schema version
+PHASH_VECTORS = DATA / "phash-vectors"  # media with the phashes Stash's own Go code gives them
 
 
 @pytest.fixture(autouse=True)
@@ -35,10 +35,7 @@ def isolated_app_home(
 
 
 def fixture_database(version: int) -> Path:
-    path = FIXTURES / f"stash-go-schema-{version}.sqlite"
-    if not path.exists():
-        pytest.fail(f"missing real-schema fixture {path}: shared/ must sit beside the repo")
-    return path
+    return STASH_SCHEMAS / f"stash-go-schema-{version}.sqlite"
 
 
 @pytest.fixture

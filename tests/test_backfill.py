@@ -26,6 +26,7 @@ from stash_dedupe.jobs import CANCELLED, DONE, Job
 from stash_dedupe.models import IMAGE, VIDEO
 from stash_dedupe.stash_reader import open_stash_database
 
+from .conftest import PHASH_VECTORS as VECTORS
 from .test_demo_and_cli import groups_json, run_cli
 
 
@@ -67,9 +68,6 @@ def test_hash_command_fills_the_cache_and_grouping_uses_it(stash_database, tmp_p
 
     again = run_cli("hash", "--db", str(database), "--media", "images")
     assert "1 without a phash to compute" in again.stderr  # only the broken one is retried
-
-
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
 
 
 def test_videos_are_hashed_as_stash_does_by_the_worker_pool(stash_database, tmp_path) -> None:

@@ -1,5 +1,5 @@
 """Frame comparison on real media: clips drawn with OpenCV, variants made with ffmpeg, and the
-shared phash vectors. Scores are printed (`pytest -s`) so the match threshold can be checked."""
+phash test vectors. Scores are printed (`pytest -s`) so the match threshold can be checked."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ from stash_dedupe.frames import (
     ssim,
 )
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
+from .conftest import PHASH_VECTORS as VECTORS
+
 SIZE = (480, 270)
 FPS = 25
 SECONDS = 12
@@ -415,7 +416,7 @@ def test_broken_image_gives_a_media_error(tmp_path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Images and the shared phash vectors
+# Images and the phash vectors
 
 
 IMAGE_DUPLICATES = [
@@ -472,7 +473,6 @@ VIDEO_VECTORS = sorted(VECTORS.glob("v0*"))
 SAME_SLIDESHOW = {"v01", "v02", "v03", "v04", "v05"}  # v05 holds only the first 7.8 s
 
 
-@pytest.mark.skipif(not VIDEO_VECTORS, reason="phash vectors not present")
 def test_phash_vector_videos_of_the_same_slideshow_match_and_others_do_not(cache) -> None:
     rows = []
     for keeper, other in itertools.combinations(VIDEO_VECTORS, 2):

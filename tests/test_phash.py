@@ -1,4 +1,4 @@
-"""Phashes equal Stash's own, checked against hashes made by Stash's Go code (shared vectors)."""
+"""Phashes equal Stash's own, checked against hashes made by Stash's Go code (tests/data)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,9 @@ from stash_dedupe import phash
 from stash_dedupe.errors import MediaError
 from stash_dedupe.phash import VideoPhash, find_ffmpeg, image_phash, phash_file, video_phash
 
+from .conftest import PHASH_VECTORS as VECTORS
 from .exif_thumbnail import camera_thumbnail, save_jpeg
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "phash-vectors"
-if not (VECTORS / "expected.json").is_file():
-    pytest.fail(f"missing phash vectors at {VECTORS}: shared/ must sit beside the repo",
-                pytrace=False)  # fmt: skip
 EXPECTED = json.loads((VECTORS / "expected.json").read_text())
 IMAGES = sorted(name for name, entry in EXPECTED.items() if entry["kind"] == "image")
 JPEGS = [name for name in IMAGES if name.endswith(".jpg")]

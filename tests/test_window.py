@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stash_dedupe.shell import READY_FILE_VARIABLE
+from stash_dedupe.shell import READY_FILE_VARIABLE, quiet_web_engine_logging
 
 from .conftest import START_TIMEOUT, assert_screen_shows_something, wait_for_file
 
@@ -52,3 +52,19 @@ def test_window_opens_on_the_demo_library_and_renders_the_group_list(
         if app.poll() is None:
             app.kill()
             app.wait(timeout=30)
+
+
+def test_window_keeps_web_engine_chatter_off_the_terminal() -> None:
+    environment = {"QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox"}
+    quiet_web_engine_logging(environment)
+    assert environment == {
+        "QT_LOGGING_RULES": "default.warning=false",
+        "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox --log-level=3",
+    }
+
+
+def test_window_leaves_web_engine_logging_the_user_asked_for() -> None:
+    asked = {"QT_LOGGING_RULES": "qt.*=true", "QTWEBENGINE_CHROMIUM_FLAGS": "--log-level=0"}
+    environment = dict(asked)
+    quiet_web_engine_logging(environment)
+    assert environment == asked

@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -162,10 +162,10 @@ def open_with_system(path: str) -> None:
 
 
 def _open_window(state: AppState, url: str) -> int:
-    if sys.platform.startswith("linux") and os.geteuid() == 0:
-        flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
-        if "--no-sandbox" not in flags:
-            os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --no-sandbox".strip()
+    if sys.platform.startswith("linux"):
+        quiet_web_engine_logging(os.environ)
+        if os.geteuid() == 0:
+            _add_chromium_flag(os.environ, "--no-sandbox")
     import webview
 
     webview.settings["ALLOW_DOWNLOADS"] = True  # the history CSV export is a download
@@ -184,6 +184,21 @@ def _open_window(state: AppState, url: str) -> int:
     gui = "qt" if sys.platform.startswith("linux") else None
     webview.start(gui=gui)
     return 0
+
+
+def quiet_web_engine_logging(environment: MutableMapping[str, str]) -> None:
+    """Keep Qt WebEngine's GPU, Vulkan and D-Bus complaints off the terminal: the page renders
+    anyway and no user can act on them. Setting QT_LOGGING_RULES, or a --log-level in
+    QTWEBENGINE_CHROMIUM_FLAGS, brings them back."""
+    environment.setdefault("QT_LOGGING_RULES", "default.warning=false")
+    _add_chromium_flag(environment, "--log-level=3")  # Chromium's fatal errors only
+
+
+def _add_chromium_flag(environment: MutableMapping[str, str], flag: str) -> None:
+    """Add a flag for Qt WebEngine's Chromium unless the user's flags already set it."""
+    flags = environment.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    if flag.split("=")[0] not in flags:
+        environment["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} {flag}".strip()
 
 
 # ---- self-test ----------------------------------------------------------------------------
