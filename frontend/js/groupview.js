@@ -58,7 +58,7 @@ const ROWS = [
     ? f.items.map((scene) => scene.file_count).join(', ') : '—'),
   title: 'How many files the Stash scene or image has' },
   { label: 'Distance', show: (f) => (f.distance === null ? '—' : f.distance),
-    title: 'Hamming distance of the phash to the first file' },
+    title: 'Hamming distance of the phash to the suggested keeper\'s' },
   { label: 'pHash', show: (f) => f.phash || '—', mono: true },
 ];
 
@@ -120,7 +120,11 @@ export class GroupView {
     const stale = marks && !this.touched.has(group.id) && marks.get(group.keeper_id) !== 'keep';
     if (!marks || stale || ids.some((id) => !marks.has(id))
       || ![...marks.values()].includes('keep')) {
-      marks = new Map(ids.map((id) => [id, id === group.keeper_id ? 'keep' : 'remove']));
+      // Only copies of the keeper (within the group's distance and duration tolerance of it)
+      // are suggested for removal; any other member stays until the user marks it.
+      const copies = new Set(group.files.filter((f) => f.copy_of_keeper).map((f) => f.file_id));
+      marks = new Map(ids.map((id) => [id,
+        id !== group.keeper_id && copies.has(id) ? 'remove' : 'keep']));
       this.marks.set(group.id, marks);
     }
     return marks;
@@ -237,6 +241,12 @@ export class GroupView {
           h('span', { class: 'card-number' }, String(index + 1)),
           suggested ? h('span', { class: 'badge badge-good thumb-suggested', title:
             'Suggested by your keeper rules' }, 'suggested') : null,
+          !suggested && !file.copy_of_keeper ? h('span', {
+            class: 'badge badge-warn thumb-far',
+            title: `Not within distance ${group.distance_limit}`
+              + (group.duration_tolerance === null ? '' : ` and ± ${group.duration_tolerance} s`)
+              + ' of the suggested keeper, so it is never marked remove for you',
+          }, 'not a close copy') : null,
           file.media === 'video' && file.duration
             ? h('span', { class: 'thumb-duration' }, duration(file.duration)) : null),
         h('div', { class: 'card-name', title: file.path }, basename(file.path)),
