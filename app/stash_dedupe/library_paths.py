@@ -25,18 +25,21 @@ def is_below(path: str, root: str) -> bool:
 
 
 def real_roots(library_roots: Sequence[str]) -> list[str]:
-    """The library folders with their own links resolved (a root may itself be a link)."""
+    """The library folders with their own links resolved, once, when the library opens: a
+    root that is a link (a NAS mount, say) works, and one swapped for a link later does not
+    move the library."""
     return [os.path.realpath(root) for root in library_roots if root]
 
 
 def checked_library_path(file: MediaFile, library_roots: Sequence[str]) -> str:
     """The file's real path if the app may touch it; RefusedError says why not.
 
-    A missing file passes (its real path is returned): removal skips it with a reason when
-    its turn comes, and readers report it with `readable_library_path`.
+    `library_roots` are real paths (`real_roots`, taken when the library opened). A missing
+    file passes (its real path is returned): removal skips it with a reason when its turn
+    comes, and readers report it with `readable_library_path`.
     """
     where = f"File {file.file_id} ({file.path})"
-    roots = real_roots(library_roots)
+    roots = [os.path.normpath(root) for root in library_roots if root]
     if not roots:
         raise RefusedError("No library folders are known, so no file can be shown to be in it.")
     if not os.path.isabs(file.path):

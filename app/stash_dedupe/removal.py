@@ -54,7 +54,7 @@ from stash_dedupe.journal import (
     Journal,
     batch_actions,
 )
-from stash_dedupe.library_paths import checked_library_path, is_below, real_roots
+from stash_dedupe.library_paths import checked_library_path, is_below
 from stash_dedupe.models import MediaFile
 
 PARTIAL_PREFIX = ".stash-dedupe-partial-"
@@ -220,6 +220,9 @@ def execute_plan(
 ) -> RemovalResult:
     """Remove the plan's files (or with `dry_run` only say what would happen).
 
+    `library_roots` are the library's real folders (`library_paths.real_roots`, taken when
+    the library was opened); only regular files inside them are ever touched.
+
     The whole plan is checked first and refused (RefusedError, nothing touched) if any rule
     is broken. A file that changed since the scan, or whose keeper changed, is skipped and
     reported while the rest continues.
@@ -302,7 +305,7 @@ def _check_plan(
     plan: RemovalPlan, library: Mapping[int, MediaFile], library_roots: Sequence[str]
 ) -> list[_Removal]:
     """Check every rule that does not depend on timing; any failure refuses the whole plan."""
-    if not real_roots(library_roots):
+    if not any(library_roots):
         raise RefusedError("No library folders are known, so no file can be shown to be in it.")
     kept_ids = {file_id for group in plan.groups for file_id in group.keep}
     removed_ids: set[int] = set()

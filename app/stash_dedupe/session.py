@@ -43,7 +43,7 @@ from stash_dedupe.grouping import find_groups
 from stash_dedupe.jobs import Job
 from stash_dedupe.journal import Journal, removed_file_ids
 from stash_dedupe.keeper import DEFAULT_RULES, suggest_keeper
-from stash_dedupe.library_paths import checked_library_path, readable_library_path
+from stash_dedupe.library_paths import checked_library_path, readable_library_path, real_roots
 from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
 from stash_dedupe.removal import (
     RemovalGroup,
@@ -172,7 +172,8 @@ class LibrarySession:
         self.dismissals = dismissals
         self.keeper_rules = tuple(keeper_rules)
         self.preferred_folders = tuple(preferred_folders)
-        self.library_roots = database.library_roots()
+        # Resolved once: a root swapped for a link later must not move the library.
+        self.library_roots = real_roots(database.library_roots())
         self.thumbnails = Thumbnails(database.path)
         self._files_lock = threading.Lock()
         self._groups_lock = threading.RLock()
