@@ -16,6 +16,7 @@ from stash_dedupe.pathmap import PathMapping, to_local
 from stash_dedupe.stash_reader import open_stash_database, parse_stash_time
 
 from .conftest import fixture_database
+from .removal_helpers import unwritable
 
 SUPPORTED_VERSIONS = [36, 75]
 
@@ -315,3 +316,40 @@ def test_cli_reports_bad_database_without_traceback(tmp_path: Path) -> None:
     assert "not an SQLite database" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_unread_changes_in_the_write_ahead_log_are_named(stash_database, tmp_path) -> None:
+    """A WAL database in a folder this app cannot write is read as of its last checkpoint;
+    the changes in the log beside it are then invisible, and the app says so."""
+    database, writer = stash_database(75)
+    writer.library_root("/media")
+    writer.close()
+    # A writer dies with its changes only in the log (no checkpoint), as Stash may leave it.
+    script = (
+        "import os, sqlite3, sys\n"
+        "connection = sqlite3.connect(sys.argv[1])\n"
+        "connection.execute('PRAGMA journal_mode = WAL')\n"
+        "connection.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        'connection.execute("INSERT INTO folders (path, parent_folder_id, mod_time, created_at,'
+        " updated_at) VALUES ('/new', NULL, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z',"
+        " '2024-01-01T00:00:00Z')\")\n"
+        "connection.commit()\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(database)], check=True)
+    log = database.with_name(database.name + "-wal")
+    assert log.stat().st_size > 0
+    database.with_name(database.name + "-shm").unlink()
+    with unwritable(database.parent):
+        with open_stash_database(database) as opened:
+            warnings = list(opened.warnings)
+            roots = opened.library_roots()
+        result = subprocess.run(
+            [sys.executable, "-m", "stash_dedupe", "groups", "--db", str(database)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert roots == ["/media"]  # the log's folder is not seen...
+    assert any("not visible" in warning and "-wal" in warning for warning in warnings)  # ...said
+    assert result.returncode == 0 and "not visible" in result.stderr

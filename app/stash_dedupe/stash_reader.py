@@ -308,8 +308,10 @@ def open_stash_database(
             f"{path} is not an SQLite database. Choose Stash's stash-go.sqlite "
             "(by default in ~/.stash/)."
         )
-    connection = _connect_read_only(file)
-    database = StashDatabase(path, 0, connection, path_mappings=tuple(path_mappings))
+    connection, warnings = _connect_read_only(file)
+    database = StashDatabase(
+        path, 0, connection, warnings=warnings, path_mappings=tuple(path_mappings)
+    )
     try:
         database.schema_version = _check_schema(database)
     except BaseException:
@@ -318,7 +320,9 @@ def open_stash_database(
     return database
 
 
-def _connect_read_only(file: Path) -> sqlite3.Connection:
+def _connect_read_only(file: Path) -> tuple[sqlite3.Connection, list[str]]:
+    """A read-only connection, and warnings about what it cannot see."""
+    warnings: list[str] = []
     uri = "file:" + quote(str(file.resolve()), safe="/:\\") + "?mode=ro"
     try:
         connection = sqlite3.connect(
@@ -335,6 +339,9 @@ def _connect_read_only(file: Path) -> sqlite3.Connection:
                 timeout=BUSY_TIMEOUT_SECONDS,
                 check_same_thread=False,
             )
+            warning = _unread_log_warning(file)
+            if warning:
+                warnings.append(warning)
         else:
             raise _explain_operational_error(str(file), error) from error
     except sqlite3.DatabaseError as error:
@@ -344,7 +351,25 @@ def _connect_read_only(file: Path) -> sqlite3.Connection:
         ) from error
     connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
     connection.execute("PRAGMA query_only = ON")
-    return connection
+    return connection, warnings
+
+
+def _unread_log_warning(file: Path) -> str | None:
+    """Read as immutable, SQLite ignores the write-ahead log: say so when one holds data."""
+    log = file.with_name(file.name + "-wal")
+    try:
+        size = log.stat().st_size
+    except OSError:
+        return None
+    if size == 0:
+        return None
+    return (
+        f"Changes Stash made since its last checkpoint are not visible: {log.name} "
+        f"({size:,} bytes) can only be read from a writable folder, and {file.parent} is "
+        "read-only for this app. Groups may list files Stash already removed and miss new "
+        "ones. Make the folder writable for this app, or stop Stash cleanly (it then "
+        "checkpoints), and open the database again."
+    )
 
 
 def _check_schema(database: StashDatabase) -> int:

@@ -40,7 +40,15 @@ async function navigate(name) {
 
 async function refreshStatus() {
   app.status = await api.get('/api/status');
+  renderBanners(app.status);
   return app.status;
+}
+
+/** What the user must know about the open library before trusting the groups. */
+function renderBanners(status) {
+  const warnings = status.database?.warnings || [];
+  mount(document.getElementById('banners'), warnings.map((warning) =>
+    h('div', { class: 'banner banner-warn' }, warning)));
 }
 
 async function loadSettings() {
