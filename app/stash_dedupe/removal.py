@@ -138,7 +138,7 @@ def _file_ids(value: object, where: str) -> tuple[int, ...]:
     if not isinstance(value, list):
         raise RefusedError(f"The plan's {where} must be a list of file ids.")
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 1 << 63:
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item < 1 << 63:
             raise RefusedError(f"The plan's {where} must hold file ids (integers), not {item!r}.")
     return tuple(value)
 
