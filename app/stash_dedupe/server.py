@@ -6,6 +6,9 @@ Host header that is not the bound address (DNS rebinding) and any /api/ call wit
 launch's random token (header `X-Token`, or `?token=` where a header cannot be set: <img>,
 <video>, downloads). Files are served by Stash file id only: no parameter is a path.
 
+Bottle's own errors (404, 405, 413, ...) are JSON too. Anything else is a bug: the gate
+answers a JSON 500 with an error id and logs the traceback under that id (`errorlog`).
+
 `serve_in_thread` runs the app on a threaded wsgiref server (Bottle's default server is
 single-threaded: one slow request would freeze the window).
 """
@@ -36,6 +39,7 @@ import bottle
 from stash_dedupe import __version__
 from stash_dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
 from stash_dedupe.dismissals import Dismissal, DismissalStore
+from stash_dedupe.errorlog import ErrorLogStream, log_path, record_unexpected
 from stash_dedupe.errors import AppError, MediaError, NotFoundError
 from stash_dedupe.frames import (
     DEFAULT_MATCH_THRESHOLD,
@@ -332,7 +336,7 @@ def job_json(job: Job) -> dict[str, Any]:
 
 def _is_json(value: object) -> bool:
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
         return False
     return True
@@ -427,16 +431,23 @@ def _app_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _json_error(error: bottle.HTTPError) -> str:
+    """Bottle's error pages (no route, wrong method, body too large, ...) as JSON."""
     bottle.response.content_type = "application/json"
-    return json.dumps({"error": error.body or error.status_line})
+    message = error.body if isinstance(error.body, str) and error.body else error.status_line
+    return json.dumps({"error": message})
 
 
 def create_app(state: AppState) -> bottle.Bottle:
-    """The Bottle app with every route; wrap it with `guarded` before serving it."""
-    app = bottle.Bottle(autojson=True)
+    """The Bottle app with every route; wrap it with `guarded` before serving it.
+
+    Without `catchall`, an unexpected exception is not Bottle's to print as an HTML page and a
+    traceback on stderr, but goes on to the gate, which logs it."""
+    app = bottle.Bottle()
+    app.config["catchall"] = False
+    app.uninstall(bottle.JSONPlugin)  # for one that never writes NaN or Infinity (not JSON)
+    app.install(bottle.JSONPlugin(json_dumps=functools.partial(json.dumps, allow_nan=False)))
     app.install(_app_errors)
-    for code in (400, 403, 404, 405, 500):
-        app.error(code)(_json_error)
+    app.default_error_handler = _json_error  # every status, not only those registered
     request = bottle.request
 
     # -- the page --
@@ -790,19 +801,30 @@ def create_app(state: AppState) -> bottle.Bottle:
 
 
 def guarded(app: Callable[..., Iterable[bytes]], state: AppState) -> Callable[..., Any]:
-    """WSGI middleware: the Host check and the token check in front of every request."""
+    """WSGI middleware: the Host check and the token check in front of every request, and
+    the one catch-all for a bug: a JSON 500 naming an error id, the traceback in the log."""
 
-    def refuse(start_response: Callable[..., Any], message: str) -> list[bytes]:
-        body = json.dumps({"error": message}).encode()
+    def answer(
+        start_response: Callable[..., Any],
+        status: str,
+        content: dict[str, str],
+        exc_info: Any = None,
+    ) -> list[bytes]:
+        body = json.dumps(content).encode()
         start_response(
-            "403 Forbidden",
+            status,
             [
                 ("Content-Type", "application/json"),
                 ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
                 *_SECURITY_HEADERS,
             ],
+            exc_info,
         )
         return [body]
+
+    def refuse(start_response: Callable[..., Any], message: str) -> list[bytes]:
+        return answer(start_response, "403 Forbidden", {"error": message})
 
     def gate(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if not state.host_allowed(environ.get("HTTP_HOST", "")):
@@ -826,7 +848,13 @@ def guarded(app: Callable[..., Iterable[bytes]], state: AppState) -> Callable[..
                 headers.append(("Content-Security-Policy", _PAGE_POLICY))
             return start_response(status, headers, exc_info)
 
-        return app(environ, start_with_headers)
+        try:
+            return app(environ, start_with_headers)
+        except Exception as error:  # a bug; the query is left out of the log (it has the token)
+            error_id = record_unexpected(error, f"{environ.get('REQUEST_METHOD')} {path}")
+            message = f"Unexpected error (id {error_id}); details are in {log_path()}"
+            content = {"error": message, "error_id": error_id}
+            return answer(start_response, "500 Internal Server Error", content, sys.exc_info())
 
     return gate
 
@@ -843,20 +871,20 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A browser cancelling a video range request is normal; say nothing.
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
+        if error is None or isinstance(error, (ConnectionError, TimeoutError)):
             return
-        if sys.stderr is not None:
-            super().handle_error(request, client_address)
+        record_unexpected(error, f"the HTTP server, serving {client_address}")
 
 
 class QuietHandler(WSGIRequestHandler):
-    """No request log (a windowed build has no stderr at all)."""
+    """No request log (a windowed build has no stderr at all); what wsgiref reports as an
+    error (one while a response is sent, after its headers) goes to the error log."""
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def get_stderr(self) -> Any:
-        return sys.stderr if sys.stderr is not None else io.StringIO()
+        return ErrorLogStream(f"{self.command} {self.path.partition('?')[0]}")
 
 
 class _Server6(ThreadingWSGIServer):
