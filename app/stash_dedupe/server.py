@@ -21,6 +21,7 @@ import hmac
 import io
 import ipaddress
 import json
+import math
 import mimetypes
 import os
 import secrets
@@ -54,9 +55,13 @@ from stash_dedupe.models import VIDEO, MediaFile
 from stash_dedupe.removal import reconcile, undo_batch
 from stash_dedupe.session import GroupFilter, LibrarySession, ReviewGroup
 from stash_dedupe.settings import (
+    MAX_DURATION_TOLERANCE,
     Settings,
     changes_from_page,
+    checked_text,
+    is_duration_tolerance,
     load_settings,
+    quoted,
     save_settings,
     settings_for_page,
 )
@@ -75,6 +80,9 @@ from stash_dedupe.stash_sync import (
 
 TOKEN_HEADER = "X-Token"
 MAX_PAGE = 1000
+MAX_BODY_BYTES = 1024 * 1024  # a request body; the largest the page sends is a removal plan
+MAX_JSON_DEPTH = 32  # nesting of a request body; the page's deepest is 4
+MAX_DISCARDED_BYTES = 64 * 1024 * 1024  # a body too large is read up to this and dropped
 _SECURITY_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -351,7 +359,7 @@ def _int(value: str | None, name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise AppError(f"{name} must be a whole number, not {value!r}.") from None
+        raise AppError(f"{name} must be a whole number, not {quoted(value)}.") from None
 
 
 def _duration(value: str | None, default: float | None) -> float | None:
@@ -360,9 +368,15 @@ def _duration(value: str | None, default: float | None) -> float | None:
     if value.strip().lower() in ("", "any", "-1"):
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        raise AppError(f"The duration tolerance must be seconds or 'any', not {value!r}.") from None
+        seconds = math.nan
+    if not is_duration_tolerance(seconds):
+        raise AppError(
+            f"The duration tolerance (duration) must be seconds from 0 to {MAX_DURATION_TOLERANCE}"
+            f" or 'any', not {quoted(value)}."
+        )
+    return seconds
 
 
 def filter_from_query(query: bottle.FormsDict, settings: Settings) -> GroupFilter:
@@ -376,11 +390,10 @@ def filter_from_query(query: bottle.FormsDict, settings: Settings) -> GroupFilte
     ).checked()
 
 
-def _optional_text(body: dict[str, Any], name: str) -> str | None:
+def _optional_text(body: dict[str, Any], name: str, label: str) -> str | None:
+    """One line of text (it may become an HTTP header), or None when not given."""
     value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise AppError(f"{name} must be text.")
-    return value
+    return None if value is None else checked_text(value, name, label, line=True)
 
 
 def _whole_number(body: dict[str, Any], name: str) -> int:
@@ -388,6 +401,16 @@ def _whole_number(body: dict[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise AppError(f"Give {name} as a whole number.")
     return value
+
+
+def _number(body: dict[str, Any], name: str, default: float) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AppError(f"Give {name} as a number.")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond 1e308
+        raise AppError(f"{name} is out of range.") from None
 
 
 def _job_progress(job: Job) -> Progress:
@@ -401,15 +424,82 @@ def _job_progress(job: Job) -> Progress:
 
 
 def _body() -> dict[str, Any]:
-    try:
-        data = bottle.request.json
-    except ValueError:
-        raise AppError("The request body is not valid JSON.") from None
-    if data is None:
+    """The request's JSON object, {} when there is none. `_bounded_body` has refused a body
+    over MAX_BODY_BYTES; JSON's own rules hold (Python's parser would take NaN and Infinity,
+    and a 1e999 as infinity), and nesting is at most MAX_JSON_DEPTH deep."""
+    request = bottle.request
+    if request.content_type.split(";")[0].strip().lower() != "application/json":
         return {}
+    text = request.body.read(MAX_BODY_BYTES + 1)
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite_float)
+    except RecursionError:
+        data = None
+    except ValueError as error:
+        raise AppError(f"The request body is not valid JSON: {error}.") from None
+    if data is None or _deeper_than(data, MAX_JSON_DEPTH):
+        raise AppError(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
     if not isinstance(data, dict):
         raise AppError("The request body must be a JSON object.")
     return data
+
+
+def _not_a_number(literal: str) -> float:
+    raise ValueError(f"{literal} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{quoted(literal)} is too large a number")
+    return value
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _bounded_body() -> None:
+    """Hook: refuse a body too large to read, before any route reads it."""
+    request = bottle.request
+    if request.chunked:
+        raise bottle.HTTPError(411, "Send the request body with a Content-Length.")
+    try:
+        length = request.content_length
+    except ValueError:
+        raise bottle.HTTPError(400, "The Content-Length header is not a number.") from None
+    if length > MAX_BODY_BYTES:
+        # Unread data makes closing the connection a reset, which can cost the client the
+        # answer: read what it sends (up to a bound) and drop it.
+        if length <= MAX_DISCARDED_BYTES:
+            stream = request.environ["wsgi.input"]
+            while length > 0 and (chunk := stream.read(min(length, 1 << 16))):
+                length -= len(chunk)
+        raise bottle.HTTPError(413, f"The request body is over {MAX_BODY_BYTES} bytes.")
+
+
+def _whole_number_filter(config: str) -> tuple[str, Callable[[str], int], Callable[..., str]]:
+    """Bottle's `int` path filter, but an id with more digits than Python converts (4300)
+    names nothing, as one beyond 64 bits does: a 404, not Bottle's 400."""
+
+    def to_python(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise bottle.HTTPError(404, f"Nothing has the id {quoted(text)}.") from None
+
+    return r"-?\d+", to_python, lambda value: str(int(value))
 
 
 # ---- the app ------------------------------------------------------------------------------
@@ -448,6 +538,8 @@ def create_app(state: AppState) -> bottle.Bottle:
     app.install(bottle.JSONPlugin(json_dumps=functools.partial(json.dumps, allow_nan=False)))
     app.install(_app_errors)
     app.default_error_handler = _json_error  # every status, not only those registered
+    app.add_hook("before_request", _bounded_body)
+    app.router.add_filter("int", _whole_number_filter)
     request = bottle.request
 
     # -- the page --
@@ -498,6 +590,7 @@ def create_app(state: AppState) -> bottle.Bottle:
         path = _body().get("path")
         if not isinstance(path, str) or not path.strip():
             raise AppError("Give the path of Stash's database file (stash-go.sqlite).")
+        checked_text(path, "path", "The database's path")
         return {"database": state.open_database(path).status()}
 
     # -- settings --
@@ -690,15 +783,13 @@ def create_app(state: AppState) -> bottle.Bottle:
         """Preview (as a job) which groups of the filter resolve by themselves."""
         session = state.require_session()
         group_filter = filter_from_query(request.query, state.settings)
-        threshold = _body().get("threshold", DEFAULT_MATCH_THRESHOLD)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise AppError("The match threshold must be a number.")
-        check_threshold(float(threshold))
+        threshold = _number(_body(), "threshold", DEFAULT_MATCH_THRESHOLD)
+        check_threshold(threshold)
         samples = state.settings.frame_samples
 
         def work(job: Job) -> AutoPreview:
             return preview_auto_resolve(
-                session, group_filter, float(threshold), samples, _job_progress(job)
+                session, group_filter, threshold, samples, _job_progress(job)
             )
 
         return job_json(state.jobs.start(Job("autoresolve", work)))
@@ -719,7 +810,9 @@ def create_app(state: AppState) -> bottle.Bottle:
         """Stash's version; the body may carry the form's unsaved URL and API key."""
         body = _body()
         connection = check_connection(
-            state.settings, _optional_text(body, "stash_url"), _optional_text(body, "stash_api_key")
+            state.settings,
+            _optional_text(body, "stash_url", "The Stash URL"),
+            _optional_text(body, "stash_api_key", "The Stash API key"),
         )
         return dataclasses.asdict(connection)
 

@@ -50,7 +50,7 @@ class Settings:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise AppError(f"Unknown setting(s): {', '.join(_shown(name) for name in unknown)}")
+            raise AppError(f"Unknown setting(s): {', '.join(quoted(name) for name in unknown)}")
         merged = Settings(**{**asdict(self), **changes})
         merged.validate()
         for number, mapping in enumerate(merged.path_mappings, 1):
@@ -103,7 +103,7 @@ class Settings:
 # ---- checks, shared with the API's parsing of request bodies -----------------------------
 
 
-def _shown(value: object) -> str:
+def quoted(value: object) -> str:
     """A value as a message quotes it: its repr, cut short."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -125,7 +125,7 @@ def checked_text(value: object, name: str, label: str, line: bool = False) -> st
     """`value` if it is text of at most MAX_TEXT_LENGTH characters that the OS can take:
     no NUL, no lone surrogate, and with `line` no control character (a header value)."""
     if not isinstance(value, str):
-        raise AppError(f"{label} ({name}) must be text, not {_shown(value)}.")
+        raise AppError(f"{label} ({name}) must be text, not {quoted(value)}.")
     if len(value) > MAX_TEXT_LENGTH:
         raise AppError(f"{label} ({name}) is longer than {MAX_TEXT_LENGTH} characters.")
     if "\0" in value or (line and any(ord(c) < 32 or ord(c) == 127 for c in value)):
@@ -141,7 +141,7 @@ def checked_path(value: object, name: str, label: str) -> str:
     """`value` if it is text (see `checked_text`) naming an absolute path."""
     path = checked_text(value, name, label)
     if not os.path.isabs(path):
-        raise AppError(f"{label} ({name}) must be an absolute path, not {_shown(path)}.")
+        raise AppError(f"{label} ({name}) must be an absolute path, not {quoted(path)}.")
     return path
 
 
@@ -154,7 +154,7 @@ def _check_whole_number(
 
 def _checked_list(value: object, name: str, label: str) -> list:
     if not isinstance(value, list):
-        raise AppError(f"{label} ({name}) must be a list, not {_shown(value)}.")
+        raise AppError(f"{label} ({name}) must be a list, not {quoted(value)}.")
     if len(value) > MAX_LIST_LENGTH:
         raise AppError(f"{label} ({name}) may have at most {MAX_LIST_LENGTH} entries.")
     return value
@@ -171,7 +171,7 @@ def _check_path_mappings(mappings: object) -> None:
         ):
             raise AppError(
                 f"Each path mapping (path_mappings) needs a Stash prefix and a local prefix"
-                f" (stash_prefix, local_prefix); number {number} is {_shown(mapping)}."
+                f" (stash_prefix, local_prefix); number {number} is {quoted(mapping)}."
             )
         checked_text(
             mapping["stash_prefix"], "path_mappings", f"Path mapping {number}'s Stash side"
