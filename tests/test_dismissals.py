@@ -92,3 +92,12 @@ def test_a_group_of_one_cannot_be_dismissed(store: DismissalStore) -> None:
         store.dismiss_group(VIDEO, [A])
     with pytest.raises(AppError):
         store.dismiss_file(VIDEO, A, [A])
+
+
+@pytest.mark.parametrize("dismissal_id", [2**63, -(2**63) - 1, 10**30])
+def test_an_id_beyond_64_bits_is_not_found(store: DismissalStore, dismissal_id: int) -> None:
+    store.dismiss_group(VIDEO, [A, B])
+    with pytest.raises(NotFoundError):
+        store.get(dismissal_id)
+    with pytest.raises(NotFoundError):
+        store.undo(dismissal_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -43,5 +44,88 @@ def test_bad_values_are_refused_with_a_message(changes: dict, message: str) -> N
 
 def test_damaged_settings_file_falls_back_to_defaults() -> None:
     settings_path().write_text("{not json")
+    assert load_settings() == Settings()
+    assert settings_path().with_suffix(".damaged.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"keeper_rules": 5}, "keeper_rules"),
+        ({"keeper_rules": [5]}, "keeper_rules"),
+        ({"preferred_folders": 5}, "preferred_folders"),
+        ({"preferred_folders": ["relative/folder"]}, "preferred_folders"),
+        ({"database": 5}, "database"),
+        ({"database": "stash-go.sqlite"}, "database"),
+        ({"database": "/x/\0/stash-go.sqlite"}, "database"),
+        ({"database": "/" + "x" * 5000}, "database"),
+        ({"trash_dir": 5}, "trash_dir"),
+        ({"trash_dir": "trash"}, "trash_dir"),
+        ({"frame_samples": True}, "frame_samples"),
+        ({"frame_samples": 9.0}, "frame_samples"),
+        ({"default_distance": False}, "default_distance"),
+        ({"duration_tolerance": float("inf")}, "duration_tolerance"),
+        ({"duration_tolerance": float("nan")}, "duration_tolerance"),
+        ({"duration_tolerance": True}, "duration_tolerance"),
+        ({"duration_tolerance": "1"}, "duration_tolerance"),
+        ({"duration_tolerance": 10**400}, "duration_tolerance"),
+        ({"removal_mode": 5}, "removal_mode"),
+        ({"theme": ["dark"]}, "theme"),
+        ({"stash_url": 5}, "stash_url"),
+        ({"stash_api_key": "key\r\nX-Injected: 1"}, "stash_api_key"),
+        ({"path_mappings": 5}, "path_mappings"),
+        ({"path_mappings": [{"stash_prefix": 1, "local_prefix": 2}]}, "path_mappings"),
+        ({"path_mappings": [{"stash_prefix": "/data", "local_prefix": 2}]}, "path_mappings"),
+        ({"path_mappings": [{"stash_prefix": "/data", "local_prefix": "mnt"}]}, "path_mappings"),
+        ({"path_mappings": [["/data", "/mnt"]]}, "path_mappings"),
+    ],
+)
+def test_wrong_types_and_values_are_refused_naming_the_setting(changes: dict, field: str) -> None:
+    with pytest.raises(AppError, match=f"\\({field}\\)"):
+        Settings().updated(changes)
+
+
+def test_a_whole_number_of_seconds_is_a_duration_tolerance() -> None:
+    assert Settings().updated({"duration_tolerance": 2}).duration_tolerance == 2
+    assert Settings().updated({"duration_tolerance": None}).duration_tolerance is None
+
+
+def test_a_new_path_mapping_must_point_at_an_existing_folder(tmp_path: Path) -> None:
+    a_file = tmp_path / "movie.mp4"
+    a_file.write_bytes(b"not a folder")
+    with pytest.raises(AppError, match="is a file, not a folder"):
+        Settings().updated(
+            {"path_mappings": [{"stash_prefix": "/data", "local_prefix": str(a_file)}]}
+        )
+    with pytest.raises(AppError, match="does not exist"):
+        Settings().updated(
+            {"path_mappings": [{"stash_prefix": "/data", "local_prefix": str(tmp_path / "no")}]}
+        )
+    mapping = {"stash_prefix": "/data", "local_prefix": str(tmp_path)}
+    assert Settings().updated({"path_mappings": [mapping]}).path_mappings == [mapping]
+
+
+def test_a_saved_mapping_to_a_folder_not_mounted_now_is_kept(tmp_path: Path) -> None:
+    unmounted = {"stash_prefix": "/data", "local_prefix": str(tmp_path / "nas-share")}
+    save_settings(Settings(path_mappings=[unmounted]))
+    loaded = load_settings()
+    assert loaded.path_mappings == [unmounted]
+    changed = loaded.updated({"theme": "light", "path_mappings": [unmounted]})
+    assert changed.theme == "light" and changed.path_mappings == [unmounted]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"trash_dir": 5}',
+        '{"duration_tolerance": Infinity}',
+        '{"duration_tolerance": 1e999}',
+        '{"frame_samples": true}',
+        '["not", "an", "object"]',
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
+def test_a_settings_file_with_wrong_values_falls_back_to_defaults(text: str) -> None:
+    settings_path().write_text(text)
     assert load_settings() == Settings()
     assert settings_path().with_suffix(".damaged.json").exists()

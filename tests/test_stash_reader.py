@@ -203,6 +203,13 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
         open_stash_database(tmp_path)
 
 
+def test_a_name_too_long_for_the_file_system_is_a_readable_error(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="cannot be opened"):
+        open_stash_database(tmp_path / ("x" * 300))
+    with pytest.raises(DatabaseError, match="cannot be opened"):
+        open_stash_database("/" + "x" * 5000)
+
+
 def test_sqlite_that_is_not_stash(tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite"
     sqlite3.connect(path).execute("CREATE TABLE notes (text)").connection.commit()

@@ -1,7 +1,8 @@
 """The `stash-dedupe` command: the window by default, and subcommands for scripts.
 
-Every subcommand calls the same domain functions the web API calls. App errors become a
-one-line message on stderr and an exit status (2 for bad input), never a traceback.
+Every subcommand calls the same domain functions the web API calls. App errors and usage
+errors become a one-line message on stderr and an exit status (2 for bad input), never a
+traceback; any other exception is a bug: one line with an error id, the traceback in the log.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from stash_dedupe import __version__
 from stash_dedupe.errors import AppError
@@ -359,8 +360,25 @@ def _human_bytes(size: float) -> str:
     return f"{size} B"
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line, as every other error is (argparse adds the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stash-dedupe",
         description="Find and safely remove duplicate videos and images in a Stash library.",
     )
@@ -370,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="serve the UI in a browser instead of opening a window"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind with --serve")
-    parser.add_argument("--port", type=int, default=0, help="port to bind with --serve")
+    parser.add_argument("--port", type=_port, default=0, help="port to bind with --serve")
     parser.add_argument(
         "--self-test",
         action="store_true",
@@ -501,3 +519,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: the user gets one line, the log the traceback
+        from stash_dedupe.errorlog import log_path, record_unexpected
+
+        error_id = record_unexpected(error, f"stash-dedupe {args.command or '(window)'}")
+        print(f"error: unexpected error (id {error_id}); details in {log_path()}", file=sys.stderr)
+        return 1

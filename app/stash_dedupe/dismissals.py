@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from stash_dedupe.appdata import app_data_dir
-from stash_dedupe.errors import AppError, NotFoundError
+from stash_dedupe.errors import AppError, NotFoundError, is_row_id
 from stash_dedupe.models import MediaFile
 
 DISMISSALS_FILE_NAME = "dismissals.sqlite3"
@@ -174,6 +174,8 @@ class DismissalStore:
         self, media: str | None = None, dismissal_id: int | None = None
     ) -> list[Dismissal]:
         """Dismissals, newest first (for the review-and-undo view and for the rules)."""
+        if dismissal_id is not None and not is_row_id(dismissal_id):
+            return []
         with self._lock, closing(self._connect()) as connection:
             rows = connection.execute(
                 "SELECT * FROM dismissals WHERE (? IS NULL OR media = ?) AND (? IS NULL OR id = ?)"

@@ -45,3 +45,9 @@ class NotFoundError(AppError):
     """Something asked for by id does not exist."""
 
     http_status = 404
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` fits SQLite's signed 64-bit integer. A lookup by an id that does not
+    finds nothing (NotFoundError): SQLite itself would raise OverflowError instead."""
+    return -(2**63) <= value < 2**63

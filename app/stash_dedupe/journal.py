@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from stash_dedupe.appdata import app_data_dir
-from stash_dedupe.errors import AppError, NotFoundError, RefusedError
+from stash_dedupe.errors import AppError, NotFoundError, RefusedError, is_row_id
 from stash_dedupe.filelock import FileLock, LockTimeout
 
 JOURNAL_FILE_NAME = "journal.sqlite3"
@@ -303,7 +303,11 @@ class Journal:
     # Reading.
 
     def action(self, action_id: int) -> Action:
-        rows = self._query("SELECT * FROM actions WHERE id = ?", (action_id,))
+        rows = (
+            self._query("SELECT * FROM actions WHERE id = ?", (action_id,))
+            if is_row_id(action_id)
+            else []
+        )
         if not rows:
             raise NotFoundError(f"There is no removal action {action_id} in the journal.")
         return _action_from_row(rows[0])
@@ -333,6 +337,8 @@ def list_batches(journal: Journal, batch_id: int | None = None) -> list[Batch]:
 
     `done_count` includes files restored since, so a batch's history does not change.
     """
+    if batch_id is not None and not is_row_id(batch_id):
+        return []
     rows = journal._query(
         "SELECT b.*, COUNT(a.id) AS action_count,"
         " COALESCE(SUM(a.state IN ('done', 'undone')), 0) AS done_count,"

@@ -6,6 +6,9 @@ Host header that is not the bound address (DNS rebinding) and any /api/ call wit
 launch's random token (header `X-Token`, or `?token=` where a header cannot be set: <img>,
 <video>, downloads). Files are served by Stash file id only: no parameter is a path.
 
+Bottle's own errors (404, 405, 413, ...) are JSON too. Anything else is a bug: the gate
+answers a JSON 500 with an error id and logs the traceback under that id (`errorlog`).
+
 `serve_in_thread` runs the app on a threaded wsgiref server (Bottle's default server is
 single-threaded: one slow request would freeze the window).
 """
@@ -18,6 +21,7 @@ import hmac
 import io
 import ipaddress
 import json
+import math
 import mimetypes
 import os
 import secrets
@@ -37,6 +41,7 @@ from stash_dedupe import __version__
 from stash_dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
 from stash_dedupe.backfill import BackfillReport
 from stash_dedupe.dismissals import Dismissal, DismissalStore
+from stash_dedupe.errorlog import ErrorLogStream, log_path, record_unexpected
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.frames import (
     DEFAULT_MATCH_THRESHOLD,
@@ -51,9 +56,13 @@ from stash_dedupe.models import VIDEO, MediaFile
 from stash_dedupe.removal import reconcile, undo_batch
 from stash_dedupe.session import MEDIA_NAMES, GroupFilter, LibrarySession, ReviewGroup
 from stash_dedupe.settings import (
+    MAX_DURATION_TOLERANCE,
     Settings,
     changes_from_page,
+    checked_text,
+    is_duration_tolerance,
     load_settings,
+    quoted,
     save_settings,
     settings_for_page,
 )
@@ -72,6 +81,9 @@ from stash_dedupe.stash_sync import (
 
 TOKEN_HEADER = "X-Token"
 MAX_PAGE = 1000
+MAX_BODY_BYTES = 1024 * 1024  # a request body; the largest the page sends is a removal plan
+MAX_JSON_DEPTH = 32  # nesting of a request body; the page's deepest is 4
+MAX_DISCARDED_BYTES = 64 * 1024 * 1024  # a body too large is read up to this and dropped
 _SECURITY_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -344,7 +356,7 @@ def _backfill_summary(report: BackfillReport) -> dict[str, int]:
 
 def _is_json(value: object) -> bool:
     try:
-        json.dumps(value)
+        json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
         return False
     return True
@@ -359,7 +371,7 @@ def _int(value: str | None, name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise AppError(f"{name} must be a whole number, not {value!r}.") from None
+        raise AppError(f"{name} must be a whole number, not {quoted(value)}.") from None
 
 
 def _duration(value: str | None, default: float | None) -> float | None:
@@ -368,9 +380,15 @@ def _duration(value: str | None, default: float | None) -> float | None:
     if value.strip().lower() in ("", "any", "-1"):
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        raise AppError(f"The duration tolerance must be seconds or 'any', not {value!r}.") from None
+        seconds = math.nan
+    if not is_duration_tolerance(seconds):
+        raise AppError(
+            f"The duration tolerance (duration) must be seconds from 0 to {MAX_DURATION_TOLERANCE}"
+            f" or 'any', not {quoted(value)}."
+        )
+    return seconds
 
 
 def filter_from_query(query: bottle.FormsDict, settings: Settings) -> GroupFilter:
@@ -384,11 +402,10 @@ def filter_from_query(query: bottle.FormsDict, settings: Settings) -> GroupFilte
     ).checked()
 
 
-def _optional_text(body: dict[str, Any], name: str) -> str | None:
+def _optional_text(body: dict[str, Any], name: str, label: str) -> str | None:
+    """One line of text (it may become an HTTP header), or None when not given."""
     value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise AppError(f"{name} must be text.")
-    return value
+    return None if value is None else checked_text(value, name, label, line=True)
 
 
 def _whole_number(body: dict[str, Any], name: str) -> int:
@@ -396,6 +413,16 @@ def _whole_number(body: dict[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise AppError(f"Give {name} as a whole number.")
     return value
+
+
+def _number(body: dict[str, Any], name: str, default: float) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AppError(f"Give {name} as a number.")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond 1e308
+        raise AppError(f"{name} is out of range.") from None
 
 
 def _job_progress(job: Job) -> Progress:
@@ -409,15 +436,82 @@ def _job_progress(job: Job) -> Progress:
 
 
 def _body() -> dict[str, Any]:
-    try:
-        data = bottle.request.json
-    except ValueError:
-        raise AppError("The request body is not valid JSON.") from None
-    if data is None:
+    """The request's JSON object, {} when there is none. `_bounded_body` has refused a body
+    over MAX_BODY_BYTES; JSON's own rules hold (Python's parser would take NaN and Infinity,
+    and a 1e999 as infinity), and nesting is at most MAX_JSON_DEPTH deep."""
+    request = bottle.request
+    if request.content_type.split(";")[0].strip().lower() != "application/json":
         return {}
+    text = request.body.read(MAX_BODY_BYTES + 1)
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite_float)
+    except RecursionError:
+        data = None
+    except ValueError as error:
+        raise AppError(f"The request body is not valid JSON: {error}.") from None
+    if data is None or _deeper_than(data, MAX_JSON_DEPTH):
+        raise AppError(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
     if not isinstance(data, dict):
         raise AppError("The request body must be a JSON object.")
     return data
+
+
+def _not_a_number(literal: str) -> float:
+    raise ValueError(f"{literal} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{quoted(literal)} is too large a number")
+    return value
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _bounded_body() -> None:
+    """Hook: refuse a body too large to read, before any route reads it."""
+    request = bottle.request
+    if request.chunked:
+        raise bottle.HTTPError(411, "Send the request body with a Content-Length.")
+    try:
+        length = request.content_length
+    except ValueError:
+        raise bottle.HTTPError(400, "The Content-Length header is not a number.") from None
+    if length > MAX_BODY_BYTES:
+        # Unread data makes closing the connection a reset, which can cost the client the
+        # answer: read what it sends (up to a bound) and drop it.
+        if length <= MAX_DISCARDED_BYTES:
+            stream = request.environ["wsgi.input"]
+            while length > 0 and (chunk := stream.read(min(length, 1 << 16))):
+                length -= len(chunk)
+        raise bottle.HTTPError(413, f"The request body is over {MAX_BODY_BYTES} bytes.")
+
+
+def _whole_number_filter(config: str) -> tuple[str, Callable[[str], int], Callable[..., str]]:
+    """Bottle's `int` path filter, but an id with more digits than Python converts (4300)
+    names nothing, as one beyond 64 bits does: a 404, not Bottle's 400."""
+
+    def to_python(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise bottle.HTTPError(404, f"Nothing has the id {quoted(text)}.") from None
+
+    return r"-?\d+", to_python, lambda value: str(int(value))
 
 
 # ---- the app ------------------------------------------------------------------------------
@@ -439,16 +533,25 @@ def _app_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _json_error(error: bottle.HTTPError) -> str:
+    """Bottle's error pages (no route, wrong method, body too large, ...) as JSON."""
     bottle.response.content_type = "application/json"
-    return json.dumps({"error": error.body or error.status_line})
+    message = error.body if isinstance(error.body, str) and error.body else error.status_line
+    return json.dumps({"error": message})
 
 
 def create_app(state: AppState) -> bottle.Bottle:
-    """The Bottle app with every route; wrap it with `guarded` before serving it."""
-    app = bottle.Bottle(autojson=True)
+    """The Bottle app with every route; wrap it with `guarded` before serving it.
+
+    Without `catchall`, an unexpected exception is not Bottle's to print as an HTML page and a
+    traceback on stderr, but goes on to the gate, which logs it."""
+    app = bottle.Bottle()
+    app.config["catchall"] = False
+    app.uninstall(bottle.JSONPlugin)  # for one that never writes NaN or Infinity (not JSON)
+    app.install(bottle.JSONPlugin(json_dumps=functools.partial(json.dumps, allow_nan=False)))
     app.install(_app_errors)
-    for code in (400, 403, 404, 405, 500):
-        app.error(code)(_json_error)
+    app.default_error_handler = _json_error  # every status, not only those registered
+    app.add_hook("before_request", _bounded_body)
+    app.router.add_filter("int", _whole_number_filter)
     request = bottle.request
 
     # -- the page --
@@ -499,6 +602,7 @@ def create_app(state: AppState) -> bottle.Bottle:
         path = _body().get("path")
         if not isinstance(path, str) or not path.strip():
             raise AppError("Give the path of Stash's database file (stash-go.sqlite).")
+        checked_text(path, "path", "The database's path")
         return {"database": state.open_database(path).status()}
 
     # -- settings --
@@ -687,15 +791,13 @@ def create_app(state: AppState) -> bottle.Bottle:
         """Preview (as a job) which groups of the filter resolve by themselves."""
         session = state.require_session()
         group_filter = filter_from_query(request.query, state.settings)
-        threshold = _body().get("threshold", DEFAULT_MATCH_THRESHOLD)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-            raise AppError("The match threshold must be a number.")
-        check_threshold(float(threshold))
+        threshold = _number(_body(), "threshold", DEFAULT_MATCH_THRESHOLD)
+        check_threshold(threshold)
         samples = state.settings.frame_samples
 
         def work(job: Job) -> AutoPreview:
             return preview_auto_resolve(
-                session, group_filter, float(threshold), samples, _job_progress(job)
+                session, group_filter, threshold, samples, _job_progress(job)
             )
 
         return job_json(state.jobs.start(Job("autoresolve", work)))
@@ -720,7 +822,9 @@ def create_app(state: AppState) -> bottle.Bottle:
         """Stash's version; the body may carry the form's unsaved URL and API key."""
         body = _body()
         connection = check_connection(
-            state.settings, _optional_text(body, "stash_url"), _optional_text(body, "stash_api_key")
+            state.settings,
+            _optional_text(body, "stash_url", "The Stash URL"),
+            _optional_text(body, "stash_api_key", "The Stash API key"),
         )
         return dataclasses.asdict(connection)
 
@@ -802,19 +906,30 @@ def create_app(state: AppState) -> bottle.Bottle:
 
 
 def guarded(app: Callable[..., Iterable[bytes]], state: AppState) -> Callable[..., Any]:
-    """WSGI middleware: the Host check and the token check in front of every request."""
+    """WSGI middleware: the Host check and the token check in front of every request, and
+    the one catch-all for a bug: a JSON 500 naming an error id, the traceback in the log."""
 
-    def refuse(start_response: Callable[..., Any], message: str) -> list[bytes]:
-        body = json.dumps({"error": message}).encode()
+    def answer(
+        start_response: Callable[..., Any],
+        status: str,
+        content: dict[str, str],
+        exc_info: Any = None,
+    ) -> list[bytes]:
+        body = json.dumps(content).encode()
         start_response(
-            "403 Forbidden",
+            status,
             [
                 ("Content-Type", "application/json"),
                 ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
                 *_SECURITY_HEADERS,
             ],
+            exc_info,
         )
         return [body]
+
+    def refuse(start_response: Callable[..., Any], message: str) -> list[bytes]:
+        return answer(start_response, "403 Forbidden", {"error": message})
 
     def gate(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if not state.host_allowed(environ.get("HTTP_HOST", "")):
@@ -838,7 +953,13 @@ def guarded(app: Callable[..., Iterable[bytes]], state: AppState) -> Callable[..
                 headers.append(("Content-Security-Policy", _PAGE_POLICY))
             return start_response(status, headers, exc_info)
 
-        return app(environ, start_with_headers)
+        try:
+            return app(environ, start_with_headers)
+        except Exception as error:  # a bug; the query is left out of the log (it has the token)
+            error_id = record_unexpected(error, f"{environ.get('REQUEST_METHOD')} {path}")
+            message = f"Unexpected error (id {error_id}); details are in {log_path()}"
+            content = {"error": message, "error_id": error_id}
+            return answer(start_response, "500 Internal Server Error", content, sys.exc_info())
 
     return gate
 
@@ -855,20 +976,20 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A browser cancelling a video range request is normal; say nothing.
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
+        if error is None or isinstance(error, (ConnectionError, TimeoutError)):
             return
-        if sys.stderr is not None:
-            super().handle_error(request, client_address)
+        record_unexpected(error, f"the HTTP server, serving {client_address}")
 
 
 class QuietHandler(WSGIRequestHandler):
-    """No request log (a windowed build has no stderr at all)."""
+    """No request log (a windowed build has no stderr at all); what wsgiref reports as an
+    error (one while a response is sent, after its headers) goes to the error log."""
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def get_stderr(self) -> Any:
-        return sys.stderr if sys.stderr is not None else io.StringIO()
+        return ErrorLogStream(f"{self.command} {self.path.partition('?')[0]}")
 
 
 class _Server6(ThreadingWSGIServer):

@@ -1,8 +1,13 @@
-"""The user's settings: a small JSON file in the app's data dir, readable only by the user."""
+"""The user's settings: a small JSON file in the app's data dir, readable only by the user.
+
+Every value is checked for its type and range when it changes and when the file is read,
+so a setting can never reach the domain (or a JSON response) as the wrong kind of value.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -15,6 +20,10 @@ from stash_dedupe.stash_api import normalize_url
 
 REMOVAL_MODES = ("trash", "move", "delete")
 THEMES = ("dark", "light")
+MAX_TEXT_LENGTH = 4096  # the longest path (Linux's PATH_MAX) or other text a setting holds
+MAX_LIST_LENGTH = 200  # path mappings, preferred folders, keeper rules
+MAPPING_KEYS = ("stash_prefix", "local_prefix")
+MAX_DURATION_TOLERANCE = 86400  # seconds; beyond a day, "any" says it better
 
 
 @dataclass
@@ -36,45 +45,152 @@ class Settings:
         return [PathMapping(m["stash_prefix"], m["local_prefix"]) for m in self.path_mappings]
 
     def updated(self, changes: dict) -> Settings:
-        """A copy with `changes` applied, after checking each value."""
+        """A copy with `changes` applied, after checking each value. A new path mapping must
+        also point at a folder that exists (a saved one may be a share not mounted now)."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise AppError(f"Unknown setting(s): {', '.join(unknown)}")
+            raise AppError(f"Unknown setting(s): {', '.join(quoted(name) for name in unknown)}")
         merged = Settings(**{**asdict(self), **changes})
         merged.validate()
+        for number, mapping in enumerate(merged.path_mappings, 1):
+            if mapping not in self.path_mappings:
+                _check_local_folder(mapping["local_prefix"], number)
         return merged
 
     def validate(self) -> None:
-        if not isinstance(self.default_distance, int) or not 0 <= self.default_distance <= 16:
-            raise AppError("The default distance must be a whole number from 0 to 16.")
-        if self.duration_tolerance is not None and (
-            not isinstance(self.duration_tolerance, (int, float)) or self.duration_tolerance < 0
+        """Refuse any value of the wrong type or out of range, naming the setting."""
+        if self.database not in (None, ""):
+            checked_path(self.database, "database", "The Stash database")
+        _check_path_mappings(self.path_mappings)
+        _check_whole_number(self.default_distance, "default_distance", "The default distance", 16)
+        if self.duration_tolerance is not None and not is_duration_tolerance(
+            self.duration_tolerance
         ):
-            raise AppError("The duration tolerance must be empty (any) or seconds >= 0.")
-        if self.removal_mode not in REMOVAL_MODES:
-            raise AppError(f"The removal mode must be one of {', '.join(REMOVAL_MODES)}.")
+            raise AppError(
+                "The duration tolerance (duration_tolerance) must be empty (any) or seconds"
+                f" from 0 to {MAX_DURATION_TOLERANCE}."
+            )
+        if not isinstance(self.removal_mode, str) or self.removal_mode not in REMOVAL_MODES:
+            raise AppError(
+                f"The removal mode (removal_mode) must be one of {', '.join(REMOVAL_MODES)}."
+            )
+        if self.trash_dir not in (None, ""):
+            checked_path(self.trash_dir, "trash_dir", "The trash folder")
         if self.removal_mode == "move" and not self.trash_dir:
-            raise AppError("Moving to a trash folder needs the folder: set a trash folder.")
-        if self.theme not in THEMES:
-            raise AppError(f"The theme must be one of {', '.join(THEMES)}.")
-        if not isinstance(self.frame_samples, int) or not 1 <= self.frame_samples <= 49:
-            raise AppError("Frame samples must be a whole number from 1 to 49.")
-        if not isinstance(self.stash_url, str) or not isinstance(self.stash_api_key, str):
-            raise AppError("The Stash URL and API key must be text.")
+            raise AppError(
+                "Moving to a trash folder needs the folder: set the trash folder (trash_dir)."
+            )
+        for rule in _checked_list(self.keeper_rules, "keeper_rules", "The keeper rules"):
+            checked_text(rule, "keeper_rules", "Each keeper rule")
+        check_rules(self.keeper_rules)
+        for folder in _checked_list(
+            self.preferred_folders, "preferred_folders", "The preferred folders"
+        ):
+            checked_path(folder, "preferred_folders", "Each preferred folder")
+        if not isinstance(self.theme, str) or self.theme not in THEMES:
+            raise AppError(f"The theme (theme) must be one of {', '.join(THEMES)}.")
+        _check_whole_number(self.frame_samples, "frame_samples", "Frame samples", 49, lowest=1)
+        checked_text(self.stash_url, "stash_url", "The Stash URL", line=True)
+        checked_text(self.stash_api_key, "stash_api_key", "The Stash API key", line=True)
         if self.stash_url.strip():
             try:
                 normalize_url(self.stash_url)
             except AppError as error:  # a StashError (502): here it is the user's input
                 raise AppError(error.message) from None
-        check_rules(self.keeper_rules)
-        for mapping in self.path_mappings:
-            if (
-                not isinstance(mapping, dict)
-                or not mapping.get("stash_prefix")
-                or not mapping.get("local_prefix")
-            ):
-                raise AppError("Each path mapping needs a Stash prefix and a local prefix.")
+
+
+# ---- checks, shared with the API's parsing of request bodies -----------------------------
+
+
+def quoted(value: object) -> str:
+    """A value as a message quotes it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_number(value: object) -> bool:
+    """An int or a finite float; a bool is not a number here (JSON's true is not 1)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def is_duration_tolerance(value: object) -> bool:
+    """Whether `value` is a number of seconds two durations may differ by."""
+    return _is_number(value) and 0 <= value <= MAX_DURATION_TOLERANCE  # type: ignore[operator]
+
+
+def checked_text(value: object, name: str, label: str, line: bool = False) -> str:
+    """`value` if it is text of at most MAX_TEXT_LENGTH characters that the OS can take:
+    no NUL, no lone surrogate, and with `line` no control character (a header value)."""
+    if not isinstance(value, str):
+        raise AppError(f"{label} ({name}) must be text, not {quoted(value)}.")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise AppError(f"{label} ({name}) is longer than {MAX_TEXT_LENGTH} characters.")
+    if "\0" in value or (line and any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise AppError(f"{label} ({name}) must not contain control characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AppError(f"{label} ({name}) is not valid text (a lone surrogate).") from None
+    return value
+
+
+def checked_path(value: object, name: str, label: str) -> str:
+    """`value` if it is text (see `checked_text`) naming an absolute path."""
+    path = checked_text(value, name, label)
+    if not os.path.isabs(path):
+        raise AppError(f"{label} ({name}) must be an absolute path, not {quoted(path)}.")
+    return path
+
+
+def _check_whole_number(
+    value: object, name: str, label: str, highest: int, lowest: int = 0
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+        raise AppError(f"{label} ({name}) must be a whole number from {lowest} to {highest}.")
+
+
+def _checked_list(value: object, name: str, label: str) -> list:
+    if not isinstance(value, list):
+        raise AppError(f"{label} ({name}) must be a list, not {quoted(value)}.")
+    if len(value) > MAX_LIST_LENGTH:
+        raise AppError(f"{label} ({name}) may have at most {MAX_LIST_LENGTH} entries.")
+    return value
+
+
+def _check_path_mappings(mappings: object) -> None:
+    listed = _checked_list(mappings, "path_mappings", "The path mappings")
+    for number, mapping in enumerate(listed, 1):
+        if (
+            not isinstance(mapping, dict)
+            or set(mapping) != set(MAPPING_KEYS)
+            or not mapping["stash_prefix"]
+            or not mapping["local_prefix"]
+        ):
+            raise AppError(
+                f"Each path mapping (path_mappings) needs a Stash prefix and a local prefix"
+                f" (stash_prefix, local_prefix); number {number} is {quoted(mapping)}."
+            )
+        checked_text(
+            mapping["stash_prefix"], "path_mappings", f"Path mapping {number}'s Stash side"
+        )
+        checked_path(
+            mapping["local_prefix"], "path_mappings", f"Path mapping {number}'s local side"
+        )
+
+
+def _check_local_folder(local_prefix: str, number: int) -> None:
+    label = f"Path mapping {number}'s local side (path_mappings) {local_prefix}"
+    if os.path.isdir(local_prefix):
+        return
+    if os.path.lexists(local_prefix):
+        raise AppError(f"{label} is a file, not a folder: map Stash's folder onto a folder.")
+    raise AppError(f"{label} does not exist here: give the folder where this computer sees it.")
+
+
+# ---- the page and the file ----------------------------------------------------------------
 
 
 def settings_for_page(settings: Settings) -> dict:
@@ -94,7 +210,7 @@ def changes_from_page(changes: dict) -> dict:
         if key is None:
             changes["stash_api_key"] = ""
         elif not isinstance(key, str):
-            raise AppError("The Stash API key must be text.")
+            raise AppError("The Stash API key (stash_api_key) must be text.")
         elif key.strip():
             changes["stash_api_key"] = key.strip()
     return changes
@@ -109,15 +225,21 @@ def load_settings() -> Settings:
     if not path.exists():
         return Settings()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         known = {f.name for f in fields(Settings)}
         settings = Settings(**{k: v for k, v in data.items() if k in known})
         settings.validate()
         return settings
-    except (ValueError, TypeError, AppError):
+    except (ValueError, TypeError, RecursionError, AppError):
         # A damaged settings file must not lock the user out: start from defaults, keep a copy.
         path.replace(path.with_suffix(".damaged.json"))
         return Settings()
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
@@ -127,5 +249,5 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(asdict(settings), handle, indent=2)
+        json.dump(asdict(settings), handle, indent=2, allow_nan=False)
     os.replace(temporary, path)

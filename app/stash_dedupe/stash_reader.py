@@ -290,7 +290,11 @@ def open_stash_database(
     """
     path = os.fspath(path)
     file = Path(path)
-    if not file.exists():
+    try:
+        exists = file.exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise DatabaseError(f"{path}: cannot be opened ({error.strerror}).") from error
+    if not exists:
         raise DatabaseError(f"{path}: no such file. Choose Stash's stash-go.sqlite.")
     if file.is_dir():
         raise DatabaseError(f"{path} is a folder. Choose the stash-go.sqlite file inside it.")
