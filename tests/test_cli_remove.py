@@ -135,3 +135,42 @@ def test_malformed_plan_is_a_clear_error(stash_database, tmp_path) -> None:
     plan.write_text("{oops")
     result = run_cli("remove", "--db", str(database), "--plan", str(plan))
     assert result.returncode == 2 and "not valid JSON" in result.stderr
+
+
+def test_a_trash_folder_inside_the_library_is_refused(stash_database, tmp_path) -> None:
+    database, _trash, ids = make_library(stash_database, tmp_path)
+    inside = tmp_path / "média library" / "trash"
+    inside.mkdir()
+    plan = write_plan(tmp_path, [ids["keep me.mp4"]], [ids["copy of it.mp4"]])
+    result = run_cli(
+        "remove", "--db", str(database), "--plan", str(plan), "--mode", "move",
+        "--trash-dir", str(inside),
+    )  # fmt: skip
+    assert result.returncode == 2 and "inside the library folder" in result.stderr
+    assert (tmp_path / "média library" / "copy of it.mp4").exists()
+    assert list(inside.iterdir()) == []
+
+
+def test_a_plan_from_groups_json_carries_its_distance(stash_database, tmp_path) -> None:
+    """Groups found at distance 4 are removed from a plan written from `groups --json`."""
+    database, writer = stash_database(75)
+    media = tmp_path / "media"
+    media.mkdir()
+    writer.library_root(str(media))
+    ids = []
+    for name, phash in (("a.mp4", "c0ffee0000000000"), ("b.mp4", "c0ffee000000000f")):
+        (media / name).write_bytes(name.encode() * 500)
+        ids.append(writer.add_video_file(str(media / name), phash=phash, duration=10))
+    writer.close()
+    listed = run_cli("groups", "--db", str(database), "--distance", "4", "--json")
+    document = json.loads(listed.stdout)
+    (group,) = document["groups"]
+    keep, drop = (file["file_id"] for file in group["files"])
+    document["groups"] = [{"group_id": group["group_id"], "keep": [keep], "remove": [drop]}]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(document))
+    at_zero = run_cli("remove", "--db", str(database), "--plan", str(plan), "--distance", "0")
+    assert at_zero.returncode == 2 and "not a current duplicate group" in at_zero.stderr
+    done = run_cli("remove", "--db", str(database), "--plan", str(plan))
+    assert done.returncode == 0, done.stderr
+    assert sum((media / name).exists() for name in ("a.mp4", "b.mp4")) == 1

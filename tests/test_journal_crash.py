@@ -8,6 +8,7 @@ Set CRASH_TEST_SEED to replay a run (timing still varies).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from stash_dedupe import removal
+from stash_dedupe.errors import RefusedError
 from stash_dedupe.journal import (
     DONE,
     FAILED,
@@ -442,3 +444,86 @@ def test_an_undo_killed_at_any_moment_loses_no_file(workspace: Path, kind: str) 
                     undo_batch(journal, batch_id)  # undoing again finishes the job
                 assert not removed_file_ids(journal) & scenario.removed_ids, context
                 assert_every_file_is_whole_somewhere(journal, scenario, trash_roots, context)
+
+
+def start_child(work: Callable[[], object], seed: float) -> int:
+    """Fork a child that runs `work` with widened crash windows; returns its pid."""
+    pid = os.fork()
+    if pid == 0:  # the child never returns into pytest
+        exit_code = 1
+        try:
+            widen_crash_windows(random.Random(seed))
+            work()
+            exit_code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(exit_code)
+    return pid
+
+
+def assert_every_group_keeps_a_whole_copy(
+    journal: Journal, scenario: Scenario, context: str
+) -> None:
+    """After reconcile: each file whole at its path or its recorded destination, and at
+    least one file of every group whole at its original path."""
+    assert journal.actions_in_state(PLANNED) == [], context
+    actions = file_actions(journal)
+    for group in scenario.groups:
+        members = group["keep"] + group["remove"]
+        at_home = [
+            file_id
+            for file_id in members
+            if os.path.lexists(scenario.files[file_id].path)
+            and sha256_of(scenario.files[file_id].path) == scenario.digests[file_id]
+        ]
+        assert at_home, f"{context}: group {members} lost every copy"
+        for file_id in set(members) - set(at_home):
+            done = [a for a in actions.get(file_id, []) if a.state == DONE and a.mode != UNDO]
+            assert len(done) == 1 and done[0].destination, f"{context}: {file_id} lost"
+            assert sha256_of(done[0].destination) == scenario.digests[file_id], context
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["move-same-fs", "trash"])
+def test_two_processes_with_crossed_plans_killed_at_any_moment_keep_a_copy(
+    workspace: Path, kind: str
+) -> None:
+    """Two processes remove crossed plans at once (one keeps what the other removes); one or
+    both are killed at a random moment. The lock lets one plan run; the other is refused."""
+    rng = random.Random(f"{SEED}-crossed-{kind}")
+    journal_path = workspace / "journal.sqlite3"
+    longest = 0.0
+    with ExitStack() as stack:
+        options, _trash_roots = mode_options(kind, stack, workspace)
+        for iteration in range(20):
+            context = f"crossed {kind}, iteration {iteration}, CRASH_TEST_SEED={SEED}"
+            scenario = Scenario(workspace / f"library-{iteration}", iteration * 100, rng)
+            crossed = [
+                {"keep": [group["remove"][0]], "remove": [group["keep"][0], group["remove"][1]]}
+                for group in scenario.groups
+            ]
+
+            def work(groups: list[dict[str, list[int]]], scenario: Scenario = scenario) -> None:
+                with Journal.open(journal_path) as journal:
+                    plan = RemovalPlan.from_json({"groups": groups})
+                    # Refused when the other plan ran first and took this one's keepers.
+                    with contextlib.suppress(RefusedError):
+                        execute_plan(plan, scenario.files, [str(scenario.root)], journal, **options)
+
+            started = time.monotonic()
+            pids = [
+                start_child(lambda groups=groups: work(groups), rng.random())
+                for groups in (scenario.groups, crossed)
+            ]
+            if iteration > 0:  # the first run measures how long both take
+                time.sleep(rng.uniform(0, longest * 1.2))
+                for pid in rng.sample(pids, rng.choice([1, 2])):
+                    os.kill(pid, signal.SIGKILL)
+            for pid in pids:
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) in (0, -signal.SIGKILL), context
+            longest = max(longest, time.monotonic() - started)
+            with Journal.open(journal_path) as journal:
+                reconcile(journal)
+                assert_every_group_keeps_a_whole_copy(journal, scenario, context)
