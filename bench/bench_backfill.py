@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.exif_thumbnail import camera_thumbnail, save_jpeg  # noqa: E402
 
-from stash_dedupe.backfill import HashTask, hash_one, run_backfill  # noqa: E402
 from stash_dedupe.jobs import Job  # noqa: E402
+from stash_dedupe.media.backfill import HashTask, hash_one, run_backfill  # noqa: E402
 from stash_dedupe.models import IMAGE  # noqa: E402
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from stash_dedupe.frames import FrameCache, compare_videos  # noqa: E402
+from stash_dedupe.media.frames import FrameCache, compare_videos  # noqa: E402
 
 SECONDS = 600
 SIZE = "1920x1080"

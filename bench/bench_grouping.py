@@ -1,4 +1,4 @@
-"""Time phash grouping: the index in stash_dedupe.grouping against the all-pairs loop.
+"""Time phash grouping: the index in stash_dedupe.dedupe.grouping against the all-pairs loop.
 
     python bench/bench_grouping.py [--sizes 10000,100000,1000000] [--distances 0,4,8,10] [--quick]
 
@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from stash_dedupe.grouping import (  # noqa: E402
+from stash_dedupe.dedupe.grouping import (  # noqa: E402
     close_pairs_brute_force,
     connected_components,
     connected_components_brute_force,

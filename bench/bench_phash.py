@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.exif_thumbnail import camera_thumbnail, exif_with_thumbnail  # noqa: E402
 
-from stash_dedupe import backfill, phash  # noqa: E402
+from stash_dedupe.media import backfill, phash  # noqa: E402
 
 VECTORS = Path(__file__).resolve().parents[1] / "tests" / "data" / "phash-vectors"
 WALLPAPER_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from stash_dedupe.library_writer import LibraryWriter
+from stash_dedupe.stash.library_writer import LibraryWriter
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

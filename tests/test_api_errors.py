@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from stash_dedupe import server
 from stash_dedupe.errorlog import log_path
-from stash_dedupe.journal import Batch
-from stash_dedupe.server import AppState
+from stash_dedupe.removal.journal import Batch
 from stash_dedupe.settings import Settings
+from stash_dedupe.web import server
+from stash_dedupe.web.server import AppState
 from tests.test_server import Client
 from tests.test_stash_sync import Library, free_port_url, make_library, serve
 

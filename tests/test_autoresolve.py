@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from stash_dedupe.autoresolve import check_threshold, preview_auto_resolve
-from stash_dedupe.dismissals import DismissalStore
+from stash_dedupe.dedupe.autoresolve import check_threshold, preview_auto_resolve
+from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.errors import AppError
-from stash_dedupe.journal import Journal
-from stash_dedupe.session import GroupFilter, LibrarySession
+from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
 
 from .test_demo_and_cli import run_cli

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stash_dedupe.backfill import (
+from stash_dedupe.jobs import CANCELLED, DONE, Job
+from stash_dedupe.media.backfill import (
     BATCH_BYTES,
     BATCH_EXACT_IMAGES,
     BATCH_IMAGES,
@@ -22,9 +23,8 @@ from stash_dedupe.backfill import (
     run_backfill,
     with_cached_phashes,
 )
-from stash_dedupe.jobs import CANCELLED, DONE, Job
 from stash_dedupe.models import IMAGE, VIDEO
-from stash_dedupe.stash_reader import open_stash_database
+from stash_dedupe.stash.reader import open_stash_database
 
 from .conftest import PHASH_VECTORS as VECTORS
 from .test_demo_and_cli import groups_json, run_cli

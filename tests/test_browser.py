@@ -17,10 +17,10 @@ from wsgiref.simple_server import WSGIServer
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from stash_dedupe.dismissals import DismissalStore
-from stash_dedupe.journal import Journal
-from stash_dedupe.server import AppState, start
+from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
+from stash_dedupe.web.server import AppState, start
 
 pytestmark = pytest.mark.browser
 

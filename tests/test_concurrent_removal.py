@@ -23,13 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stash_dedupe.dismissals import DismissalStore
+from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.errors import RefusedError
-from stash_dedupe.journal import Journal, list_batches
-from stash_dedupe.library_writer import LibraryWriter
-from stash_dedupe.server import AppState, start
-from stash_dedupe.session import GroupFilter, LibrarySession
+from stash_dedupe.removal.journal import Journal, list_batches
 from stash_dedupe.settings import Settings
+from stash_dedupe.stash.library_writer import LibraryWriter
+from stash_dedupe.web.server import AppState, start
 
 from .test_server import Client
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from stash_dedupe.demo import DEMO_APP_HOME, write_demo_settings
+from stash_dedupe.media.phash import image_phash
 from stash_dedupe.models import IMAGE, VIDEO
-from stash_dedupe.phash import image_phash
 from stash_dedupe.settings import load_settings
-from stash_dedupe.stash_reader import open_stash_database
+from stash_dedupe.stash.reader import open_stash_database
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stash_dedupe.dismissals import DismissalStore, file_key
+from stash_dedupe.dedupe.dismissals import DismissalStore, file_key
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.models import VIDEO, MediaFile
 

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from stash_dedupe import frames
 from stash_dedupe.errors import MediaError
-from stash_dedupe.frames import (
+from stash_dedupe.media import frames
+from stash_dedupe.media.frames import (
     DEFAULT_MATCH_THRESHOLD,
     FrameCache,
     compare_group,

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stash_dedupe.errorlog import log_path
-from stash_dedupe.server import AppState, create_app
+from stash_dedupe.web.server import AppState, create_app
 from tests.test_api_errors import send, serve_small_library
 from tests.test_server import Client, wait_for_job
 from tests.test_stash_sync import Library

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from stash_dedupe.dismissals import DismissalStore
-from stash_dedupe.journal import Journal
-from stash_dedupe.library_writer import LibraryWriter
-from stash_dedupe.server import AppState, start
+from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
+from stash_dedupe.stash.library_writer import LibraryWriter
+from stash_dedupe.web.server import AppState, start
 
 from .test_concurrent_removal import SCHEMA_75
 from .test_server import Client

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stash_dedupe import grouping
-from stash_dedupe.grouping import (
+from stash_dedupe.dedupe import grouping
+from stash_dedupe.dedupe.grouping import (
     PHASH_GROUP,
     SAME_ITEM_GROUP,
     connected_components,

@@ -22,9 +22,17 @@ from typing import Any
 
 import pytest
 
-from stash_dedupe import removal
 from stash_dedupe.errors import RefusedError
-from stash_dedupe.journal import (
+from stash_dedupe.models import MediaFile
+from stash_dedupe.removal import execute as removal
+from stash_dedupe.removal.execute import (
+    RemovalPlan,
+    RemovalResult,
+    execute_plan,
+    reconcile,
+    undo_batch,
+)
+from stash_dedupe.removal.journal import (
     DONE,
     FAILED,
     INTERRUPTED,
@@ -40,8 +48,6 @@ from stash_dedupe.journal import (
     list_batches,
     removed_file_ids,
 )
-from stash_dedupe.models import MediaFile
-from stash_dedupe.removal import RemovalPlan, RemovalResult, execute_plan, reconcile, undo_batch
 from tests.removal_helpers import (
     media_file_for,
     memory_backed_dir,

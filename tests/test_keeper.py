@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules, suggest_keeper
 from stash_dedupe.errors import AppError
-from stash_dedupe.keeper import DEFAULT_RULES, check_rules, suggest_keeper
 from stash_dedupe.models import VIDEO, MediaFile, SceneInfo
 
 

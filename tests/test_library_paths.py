@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from stash_dedupe.dismissals import DismissalStore
-from stash_dedupe.journal import Journal
-from stash_dedupe.server import AppState, start
+from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
+from stash_dedupe.web.server import AppState, start
 
 from .test_concurrent_removal import Library, build_library
 from .test_server import Client
@@ -105,7 +105,7 @@ def test_a_folder_inside_the_library_linked_to_outside_serves_nothing(tmp_path: 
         moved = sub / library.paths[file_id].name
         library.paths[file_id].rename(moved)
         (outside / moved.name).write_bytes(SECRET)
-    from stash_dedupe.library_writer import LibraryWriter
+    from stash_dedupe.stash.library_writer import LibraryWriter
 
     with LibraryWriter(library.database) as writer:
         sub_id = writer.folder(str(sub))

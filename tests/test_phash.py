@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from stash_dedupe import phash
 from stash_dedupe.errors import MediaError
-from stash_dedupe.phash import VideoPhash, find_ffmpeg, image_phash, phash_file, video_phash
+from stash_dedupe.media import phash
+from stash_dedupe.media.phash import VideoPhash, find_ffmpeg, image_phash, phash_file, video_phash
 
 from .conftest import PHASH_VECTORS as VECTORS
 from .exif_thumbnail import camera_thumbnail, save_jpeg

@@ -17,9 +17,17 @@ from typing import Any
 
 import pytest
 
-from stash_dedupe import removal
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
-from stash_dedupe.journal import (
+from stash_dedupe.models import MediaFile
+from stash_dedupe.removal import execute as removal
+from stash_dedupe.removal.execute import (
+    RemovalPlan,
+    RemovalResult,
+    execute_plan,
+    undo_action,
+    undo_batch,
+)
+from stash_dedupe.removal.journal import (
     DONE,
     FAILED,
     SKIPPED,
@@ -30,8 +38,6 @@ from stash_dedupe.journal import (
     list_batches,
     removed_file_ids,
 )
-from stash_dedupe.models import MediaFile
-from stash_dedupe.removal import RemovalPlan, RemovalResult, execute_plan, undo_action, undo_batch
 from tests.removal_helpers import media_file_for, other_filesystem_dir, sha256_of, unwritable
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from stash_dedupe.dismissals import DismissalStore
-from stash_dedupe.journal import Journal
-from stash_dedupe.server import AppState, frontend_dir, start
+from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
+from stash_dedupe.web.server import AppState, frontend_dir, start
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import pytest
 from graphql import parse, validate
 
-from stash_dedupe import stash_api
 from stash_dedupe.errors import RefusedError
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo
-from stash_dedupe.removal import RemovedFile
-from stash_dedupe.stash_api import (
+from stash_dedupe.removal.execute import RemovedFile
+from stash_dedupe.stash import api as stash_api
+from stash_dedupe.stash.api import (
     CLEAN,
     DESTROY_SCENES,
     MAX_PHASH_BATCH,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from stash_dedupe.errors import DatabaseError, DatabaseLockedError
-from stash_dedupe.library_writer import DEMO_SCHEMA, LibraryWriter
 from stash_dedupe.models import IMAGE, VIDEO, phash_from_int64, phash_to_int64
-from stash_dedupe.pathmap import PathMapping, to_local
-from stash_dedupe.stash_reader import open_stash_database, parse_stash_time
+from stash_dedupe.stash.library_writer import DEMO_SCHEMA, LibraryWriter
+from stash_dedupe.stash.pathmap import PathMapping, to_local
+from stash_dedupe.stash.reader import open_stash_database, parse_stash_time
 
 from .conftest import fixture_database
 from .removal_helpers import unwritable
@@ -258,7 +258,7 @@ def test_newer_schema_without_needed_tables_is_refused(stash_database) -> None:
 
 
 def test_locked_database_gives_a_clear_message(stash_database, monkeypatch) -> None:
-    import stash_dedupe.stash_reader as reader
+    import stash_dedupe.stash.reader as reader
 
     path, writer = stash_database(75)
     _small_library(writer)

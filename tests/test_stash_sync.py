@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from stash_dedupe.backfill import HashOutcome, HashTask, PhashCache, library_key
-from stash_dedupe.dismissals import DismissalStore
-from stash_dedupe.journal import Journal
+from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.media.backfill import HashOutcome, HashTask, PhashCache, library_key
 from stash_dedupe.models import IMAGE, VIDEO
-from stash_dedupe.server import AppState, start
+from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
+from stash_dedupe.web.server import AppState, start
 from tests.fake_stash import FakeStash
 from tests.test_server import Client, wait_for_job
 
@@ -446,8 +446,8 @@ def test_phash_write_back_sends_cached_phashes_and_skips_a_changed_file(
 
 def test_fast_mode_image_hashes_are_not_sent(stash_database: Any, tmp_path: Path) -> None:
     """A fast-mode image hash may be a few bits off Stash's own: it stays in the app."""
-    from stash_dedupe.backfill import CachedPhash
-    from stash_dedupe.stash_sync import phash_writes
+    from stash_dedupe.media.backfill import CachedPhash
+    from stash_dedupe.stash.sync import phash_writes
 
     library = make_library(stash_database, tmp_path, phashes=False)
     state, server = serve(tmp_path, Settings(), library)

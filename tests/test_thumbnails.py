@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from stash_dedupe.media.thumbnails import Thumbnails
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
-from stash_dedupe.stash_config import generated_dir, read_config
-from stash_dedupe.thumbnails import Thumbnails
+from stash_dedupe.stash.config import generated_dir, read_config
 
 
 def jpeg(size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from stash_dedupe import __version__
 from stash_dedupe.errors import AppError
 from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
-from stash_dedupe.pathmap import PathMapping
+from stash_dedupe.stash.pathmap import PathMapping
 
 MEDIA_CHOICES = {"videos": VIDEO, "images": IMAGE}
 DEFAULT_THRESHOLD = 0.8  # frames.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
@@ -40,10 +40,10 @@ def _library_session(args: argparse.Namespace, settle_journal: bool = False) -> 
     """The library under review, as the window opens it: the same groups, dismissals,
     removals and checks. `--map` replaces the saved path mappings (which apply only to the
     database they were saved with). `settle_journal` first settles what a crash left."""
-    from stash_dedupe.dismissals import DismissalStore
-    from stash_dedupe.journal import Journal
-    from stash_dedupe.removal import reconcile
-    from stash_dedupe.session import LibrarySession
+    from stash_dedupe.dedupe.dismissals import DismissalStore
+    from stash_dedupe.dedupe.session import LibrarySession
+    from stash_dedupe.removal.execute import reconcile
+    from stash_dedupe.removal.journal import Journal
     from stash_dedupe.settings import load_settings
 
     settings = load_settings()
@@ -89,7 +89,7 @@ def file_as_json(file: MediaFile, media: str) -> dict:
 
 
 def command_groups(args: argparse.Namespace) -> int:
-    from stash_dedupe.session import GroupFilter
+    from stash_dedupe.dedupe.session import GroupFilter
 
     media = MEDIA_CHOICES[args.media]
     group_filter = GroupFilter(
@@ -138,7 +138,7 @@ def command_groups(args: argparse.Namespace) -> int:
 
 
 def command_phash(args: argparse.Namespace) -> int:
-    from stash_dedupe.phash import phash_file
+    from stash_dedupe.media.phash import phash_file
 
     status = 0
     for path in args.files:
@@ -200,8 +200,8 @@ def command_remove(args: argparse.Namespace) -> int:
     the distance and duration tolerance given here or recorded in the plan (as `groups
     --json` writes them), after the removals and dismissals made so far.
     """
-    from stash_dedupe.removal import RemovalPlan
-    from stash_dedupe.session import GroupFilter
+    from stash_dedupe.dedupe.session import GroupFilter
+    from stash_dedupe.removal.execute import RemovalPlan
 
     try:
         with open(args.plan, encoding="utf-8") as handle:
@@ -263,8 +263,8 @@ def command_remove(args: argparse.Namespace) -> int:
 
 
 def command_undo(args: argparse.Namespace) -> int:
-    from stash_dedupe.journal import Journal
-    from stash_dedupe.removal import reconcile, undo_batch
+    from stash_dedupe.removal.execute import reconcile, undo_batch
+    from stash_dedupe.removal.journal import Journal
 
     with Journal.open() as journal:
         reconcile(journal)
@@ -277,7 +277,12 @@ def command_undo(args: argparse.Namespace) -> int:
 
 
 def command_history(args: argparse.Namespace) -> int:
-    from stash_dedupe.journal import Journal, batch_actions, export_history_csv, list_batches
+    from stash_dedupe.removal.journal import (
+        Journal,
+        batch_actions,
+        export_history_csv,
+        list_batches,
+    )
 
     with Journal.open() as journal:
         if args.csv:
@@ -301,8 +306,8 @@ def command_history(args: argparse.Namespace) -> int:
 
 def command_auto(args: argparse.Namespace) -> int:
     """Preview (and with --yes, carry out) auto-resolve by frame and image similarity."""
-    from stash_dedupe.autoresolve import check_threshold, preview_auto_resolve
-    from stash_dedupe.session import GroupFilter
+    from stash_dedupe.dedupe.autoresolve import check_threshold, preview_auto_resolve
+    from stash_dedupe.dedupe.session import GroupFilter
     from stash_dedupe.settings import load_settings
 
     check_threshold(args.threshold)

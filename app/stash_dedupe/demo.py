@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from stash_dedupe.library_writer import LibraryWriter
-from stash_dedupe.phash import system_subprocess_env
+from stash_dedupe.media.phash import system_subprocess_env
+from stash_dedupe.stash.library_writer import LibraryWriter
 
 VIDEO_SIZE = (640, 360)
 FPS = 24
@@ -217,7 +217,7 @@ def write_demo_settings(directory: str | os.PathLike[str], database: Path) -> Pa
 
 def create_demo_library(directory: str | os.PathLike[str]) -> Path:
     """Write the demo library into `directory` and return the path of its database."""
-    from stash_dedupe.phash import image_phash, video_phash
+    from stash_dedupe.media.phash import image_phash, video_phash
 
     root = Path(directory).resolve()
     media = root / "media"

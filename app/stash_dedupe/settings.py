@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules
 from stash_dedupe.errors import AppError
-from stash_dedupe.keeper import DEFAULT_RULES, check_rules
-from stash_dedupe.pathmap import PathMapping
-from stash_dedupe.stash_api import normalize_url
+from stash_dedupe.stash.api import normalize_url
+from stash_dedupe.stash.pathmap import PathMapping
 
 REMOVAL_MODES = ("trash", "move", "delete")
 THEMES = ("dark", "light")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stash_dedupe.errors import AppError
-from stash_dedupe.server import AppState, frontend_dir, is_loopback, start
+from stash_dedupe.web.server import AppState, frontend_dir, is_loopback, start
 
 WINDOW_TITLE = "Stash Dedupe"
 # Set by the window test: the page's first render is reported into this file.
@@ -146,7 +146,7 @@ def open_with_system(path: str) -> None:
     if sys.platform == "win32":
         os.startfile(path)  # type: ignore[attr-defined]
         return
-    from stash_dedupe.phash import system_subprocess_env
+    from stash_dedupe.media.phash import system_subprocess_env
 
     command = ["open", path] if sys.platform == "darwin" else ["xdg-open", path]
     try:
@@ -238,14 +238,14 @@ def self_test() -> int:
             return str(context["db"])
 
         def open_database() -> str:
-            from stash_dedupe.stash_reader import open_stash_database
+            from stash_dedupe.stash.reader import open_stash_database
 
             with open_stash_database(context["db"]) as database:
                 context["videos"] = database.load_files("video")
                 return f"schema {database.schema_version}, {len(context['videos'])} videos"
 
         def group() -> str:
-            from stash_dedupe.grouping import find_groups
+            from stash_dedupe.dedupe.grouping import find_groups
 
             groups = find_groups(context["videos"], max_distance=8)
             if not groups:
@@ -253,13 +253,13 @@ def self_test() -> int:
             return f"{len(groups)} groups at distance 8"
 
         def phash() -> str:
-            from stash_dedupe.phash import phash_file
+            from stash_dedupe.media.phash import phash_file
 
             return phash_file(context["videos"][0].path)
 
         def serve() -> str:
-            from stash_dedupe.dismissals import DismissalStore
-            from stash_dedupe.journal import Journal
+            from stash_dedupe.dedupe.dismissals import DismissalStore
+            from stash_dedupe.removal.journal import Journal
             from stash_dedupe.settings import Settings
 
             state = AppState(

@@ -24,7 +24,7 @@ from typing import TextIO
 
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError, is_row_id
-from stash_dedupe.filelock import FileLock, LockTimeout
+from stash_dedupe.removal.lock import FileLock, LockTimeout
 
 JOURNAL_FILE_NAME = "journal.sqlite3"
 # How long a removal waits for another one (another window, request or CLI run) to finish.
@@ -215,7 +215,7 @@ class Journal:
             cursor = self._connection.execute(sql, parameters)
             return cursor.lastrowid or 0
 
-    # Writing (used by stash_dedupe.removal).
+    # Writing (used by stash_dedupe.removal.execute).
 
     def start_batch(self, mode: str, trash_dir: str | None) -> int:
         return self._write(

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from stash_dedupe.errors import DatabaseError, DatabaseLockedError
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo, phash_from_int64
-from stash_dedupe.pathmap import PathMapping, to_local
+from stash_dedupe.stash.pathmap import PathMapping, to_local
 
 OLDEST_SUPPORTED_SCHEMA = 36  # Stash 0.17: the files/folders refactor
 NEWEST_KNOWN_SCHEMA = 75  # Stash 0.30

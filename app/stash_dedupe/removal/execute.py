@@ -39,7 +39,9 @@ from pathlib import Path, PurePath
 from urllib.parse import quote, unquote_to_bytes
 
 from stash_dedupe.errors import RefusedError
-from stash_dedupe.journal import (
+from stash_dedupe.library_paths import checked_library_path, is_below
+from stash_dedupe.models import MediaFile
+from stash_dedupe.removal.journal import (
     DELETE,
     DONE,
     FAILED,
@@ -54,8 +56,6 @@ from stash_dedupe.journal import (
     Journal,
     batch_actions,
 )
-from stash_dedupe.library_paths import checked_library_path, is_below
-from stash_dedupe.models import MediaFile
 
 PARTIAL_PREFIX = ".stash-dedupe-partial-"
 _COPY_CHUNK_BYTES = 1 << 20

@@ -38,23 +38,23 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import bottle
 
 from stash_dedupe import __version__
-from stash_dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
-from stash_dedupe.backfill import BackfillReport
-from stash_dedupe.dismissals import Dismissal, DismissalStore
+from stash_dedupe.dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
+from stash_dedupe.dedupe.dismissals import Dismissal, DismissalStore
+from stash_dedupe.dedupe.keeper import RULES
+from stash_dedupe.dedupe.session import MEDIA_NAMES, GroupFilter, LibrarySession, ReviewGroup
 from stash_dedupe.errorlog import ErrorLogStream, log_path, record_unexpected
 from stash_dedupe.errors import AppError, NotFoundError
-from stash_dedupe.frames import (
+from stash_dedupe.jobs import Job, JobRegistry
+from stash_dedupe.media.backfill import BackfillReport
+from stash_dedupe.media.frames import (
     DEFAULT_MATCH_THRESHOLD,
     GroupComparison,
     decode_jpeg,
     difference_heatmap,
 )
-from stash_dedupe.jobs import Job, JobRegistry
-from stash_dedupe.journal import Journal, batch_actions, export_history_csv, list_batches
-from stash_dedupe.keeper import RULES
 from stash_dedupe.models import VIDEO, MediaFile
-from stash_dedupe.removal import reconcile, undo_batch
-from stash_dedupe.session import MEDIA_NAMES, GroupFilter, LibrarySession, ReviewGroup
+from stash_dedupe.removal.execute import reconcile, undo_batch
+from stash_dedupe.removal.journal import Journal, batch_actions, export_history_csv, list_batches
 from stash_dedupe.settings import (
     MAX_DURATION_TOLERANCE,
     Settings,
@@ -66,10 +66,10 @@ from stash_dedupe.settings import (
     save_settings,
     settings_for_page,
 )
-from stash_dedupe.stash_api import Progress
-from stash_dedupe.stash_config import database_candidates
-from stash_dedupe.stash_reader import open_stash_database
-from stash_dedupe.stash_sync import (
+from stash_dedupe.stash.api import Progress
+from stash_dedupe.stash.config import database_candidates
+from stash_dedupe.stash.reader import open_stash_database
+from stash_dedupe.stash.sync import (
     apply_cleanup,
     check_connection,
     connect,
@@ -101,7 +101,7 @@ _PAGE_POLICY = (
 
 def frontend_dir() -> Path:
     """The page's files: in a PyInstaller bundle, an installed wheel, or a checkout."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # stash_dedupe/
     candidates = []
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:

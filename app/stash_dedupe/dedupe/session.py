@@ -16,7 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from stash_dedupe.backfill import (
+from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
+from stash_dedupe.dedupe.grouping import distance as phash_distance
+from stash_dedupe.dedupe.grouping import find_groups
+from stash_dedupe.dedupe.keeper import DEFAULT_RULES, suggest_keeper
+from stash_dedupe.errors import AppError, NotFoundError, RefusedError
+from stash_dedupe.jobs import Job
+from stash_dedupe.library_paths import checked_library_path, readable_library_path, real_roots
+from stash_dedupe.media.backfill import (
     BackfillReport,
     HashTask,
     PhashCache,
@@ -25,9 +32,7 @@ from stash_dedupe.backfill import (
     run_backfill,
     with_cached_phashes,
 )
-from stash_dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
-from stash_dedupe.errors import AppError, NotFoundError, RefusedError
-from stash_dedupe.frames import (
+from stash_dedupe.media.frames import (
     DEFAULT_FRAME_COUNT,
     Crop,
     GroupComparison,
@@ -38,14 +43,9 @@ from stash_dedupe.frames import (
     known_picture,
     sample_group,
 )
-from stash_dedupe.grouping import distance as phash_distance
-from stash_dedupe.grouping import find_groups
-from stash_dedupe.jobs import Job
-from stash_dedupe.journal import Journal, removed_file_ids
-from stash_dedupe.keeper import DEFAULT_RULES, suggest_keeper
-from stash_dedupe.library_paths import checked_library_path, readable_library_path, real_roots
+from stash_dedupe.media.thumbnails import Thumbnails
 from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
-from stash_dedupe.removal import (
+from stash_dedupe.removal.execute import (
     RemovalGroup,
     RemovalPlan,
     RemovalResult,
@@ -53,9 +53,9 @@ from stash_dedupe.removal import (
     execute_plan,
     undo_batch,
 )
+from stash_dedupe.removal.journal import Journal, removed_file_ids
 from stash_dedupe.settings import Settings
-from stash_dedupe.stash_reader import StashDatabase, open_stash_database
-from stash_dedupe.thumbnails import Thumbnails
+from stash_dedupe.stash.reader import StashDatabase, open_stash_database
 
 MEDIA_NAMES = {"video": VIDEO, "videos": VIDEO, "image": IMAGE, "images": IMAGE}
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from stash_dedupe.errors import AppError, RefusedError
 from stash_dedupe.models import IMAGE, VIDEO
-from stash_dedupe.stash_reader import parse_stash_time
+from stash_dedupe.stash.reader import parse_stash_time
 
 if TYPE_CHECKING:
     from stash_dedupe.models import MediaFile
-    from stash_dedupe.removal import RemovedFile
+    from stash_dedupe.removal.execute import RemovedFile
 
 DEFAULT_URL = "http://localhost:9999"
 DEFAULT_TIMEOUT_SECONDS = 30.0

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from stash_dedupe.dedupe.session import GroupFilter, LibrarySession, ReviewGroup
 from stash_dedupe.errors import AppError, MediaError
-from stash_dedupe.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD
-from stash_dedupe.frames import compare_images as image_similarity
+from stash_dedupe.media.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD
+from stash_dedupe.media.frames import compare_images as image_similarity
 from stash_dedupe.models import IMAGE, MediaFile
-from stash_dedupe.removal import RemovalGroup, RemovalPlan
-from stash_dedupe.session import GroupFilter, LibrarySession, ReviewGroup
+from stash_dedupe.removal.execute import RemovalGroup, RemovalPlan
 
 
 @dataclass(frozen=True)

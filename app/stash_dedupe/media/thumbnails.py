@@ -19,7 +19,7 @@ from pathlib import Path
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.errors import MediaError
 from stash_dedupe.models import IMAGE, MediaFile
-from stash_dedupe.stash_config import config_beside, generated_dir
+from stash_dedupe.stash.config import config_beside, generated_dir
 
 MAX_SIDE = 320
 # Making a thumbnail decodes video: at most two at once, so a page of cards cannot
@@ -54,7 +54,7 @@ class Thumbnails:
         cached = self.cache_dir / f"{_cache_key(file)}.jpg"
         if cached.is_file():
             return cached.read_bytes()
-        from stash_dedupe.frames import frame_thumbnail
+        from stash_dedupe.media.frames import frame_thumbnail
 
         with _making:
             data = frame_thumbnail(file.path, max_side=MAX_SIDE)

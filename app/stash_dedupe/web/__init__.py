@@ -1,0 +1,1 @@
+"""What the page may call: the HTTP API over the domain, behind the token and Host gate."""
