@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from stash_dedupe.dedupe.grouping import (  # noqa: E402
+from stash_dedupe.dedupe.hash_index import (  # noqa: E402
     close_pairs_brute_force,
     connected_components,
     connected_components_brute_force,

@@ -11,15 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stash_dedupe.dedupe import grouping
-from stash_dedupe.dedupe.grouping import (
-    PHASH_GROUP,
-    SAME_ITEM_GROUP,
-    connected_components,
-    connected_components_brute_force,
-    distance,
-    find_groups,
-)
+from stash_dedupe.dedupe import cliques, grouping, hash_index
+from stash_dedupe.dedupe.grouping import PHASH_GROUP, SAME_ITEM_GROUP, distance, find_groups
+from stash_dedupe.dedupe.hash_index import connected_components, connected_components_brute_force
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo
 
 HASH = st.integers(0, 2**64 - 1)
@@ -67,9 +61,9 @@ def grouping_cases(draw: st.DrawFn) -> tuple[np.ndarray, int, np.ndarray | None,
     return hashes, draw(st.integers(0, 16)), durations, draw(DURATION_LIMIT)
 
 
-def forced_plan(count: int, max_distance: int, blocks: int) -> grouping._Plan | None:
+def forced_plan(count: int, max_distance: int, blocks: int) -> hash_index._Plan | None:
     """The index's plan with a chosen number of blocks, if that split is usable."""
-    plans = [plan for plan in grouping._plans(count, max_distance) if len(plan.widths) == blocks]
+    plans = [plan for plan in hash_index._plans(count, max_distance) if len(plan.widths) == blocks]
     return plans[0] if plans else None
 
 
@@ -95,8 +89,8 @@ def test_every_block_split_finds_the_brute_force_components(case, blocks) -> Non
     plan = forced_plan(len(hashes), max_distance, blocks)
     expected = as_sets(connected_components_brute_force(hashes, max_distance, durations, limit))
     with (
-        mock.patch.object(grouping, "_cheapest_plan", return_value=plan),
-        mock.patch.object(grouping, "_FLUSH_PAIRS", 3),  # pairs are collected in many rounds
+        mock.patch.object(hash_index, "_cheapest_plan", return_value=plan),
+        mock.patch.object(hash_index, "_FLUSH_PAIRS", 3),  # pairs are collected in many rounds
     ):
         found = connected_components(hashes, max_distance, durations, limit, strategy="index")
     assert as_sets(found) == expected
@@ -107,19 +101,19 @@ def test_every_block_split_finds_the_brute_force_components(case, blocks) -> Non
 def test_index_finds_every_close_pair_in_small_work_chunks(values, max_distance, data) -> None:
     """Chunking and the expansion of long runs change how pairs are found, never which."""
     hashes = np.unique(np.array(values, dtype=np.uint64))
-    plans = grouping._plans(len(hashes), max_distance)
+    plans = hash_index._plans(len(hashes), max_distance)
     if not plans:
         return
     plan = data.draw(st.sampled_from(plans))
-    left, right = grouping.close_pairs_brute_force(hashes, max_distance)
+    left, right = hash_index.close_pairs_brute_force(hashes, max_distance)
     expected = set(zip(left.tolist(), right.tolist(), strict=True))
     with (
-        mock.patch.object(grouping, "_PROBE_CHUNK", 16),
-        mock.patch.object(grouping, "_PAIR_CHUNK", 4),
-        mock.patch.object(grouping, "_LONG_RUNS", 2),
+        mock.patch.object(hash_index, "_PROBE_CHUNK", 16),
+        mock.patch.object(hash_index, "_PAIR_CHUNK", 4),
+        mock.patch.object(hash_index, "_LONG_RUNS", 2),
     ):
         found = set()
-        for left, right in grouping._index_pairs(hashes, max_distance, plan, math.inf):
+        for left, right in hash_index._index_pairs(hashes, max_distance, plan, math.inf):
             found |= {
                 (min(a, b), max(a, b)) for a, b in zip(left.tolist(), right.tolist(), strict=True)
             }
@@ -155,11 +149,11 @@ def test_too_many_candidates_fall_back_to_the_all_pairs_loop() -> None:
     expected = as_sets(connected_components_brute_force(hashes, 6))
     plan = dataclasses.replace(forced_plan(300, 6, 3), cost=0.0)
     with (
-        mock.patch.object(grouping, "_cheapest_plan", return_value=plan),
-        mock.patch.object(grouping, "_COST_BRUTE_FORCE_PAIR", 1e-15),  # a tiny budget
-        mock.patch.object(grouping, "_index_pairs", wraps=grouping._index_pairs) as index,
+        mock.patch.object(hash_index, "_cheapest_plan", return_value=plan),
+        mock.patch.object(hash_index, "_COST_BRUTE_FORCE_PAIR", 1e-15),  # a tiny budget
+        mock.patch.object(hash_index, "_index_pairs", wraps=hash_index._index_pairs) as index,
         mock.patch.object(
-            grouping, "close_pairs_brute_force", wraps=grouping.close_pairs_brute_force
+            hash_index, "close_pairs_brute_force", wraps=hash_index.close_pairs_brute_force
         ) as brute_force,
     ):
         assert as_sets(connected_components(hashes, 6)) == expected
@@ -172,9 +166,9 @@ def test_too_many_candidates_fall_back_to_the_all_pairs_loop() -> None:
 def test_largest_distance_is_the_largest_pairwise_distance(values) -> None:
     hashes = np.array(values, dtype=np.uint64)
     expected = max((distance(f"{a:016x}", f"{b:016x}") for a in values for b in values), default=0)
-    assert grouping._largest_distance(hashes) == expected
-    with mock.patch.object(grouping, "_ALL_PAIRS_DIAMETER", 2):  # the complement search
-        assert grouping._largest_distance(hashes) == expected
+    assert hash_index.largest_distance(hashes) == expected
+    with mock.patch.object(hash_index, "_ALL_PAIRS_DIAMETER", 2):  # the complement search
+        assert hash_index.largest_distance(hashes) == expected
 
 
 # --- find_groups ------------------------------------------------------------------------------
@@ -227,7 +221,7 @@ def test_a_chain_is_split_so_every_pair_is_within_the_distance() -> None:
 def pairwise_close(
     hashes: np.ndarray, durations: np.ndarray | None, limit: float | None, max_distance: int
 ) -> np.ndarray:
-    close = grouping._popcount(hashes[:, None] ^ hashes[None, :]) <= max_distance
+    close = hash_index.popcount(hashes[:, None] ^ hashes[None, :]) <= max_distance
     if durations is not None and limit is not None and limit >= 0:
         known = np.nan_to_num(durations) > 0
         near = np.abs(durations[:, None] - durations[None, :]) <= limit
@@ -243,7 +237,7 @@ def test_every_two_files_of_a_group_are_close(values, max_distance, data) -> Non
     durations = np.array(data.draw(st.lists(DURATION, min_size=len(values), max_size=len(values))))
     limit = data.draw(DURATION_LIMIT)
     components = connected_components_brute_force(hashes, max_distance, durations, limit)
-    groups = grouping.split_into_cliques(hashes, components, max_distance, durations, limit)
+    groups = cliques.split_into_cliques(hashes, components, max_distance, durations, limit)
     close = pairwise_close(hashes, durations, limit, max_distance)
     seen: set[int] = set()
     for group in groups:
@@ -265,10 +259,10 @@ def test_a_long_chain_never_becomes_one_giant_group() -> None:
     hashes = np.unique(np.array(walk, dtype=np.uint64))
     components = connected_components(hashes, 4)
     assert max(len(component) for component in components) > 2048  # the sparse split
-    groups = grouping.split_into_cliques(hashes, components, 4)
+    groups = cliques.split_into_cliques(hashes, components, 4)
     assert max(len(group) for group in groups) <= 16
     for group in groups:
-        assert grouping._largest_distance(hashes[group]) <= 4
+        assert hash_index.largest_distance(hashes[group]) <= 4
     assert sum(len(group) for group in groups) > len(hashes) // 2
 
 

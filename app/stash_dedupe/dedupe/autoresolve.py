@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stash_dedupe.dedupe.session import GroupFilter, LibrarySession, ReviewGroup
+from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.errors import AppError, MediaError
 from stash_dedupe.media.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD
 from stash_dedupe.media.frames import compare_images as image_similarity
@@ -122,7 +123,7 @@ def preview_auto_resolve(
 
 
 def _keeper_and_scores(
-    session: LibrarySession, group: ReviewGroup, frame_count: int
+    session: LibrarySession, group: DuplicateGroup, frame_count: int
 ) -> tuple[MediaFile, dict[int, float | None]]:
     """The keeper and each other file's similarity to it (None: could not be compared).
 

@@ -1,39 +1,24 @@
 """Duplicate groups: files whose phashes all lie within a Hamming distance of each other.
 
-Two levels. `connected_components` works on raw uint64 hashes and gives exactly what Stash's
-all-pairs loop would give (hashes within `max_distance` bits, durations within
-`max_duration_diff` unless one is unknown, closed transitively) without comparing all pairs.
 `find_groups` turns `MediaFile`s into the `DuplicateGroup`s the UI, the CLI and the keeper
-rules work with, and does not close transitively: a component whose files are not all
-within the distance of each other (a chain a-b-c where a and c are far apart, which in a
-large library percolates into components of hundreds of thousands of files) is split into
-groups in which every pair is within the distance and the duration tolerance
-(`split_into_cliques`). So "distance <= 8" holds for every two files of a group, any file
-may be the keeper, and no group grows by chaining.
-
-How the index stays exact (multi-index hashing): the 64 bits are split into k blocks. If two
-hashes differ in at most d bits and d = k*r + a (0 <= a < k), then one of the first a+1 blocks
-differs in at most r bits or one of the others in at most r-1 (otherwise the total would be at
-least d+1). So for every block we look only at pairs of hashes whose block values are within
-that block's radius, found by bucketing hashes on the block value and visiting, for each
-non-empty bucket v, the buckets v ^ mask for every mask of at most radius bits. Every
-candidate is then checked with a full XOR + popcount, so the result is exactly the
-brute-force one. The number of blocks is picked per call from a cost model (and the
-all-pairs loop is used when it is cheaper, or when real data turns out far more clustered
-than the model expects).
+rules work with: hash links come from `hash_index.connected_components` (what Stash's checker
+finds), chains are split by `cliques.split_into_cliques` (every two files of a group are
+close), and the other files of a multi-file Stash scene or image join their siblings.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from functools import cached_property
 
 import numpy as np
 
-from stash_dedupe.models import MediaFile
+from stash_dedupe.dedupe.cliques import split_into_cliques
+from stash_dedupe.dedupe.hash_index import connected_components, largest_distance
+from stash_dedupe.errors import NotFoundError
+from stash_dedupe.models import VIDEO, MediaFile
 
 PHASH_GROUP = "phash"
 SAME_ITEM_GROUP = "same_item"
@@ -41,34 +26,6 @@ SAME_ITEM_GROUP = "same_item"
 # Flat images (one colour, or nothing but a DC term) hash to these: ~1.4 % of a real library,
 # all "identical" to each other although they show different things.
 FLAT_PHASHES = frozenset({"0000000000000000", "8000000000000000"})
-
-# Work sizes (elements per numpy call): big enough to amortise Python, small enough for cache.
-_PROBE_CHUNK = 1 << 21
-_PAIR_CHUNK = 1 << 21
-_BRUTE_FORCE_ROWS = 32
-_BRUTE_FORCE_COLUMNS = 4096
-_FLUSH_PAIRS = 1 << 22
-# Below this many runs left, candidate runs are expanded at once rather than walked.
-_LONG_RUNS = 1 << 12
-# A dense per-bucket table (2**width entries) is used for blocks searched with a radius.
-_MAX_TABLE_BITS = 24
-# Groups with more distinct phashes than this get their diameter from the index.
-_ALL_PAIRS_DIAMETER = 4096
-# Components with up to this many distinct phashes are split with a full distance matrix.
-_DENSE_CLIQUE_SPLIT = 2048
-# Components up to this size are checked for being whole groups together, by size.
-_BATCHED_CLIQUE_CHECK = 32
-
-# CPU seconds per unit of work, measured on the project's 2-core machine (only their ratios
-# matter: they choose the block split and index vs all pairs): one hash pair in the all-pairs
-# loop, one probed (hash, mask), one verified candidate, one hash through a block's
-# bucketing, one entry of a dense bucket table, one block's fixed overhead.
-_COST_BRUTE_FORCE_PAIR = 1.0e-9
-_COST_PROBE = 6.0e-9
-_COST_CANDIDATE = 1.5e-8
-_COST_BUCKETING = 2.5e-7
-_COST_TABLE_ENTRY = 2.0e-9
-_COST_BLOCK = 2.0e-3
 
 
 def distance(a_hex: str, b_hex: str) -> int:
@@ -84,9 +41,11 @@ def distance(a_hex: str, b_hex: str) -> int:
 class DuplicateGroup:
     """Files to review together: look-alikes by phash, or the several files of one Stash item.
 
-    `files` are sorted largest first (then by file id); `reclaimable` is what removing all but
-    the largest would free; `suspicious` marks groups made only of flat hashes (blank or
-    one-colour pictures), which are equal to each other without showing the same thing.
+    `files` are sorted largest first (then by file id); `suspicious` marks groups made only of
+    flat hashes (blank or one-colour pictures), which are equal to each other without showing
+    the same thing. `distance_limit` and `duration_tolerance` are the rule the group was
+    formed under. `group_id` comes from the members' ids, and the review session keeps it
+    while files are removed or dismissed from the group (a copy with fewer `files`).
     """
 
     group_id: str
@@ -94,9 +53,47 @@ class DuplicateGroup:
     media: str
     files: tuple[MediaFile, ...]
     max_distance: int
-    total_size: int
-    reclaimable: int
     suspicious: bool
+    distance_limit: int = 0
+    duration_tolerance: float | None = None
+
+    @cached_property
+    def total_size(self) -> int:
+        return sum(file.size for file in self.files)
+
+    @cached_property
+    def reclaimable(self) -> int:
+        """Total minus the largest file: what removing every other copy frees at least."""
+        return self.total_size - max((file.size for file in self.files), default=0)
+
+    def matches(self, keeper: MediaFile, file: MediaFile) -> bool:
+        """Whether `file` is a copy of `keeper` under the group's own filter: phashes within
+        its distance and durations within its tolerance. Only such files are ever marked
+        Remove by a suggestion, auto-resolve or a bulk action; any other member (a file of
+        the same Stash scene, say) stays unless the user marks it by hand."""
+        if file.file_id == keeper.file_id:
+            return True
+        if not keeper.phash or not file.phash:
+            return False
+        if distance(keeper.phash, file.phash) > self.distance_limit:
+            return False
+        if self.duration_tolerance is None or not keeper.duration or not file.duration:
+            return True
+        return abs(keeper.duration - file.duration) <= self.duration_tolerance
+
+    def copies_of(self, keeper: MediaFile) -> tuple[MediaFile, ...]:
+        """The other files a suggestion to keep `keeper` marks Remove."""
+        return tuple(
+            file
+            for file in self.files
+            if file.file_id != keeper.file_id and self.matches(keeper, file)
+        )
+
+    def file(self, file_id: int) -> MediaFile:
+        for file in self.files:
+            if file.file_id == file_id:
+                return file
+        raise NotFoundError(f"File {file_id} is not in group {self.group_id}.")
 
 
 def find_groups(
@@ -120,7 +117,6 @@ def find_groups(
     id, if siblings sit in several); siblings in no phash group at all form a "same_item"
     group together, with or without phashes.
     """
-    _check_distance(max_distance)
     by_media: dict[str, list[MediaFile]] = {}
     for file in sorted(files, key=lambda file: file.file_id):
         by_media.setdefault(file.media, []).append(file)
@@ -132,7 +128,11 @@ def find_groups(
             members += _attach_same_item_files(media_files, members)
         groups += [
             _make_group(
-                media, group_files, PHASH_GROUP if index < phash_group_count else SAME_ITEM_GROUP
+                media,
+                group_files,
+                PHASH_GROUP if index < phash_group_count else SAME_ITEM_GROUP,
+                max_distance,
+                max_duration_diff if media == VIDEO else None,
             )
             for index, group_files in enumerate(members)
         ]
@@ -206,806 +206,23 @@ def _attach_same_item_files(
     return same_item
 
 
-def _make_group(media: str, files: list[MediaFile], kind: str) -> DuplicateGroup:
+def _make_group(
+    media: str,
+    files: list[MediaFile],
+    kind: str,
+    distance_limit: int,
+    duration_tolerance: float | None,
+) -> DuplicateGroup:
     ordered = tuple(sorted(files, key=lambda file: (-file.size, file.file_id)))
     ids = ",".join(str(file_id) for file_id in sorted(file.file_id for file in files))
     hashes = np.array([int(file.phash, 16) for file in files if file.phash], dtype=np.uint64)
-    total = sum(file.size for file in files)
     return DuplicateGroup(
         group_id=hashlib.sha1(ids.encode()).hexdigest()[:12],
         kind=kind,
         media=media,
         files=ordered,
-        max_distance=_largest_distance(hashes),
-        total_size=total,
-        reclaimable=total - ordered[0].size,
+        max_distance=largest_distance(hashes),
         suspicious=all(file.phash in FLAT_PHASHES for file in files),
+        distance_limit=distance_limit,
+        duration_tolerance=duration_tolerance,
     )
-
-
-def _largest_distance(hashes: np.ndarray) -> int:
-    """The largest pairwise Hamming distance, exactly.
-
-    Few distinct hashes: all pairs. Many (a huge group at a generous distance): the farthest
-    pair of S is the closest pair between S and the complements of S, since
-    dist(a, ~b) = 64 - dist(a, b); that pair is found with the index at growing radii.
-    """
-    unique = np.unique(hashes)
-    if len(unique) < 2:
-        return 0
-    if len(unique) > _ALL_PAIRS_DIAMETER:
-        complements = ~unique
-        for radius in (2, 4, 8, 16, 32):
-            plan = _cheapest_plan(len(unique), radius, bipartite=True)
-            if plan is None or plan.cost > len(unique) ** 2 / 2 * _COST_BRUTE_FORCE_PAIR:
-                break
-            closest = 65
-            for queries, found in _index_pairs(unique, radius, plan, math.inf, complements):
-                gaps = _popcount(complements[queries] ^ unique[found])
-                closest = min(closest, int(gaps.min()))
-            if closest <= 64:
-                return 64 - closest
-    largest = 0
-    for start in range(0, len(unique), _BRUTE_FORCE_ROWS):
-        block = unique[start : start + _BRUTE_FORCE_ROWS, None] ^ unique[None, start:]
-        largest = max(largest, int(_popcount(block).max()))
-    return largest
-
-
-_BYTE_POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
-
-
-def _popcount(values: np.ndarray) -> np.ndarray:
-    """One-bits of each uint64 (numpy >= 2 has it built in; older numpy counts per byte)."""
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(values)
-    as_bytes = np.ascontiguousarray(values, dtype=np.uint64).view(np.uint8)
-    return _BYTE_POPCOUNT[as_bytes].reshape(-1, 8).sum(axis=1, dtype=np.uint8)
-
-
-# ---------------------------------------------------------------------------------------------
-# Groups in which every pair is close
-
-
-def split_into_cliques(
-    hashes: np.ndarray,
-    components: list[np.ndarray],
-    max_distance: int,
-    durations: np.ndarray | None = None,
-    max_duration_diff: float | None = None,
-) -> list[np.ndarray]:
-    """Split each component into groups (sorted index arrays, size >= 2) in which every two
-    hashes are within `max_distance` and, with durations, every two known durations within
-    `max_duration_diff`. A component that already is such a group stays whole.
-
-    Greedy, deterministic: the hash with the most files close to it seeds a group, which
-    takes the seed's neighbours nearest first as long as each is close to every member;
-    then the next seed among what is left. Files left alone are in no group.
-    """
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-    with_durations = _uses_durations(durations, max_duration_diff)
-    if with_durations:
-        assert durations is not None and max_duration_diff is not None
-        durations = np.asarray(durations, dtype=np.float64)
-    groups: list[np.ndarray] = []
-    to_split: list[np.ndarray] = []
-    by_size: dict[int, list[np.ndarray]] = {}
-    for component in components:
-        if len(component) == 2:  # linked, so close in both respects
-            groups.append(component)
-        elif len(component) <= _BATCHED_CLIQUE_CHECK:
-            by_size.setdefault(len(component), []).append(component)
-        else:
-            to_split.append(component)
-    for same_size in by_size.values():  # most components are small: check them together
-        stacked = np.array(same_size)
-        whole = _all_pairs_close(hashes, stacked, max_distance, durations, max_duration_diff)
-        groups += list(stacked[whole])
-        to_split += list(stacked[~whole])
-    for component in to_split:
-        for part in _hash_cliques(hashes[component], max_distance):
-            members = component[part]
-            if with_durations:
-                assert durations is not None and max_duration_diff is not None
-                groups += [
-                    members[window]
-                    for window in _duration_windows(durations[members], max_duration_diff)
-                ]
-            else:
-                groups.append(members)
-    groups = [np.sort(group) for group in groups if len(group) >= 2]
-    groups.sort(key=lambda group: int(group[0]))
-    return groups
-
-
-def _all_pairs_close(
-    hashes: np.ndarray,
-    members: np.ndarray,
-    max_distance: int,
-    durations: np.ndarray | None,
-    max_duration_diff: float | None,
-) -> np.ndarray:
-    """For each row of `members` (equal-sized index sets), whether every pair is close."""
-    values = hashes[members]
-    close = (_popcount(values[:, :, None] ^ values[:, None, :]) <= max_distance).all(axis=(1, 2))
-    if durations is not None and max_duration_diff is not None:
-        times = durations[members]
-        known = _known_durations(times.reshape(-1), times.size).reshape(times.shape)
-        longest = np.where(known, times, -np.inf).max(axis=1)
-        shortest = np.where(known, times, np.inf).min(axis=1)
-        close &= (longest - shortest <= max_duration_diff) | ~known.any(axis=1)
-    return close
-
-
-def _hash_cliques(hashes: np.ndarray, max_distance: int) -> list[np.ndarray]:
-    """Index arrays into `hashes` whose members are pairwise within `max_distance`."""
-    unique, inverse = np.unique(hashes, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    if len(unique) == 1:
-        return [np.arange(len(hashes))]
-    weights = np.bincount(inverse, minlength=len(unique))
-    if len(unique) <= _DENSE_CLIQUE_SPLIT:
-        gaps = _popcount(unique[:, None] ^ unique[None, :])
-        if int(gaps.max()) <= max_distance:
-            return [np.arange(len(hashes))]
-        cliques = _greedy_cliques_dense(gaps <= max_distance, gaps, weights)
-    else:
-        cliques = _greedy_cliques_sparse(unique, weights, max_distance)
-    members_of = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[members_of], np.arange(len(unique) + 1))
-    return [
-        np.concatenate([members_of[starts[node] : starts[node + 1]] for node in clique])
-        for clique in cliques
-    ]
-
-
-def _greedy_cliques_dense(
-    close: np.ndarray, gaps: np.ndarray, weights: np.ndarray
-) -> list[np.ndarray]:
-    """Cliques of distinct hashes from their full closeness matrix (see split_into_cliques)."""
-    count = len(weights)
-    left = np.ones(count, dtype=bool)
-    cliques = []
-    for seed in np.lexsort((np.arange(count), -(close.astype(np.int64) @ weights))):
-        if left[seed]:
-            clique = _grow_clique(int(seed), close, gaps, left)
-            left[clique] = False
-            cliques.append(clique)
-    return cliques
-
-
-def _grow_clique(seed: int, close: np.ndarray, gaps: np.ndarray, left: np.ndarray) -> np.ndarray:
-    """The seed and, nearest first, each node still `left` that is close to all taken so far."""
-    clique = [seed]
-    allowed = close[seed] & left
-    allowed[seed] = False
-    candidates = np.flatnonzero(allowed)
-    for candidate in candidates[np.argsort(gaps[seed, candidates], kind="stable")]:
-        if allowed[candidate]:
-            clique.append(int(candidate))
-            allowed &= close[candidate]
-    return np.array(clique)
-
-
-def _greedy_cliques_sparse(
-    unique: np.ndarray, weights: np.ndarray, max_distance: int
-) -> list[np.ndarray]:
-    """The same greedy split for a component too large for a full matrix: neighbours come
-    from the index, and each seed's clique is grown among its remaining neighbours only."""
-    count = len(unique)
-    left_pairs, right_pairs = _close_unique_pairs(unique, max_distance, "auto", keep_all=True)
-    sources = np.concatenate((left_pairs, right_pairs))
-    targets = np.concatenate((right_pairs, left_pairs))
-    order = np.argsort(sources, kind="stable")
-    sources, targets = sources[order], targets[order]
-    starts = np.searchsorted(sources, np.arange(count + 1))
-    degree = np.bincount(sources, weights=weights[targets], minlength=count)
-    left = np.ones(count, dtype=bool)
-    cliques = []
-    for seed in np.lexsort((np.arange(count), -degree)):
-        if not left[seed]:
-            continue
-        neighbours = targets[starts[seed] : starts[seed + 1]]
-        nodes = np.concatenate(([seed], neighbours[left[neighbours]]))
-        if len(nodes) == 1:
-            left[seed] = False
-            cliques.append(nodes)
-            continue
-        values = unique[nodes]
-        gaps = _popcount(values[:, None] ^ values[None, :])
-        chosen = nodes[_grow_clique(0, gaps <= max_distance, gaps, np.ones(len(nodes), bool))]
-        left[chosen] = False
-        cliques.append(chosen)
-    return cliques
-
-
-def _duration_windows(durations: np.ndarray, limit: float) -> list[np.ndarray]:
-    """Split hash-close files so that every two known durations are within `limit`: sorted
-    durations are cut into windows no wider than `limit`; files of unknown duration match
-    any and join the largest window."""
-    known = _known_durations(durations, len(durations))
-    unknown = np.flatnonzero(~known)
-    ordered = np.flatnonzero(known)[np.argsort(durations[known], kind="stable")]
-    windows: list[np.ndarray] = []
-    start = 0
-    while start < len(ordered):
-        end = int(np.searchsorted(durations[ordered], durations[ordered[start]] + limit, "right"))
-        windows.append(ordered[start:end])
-        start = end
-    if not windows:
-        return [unknown]
-    largest = max(range(len(windows)), key=lambda index: (len(windows[index]), -index))
-    windows[largest] = np.r_[windows[largest], unknown]
-    return windows
-
-
-# ---------------------------------------------------------------------------------------------
-# Brute force: the oracle, and the fallback where it is cheapest
-
-
-def close_pairs_brute_force(
-    hashes: np.ndarray, max_distance: int, row_start: int = 0, row_stop: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs i < j with popcount(h_i ^ h_j) <= max_distance, for rows i in [row_start, row_stop).
-
-    The all-pairs XOR + popcount that Stash runs, in cache-sized numpy tiles. A slice of rows
-    lets the benchmark time a sample of a run too long to measure whole.
-    """
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-    count = len(hashes)
-    row_stop = count if row_stop is None else min(row_stop, count)
-    lefts: list[np.ndarray] = []
-    rights: list[np.ndarray] = []
-    for row in range(row_start, row_stop, _BRUTE_FORCE_ROWS):
-        rows = hashes[row : min(row + _BRUTE_FORCE_ROWS, row_stop), None]
-        for column in range(row + 1, count, _BRUTE_FORCE_COLUMNS):
-            close = _popcount(rows ^ hashes[None, column : column + _BRUTE_FORCE_COLUMNS])
-            close = close <= max_distance
-            if close.any():
-                offset, step = np.nonzero(close)
-                left, right = row + offset, column + step
-                later = right > left
-                lefts.append(left[later])
-                rights.append(right[later])
-    return _concatenate(lefts), _concatenate(rights)
-
-
-def connected_components_brute_force(
-    hashes: np.ndarray,
-    max_distance: int,
-    durations: np.ndarray | None = None,
-    max_duration_diff: float | None = None,
-) -> list[np.ndarray]:
-    """The O(n^2) reference for `connected_components`: every pair compared, nothing clever.
-
-    Kept beside the index so tests and the benchmark check it against the same oracle; it
-    uses its own (label propagation) way to close the pairs transitively.
-    """
-    _check_distance(max_distance)
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-    left, right = close_pairs_brute_force(hashes, max_distance)
-    if _uses_durations(durations, max_duration_diff):
-        assert durations is not None and max_duration_diff is not None
-        known = _known_durations(durations, len(hashes))
-        values = np.asarray(durations, dtype=np.float64)
-        within = np.abs(values[left] - values[right]) <= max_duration_diff
-        keep = ~known[left] | ~known[right] | within
-        left, right = left[keep], right[keep]
-    labels = np.arange(len(hashes))
-    while True:
-        updated = labels.copy()
-        np.minimum.at(updated, left, labels[right])
-        np.minimum.at(updated, right, labels[left])
-        if np.array_equal(updated, labels):
-            break
-        labels = updated
-    return _components_from_labels(labels)
-
-
-# ---------------------------------------------------------------------------------------------
-# The index
-
-
-def connected_components(
-    hashes: np.ndarray,
-    max_distance: int,
-    durations: np.ndarray | None = None,
-    max_duration_diff: float | None = None,
-    *,
-    strategy: str = "auto",
-) -> list[np.ndarray]:
-    """Groups (index arrays, size >= 2) of hashes linked by distance <= max_distance, closed
-    transitively, as Stash's all-pairs loop would form them but without that loop.
-
-    With `durations` and `max_duration_diff` (None or negative: no limit), a link also needs
-    |d_i - d_j| <= max_duration_diff unless either duration is unknown (<= 0 or NaN).
-    Each group is sorted ascending; groups are ordered by their first index. `strategy`
-    ("auto", "index", "brute_force") exists for tests and the benchmark.
-    """
-    _check_distance(max_distance)
-    if strategy not in ("auto", "index", "brute_force"):
-        raise ValueError(f"unknown strategy {strategy!r}")
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
-    count = len(hashes)
-    if count < 2:
-        return []
-    # Identical hashes are collapsed first: flat images make huge groups of equal values.
-    unique, inverse = np.unique(hashes, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    if max_distance >= 64:  # every pair is close: one bucket
-        unique, inverse = unique[:1], np.zeros(count, dtype=np.intp)
-    with_durations = _uses_durations(durations, max_duration_diff)
-    left, right = _close_unique_pairs(unique, max_distance, strategy, keep_all=with_durations)
-    if not with_durations:
-        unique_labels = _join(np.arange(len(unique)), left, right)
-        return _components_from_labels(unique_labels[inverse])
-    assert durations is not None and max_duration_diff is not None
-    element_left, element_right = _duration_links(
-        inverse,
-        len(unique),
-        np.asarray(durations, dtype=np.float64),
-        max_duration_diff,
-        left,
-        right,
-    )
-    return _components_from_labels(_join(np.arange(count), element_left, element_right))
-
-
-def _close_unique_pairs(
-    unique: np.ndarray, max_distance: int, strategy: str, keep_all: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of distinct hashes within max_distance (all of them if keep_all, else enough of
-    them to connect the same components)."""
-    count = len(unique)
-    if count < 2 or max_distance == 0:
-        return _empty(), _empty()
-    pair_count = count * (count - 1) / 2
-    plan = _cheapest_plan(count, max_distance)
-    brute_force_cost = pair_count * _COST_BRUTE_FORCE_PAIR
-    use_index = strategy == "index" or (
-        strategy == "auto" and plan is not None and plan.cost < brute_force_cost
-    )
-    if use_index and plan is not None:
-        budget = math.inf if strategy == "index" else brute_force_cost / _COST_CANDIDATE
-        try:
-            return _gather_pairs(_index_pairs(unique, max_distance, plan, budget), count, keep_all)
-        except _TooManyCandidates:
-            pass  # far more clustered than the cost model assumed: the plain loop is cheaper
-    return close_pairs_brute_force(unique, max_distance)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How to split the 64 bits: block widths and the radius searched in each block."""
-
-    widths: tuple[int, ...]
-    radii: tuple[int, ...]
-    cost: float
-
-
-def _plans(count: int, max_distance: int, bipartite: bool = False) -> list[_Plan]:
-    """Every usable block split for this distance, with its estimated cost in seconds.
-
-    The cost model assumes uniform hashes; real ones collide more, which the candidate
-    budget in `_close_unique_pairs` catches. `bipartite`: `count` queries against `count`
-    hashes (each pair of buckets probed from both sides, every block needs a table).
-    """
-    plans = []
-    pairs = count * count if bipartite else count * (count - 1) / 2
-    for blocks in range(2, min(max_distance + 1, 64) + 1):
-        base, extra = divmod(64, blocks)
-        widths = tuple(base + 1 if i < extra else base for i in range(blocks))
-        radius, spare = divmod(max_distance, blocks)
-        # The first spare+1 blocks (the widest) keep radius r, the rest r-1 (pigeonhole).
-        radii = tuple(radius if i <= spare else radius - 1 for i in range(blocks))
-        needs_table = [r > 0 or (bipartite and r == 0) for r in radii]
-        if any(need and w > _MAX_TABLE_BITS for w, need in zip(widths, needs_table, strict=True)):
-            continue
-        cost = 0.0
-        for width, block_radius, need in zip(widths, radii, needs_table, strict=True):
-            if block_radius < 0:
-                continue
-            buckets = 2.0**width
-            ball = sum(math.comb(width, flips) for flips in range(block_radius + 1))
-            cost += _COST_BLOCK + count * _COST_BUCKETING + pairs * ball / buckets * _COST_CANDIDATE
-            if need:
-                probes = count * ball if bipartite else count * (ball - 1) / 2
-                cost += probes * _COST_PROBE + buckets * _COST_TABLE_ENTRY
-        plans.append(_Plan(widths, radii, cost))
-    return plans
-
-
-def _cheapest_plan(count: int, max_distance: int, bipartite: bool = False) -> _Plan | None:
-    plans = _plans(count, max_distance, bipartite)
-    return min(plans, key=lambda plan: plan.cost) if plans else None
-
-
-class _TooManyCandidates(Exception):
-    """The index would verify more pairs than the all-pairs loop costs."""
-
-
-def _index_pairs(
-    table: np.ndarray,
-    max_distance: int,
-    plan: _Plan,
-    budget: float,
-    queries: np.ndarray | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield chunks of pairs within max_distance, each found at least once: pairs (i, j) of
-    distinct hashes of `table`, or (query index, table index) when `queries` is given."""
-    assignment = _spread_bits(table, plan.widths)
-    table_bytes = _bytes_of(table)
-    candidates = 0
-    for bits, radius in zip(assignment, plan.radii, strict=True):
-        if radius < 0:
-            continue
-        keys = _block_keys(table_bytes, bits)
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        sorted_hashes = table[order]
-
-        if queries is None:
-            # Pairs inside one bucket: each member against the members after it.
-            bucket_end = np.r_[np.flatnonzero(np.diff(sorted_keys) != 0) + 1, len(keys)]
-            end_of = np.repeat(bucket_end, np.diff(np.r_[0, bucket_end]))
-            own = np.flatnonzero(end_of - np.arange(len(keys)) > 1)
-            later = end_of[own] - own - 1
-            candidates = _spend(candidates, later, budget)
-            for left, right in _verified_runs(
-                sorted_hashes[own], sorted_hashes, max_distance, own, own + 1, later
-            ):
-                yield order[left], order[right]
-            if radius == 0:
-                continue
-
-        # Across buckets: probe bucket key ^ mask for every mask of at most `radius` bits.
-        bucket_count = np.bincount(keys, minlength=1 << len(bits))
-        bucket_begin = np.r_[0, np.cumsum(bucket_count)].astype(np.int32)
-        occupied = bucket_count.astype(bool)
-        if queries is None:
-            # Masks whose highest bit is top_bit, probed only from members with that bit
-            # clear: each pair of buckets is visited once (v < v ^ mask).
-            probes = [
-                (
-                    _masks_with_top_bit(top_bit, radius),
-                    np.flatnonzero((sorted_keys & np.uint32(1 << top_bit)) == 0),
-                )
-                for top_bit in range(len(bits))
-            ]
-            probe_keys, probe_hashes = sorted_keys, sorted_hashes
-        else:
-            probes = [(_masks_up_to(len(bits), radius), np.arange(len(queries)))]
-            probe_keys, probe_hashes = _block_keys(_bytes_of(queries), bits), queries
-        for masks, members in probes:
-            if not len(members):
-                continue
-            member_keys = probe_keys[members]
-            # Many masks per numpy call when there are few members, else one (no modulo).
-            per_chunk = max(1, _PROBE_CHUNK // len(members)) if len(members) < 1 << 16 else 1
-            for first in range(0, len(masks), per_chunk):
-                chunk = masks[first : first + per_chunk]
-                if len(chunk) == 1:
-                    partner = member_keys ^ chunk[0]
-                    hit = np.flatnonzero(occupied[partner])
-                    own = members[hit]
-                else:
-                    partner = (member_keys[None, :] ^ chunk[:, None]).reshape(-1)
-                    hit = np.flatnonzero(occupied[partner])
-                    own = members[hit % len(members)]
-                partner = partner[hit]
-                start = bucket_begin[partner]
-                size = bucket_begin[partner + 1] - start
-                candidates = _spend(candidates, size, budget)
-                for left, right in _verified_runs(
-                    probe_hashes[own], sorted_hashes, max_distance, own, start, size
-                ):
-                    yield (order[left] if queries is None else left), order[right]
-
-
-def _spend(candidates: int, run_sizes: np.ndarray, budget: float) -> int:
-    """Count candidates about to be verified; stop the index once past the budget."""
-    candidates += int(run_sizes.sum())
-    if candidates > budget:
-        raise _TooManyCandidates
-    return candidates
-
-
-def _masks_with_top_bit(top_bit: int, radius: int) -> np.ndarray:
-    """Masks of at most `radius` bits whose highest set bit is `top_bit`."""
-    masks = [
-        (1 << top_bit) | sum(1 << bit for bit in lower)
-        for flips in range(radius)
-        for lower in combinations(range(top_bit), flips)
-    ]
-    return np.array(masks, dtype=np.uint32)
-
-
-def _masks_up_to(width: int, radius: int) -> np.ndarray:
-    """Every mask of at most `radius` bits within `width` bits, 0 included."""
-    masks = [0] + [mask for top in range(width) for mask in _masks_with_top_bit(top, radius)]
-    return np.array(masks, dtype=np.uint32)
-
-
-def _verified_runs(
-    own_hashes: np.ndarray,
-    sorted_hashes: np.ndarray,
-    max_distance: int,
-    own: np.ndarray,
-    start: np.ndarray,
-    size: np.ndarray,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Check own_hashes[k] against sorted_hashes[start[k] : start[k] + size[k]] with XOR +
-    popcount; yield (own[k], position) for the close ones.
-
-    Most runs are one hash long, so runs are walked one offset at a time (no index arithmetic
-    per candidate); the few long runs left are then expanded in bounded chunks.
-    """
-    offset = 0
-    while len(own) > _LONG_RUNS:
-        partner = start + offset if offset else start
-        close = np.flatnonzero(_popcount(own_hashes ^ sorted_hashes[partner]) <= max_distance)
-        if len(close):
-            yield own[close], partner[close]
-        offset += 1
-        longer = np.flatnonzero(size > offset)
-        own, own_hashes, start, size = own[longer], own_hashes[longer], start[longer], size[longer]
-    if not len(own):
-        return
-    left = size - offset
-    ends = np.cumsum(left)
-    first = 0
-    while first < len(own):
-        done = ends[first - 1] if first else 0
-        last = max(first + 1, int(np.searchsorted(ends, done + _PAIR_CHUNK, side="right")))
-        lengths = left[first:last]
-        run = np.repeat(np.arange(first, last), lengths)
-        step = np.arange(len(run)) - np.repeat(ends[first:last] - lengths - done, lengths)
-        partner = start[run] + offset + step
-        close = np.flatnonzero(_popcount(own_hashes[run] ^ sorted_hashes[partner]) <= max_distance)
-        if len(close):
-            yield own[run[close]], partner[close]
-        first = last
-
-
-def _bytes_of(hashes: np.ndarray) -> np.ndarray:
-    return hashes.astype("<u8").view(np.uint8).reshape(-1, 8)
-
-
-def _block_keys(bytes_of: np.ndarray, bits: Sequence[int]) -> np.ndarray:
-    """The value of the chosen bits of every hash, by one table lookup per byte."""
-    table = np.zeros((8, 256), dtype=np.uint32)
-    values = np.arange(256, dtype=np.uint32)
-    for slot, bit in enumerate(bits):
-        byte, offset = divmod(bit, 8)
-        table[byte] |= ((values >> np.uint32(offset)) & np.uint32(1)) << np.uint32(slot)
-    keys = np.zeros(len(bytes_of), dtype=np.uint32)
-    for byte in range(8):
-        if table[byte].any():
-            keys |= table[byte][bytes_of[:, byte]]
-    return keys
-
-
-def _spread_bits(hashes: np.ndarray, widths: Sequence[int]) -> list[list[int]]:
-    """Assign the 64 bit positions to blocks so that correlated bits land in different blocks.
-
-    Bits of real phashes are not independent (video-sprite hashes: mean |r| 0.13, up to
-    0.86; the DC bit is set in 99 %), and neighbouring bits are neighbouring DCT frequencies,
-    which move together. Correlated bits inside one block make its values cluster into few
-    buckets, and every extra pair in a bucket is a candidate to verify: on the benchmark's
-    realistic set, contiguous 21-bit blocks gave ~4x the candidates of spread ones at d = 8.
-    The correlation is measured on a sample of the hashes at hand, since photos and video
-    sprites differ; bits are then placed greedily, most entangled first, each into the block
-    where it correlates least (ties: the emptiest block, which deals bits out round robin,
-    i.e. interleaved, when nothing is correlated). Any assignment gives the same result.
-    """
-    sample = hashes[:: max(1, len(hashes) // 4096)]
-    weights = np.zeros((64, 64))
-    if len(sample) >= 64:
-        bits = ((sample[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).astype(float)
-        centred = bits - bits.mean(axis=0)
-        spread = np.sqrt((centred**2).mean(axis=0))
-        informative = spread > 0
-        scale = np.where(informative, spread, 1.0)
-        correlation = (centred.T @ centred) / len(sample) / np.outer(scale, scale)
-        weights = np.abs(correlation) * np.outer(informative, informative)
-        np.fill_diagonal(weights, 0.0)
-    order = sorted(range(64), key=lambda bit: (-weights[bit].sum(), bit))
-    blocks: list[list[int]] = [[] for _ in widths]
-    for bit in order:
-        best = min(
-            (index for index, width in enumerate(widths) if len(blocks[index]) < width),
-            key=lambda index: (
-                weights[bit, blocks[index]].sum() if blocks[index] else 0.0,
-                len(blocks[index]) - widths[index],
-                index,
-            ),
-        )
-        blocks[best].append(bit)
-    return [sorted(block) for block in blocks]
-
-
-def _gather_pairs(
-    chunks: Iterator[tuple[np.ndarray, np.ndarray]], count: int, keep_all: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Collect pair chunks. Unless every pair is needed (durations), pairs already joined
-    are dropped as we go, which keeps dense clusters from filling memory."""
-    lefts: list[np.ndarray] = []
-    rights: list[np.ndarray] = []
-    done_lefts: list[np.ndarray] = []  # keep_all: deduplicated runs, merged once at the end
-    done_rights: list[np.ndarray] = []
-    pending = 0
-    labels: np.ndarray | None = None
-    for left, right in chunks:
-        if labels is not None:
-            apart = labels[left] != labels[right]
-            left, right = left[apart], right[apart]
-        lefts.append(left)
-        rights.append(right)
-        pending += len(left)
-        if pending > _FLUSH_PAIRS:
-            left, right = _concatenate(lefts), _concatenate(rights)
-            if keep_all:  # only the new pairs are sorted: re-sorting all would be quadratic
-                left, right = _unique_pairs(left, right, count)
-                done_lefts.append(left)
-                done_rights.append(right)
-            else:
-                labels = _join(np.arange(count) if labels is None else labels, left, right)
-            lefts, rights, pending = [], [], 0
-    left, right = _concatenate(done_lefts + lefts), _concatenate(done_rights + rights)
-    if keep_all:
-        return _unique_pairs(left, right, count)
-    if labels is not None:  # the joined part is summed up by links to each label
-        joined = np.flatnonzero(labels != np.arange(count))
-        left, right = np.r_[left, joined], np.r_[right, labels[joined]]
-    return left, right
-
-
-def _unique_pairs(left: np.ndarray, right: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    low, high = np.minimum(left, right), np.maximum(left, right)
-    packed = low.astype(np.int64) * count + high
-    packed.sort()  # a plain sort: np.unique's hashing is several times slower on many pairs
-    packed = packed[np.r_[True, packed[1:] != packed[:-1]]] if len(packed) else packed
-    return packed // count, packed % count
-
-
-# ---------------------------------------------------------------------------------------------
-# Durations
-
-
-def _uses_durations(durations: np.ndarray | None, max_duration_diff: float | None) -> bool:
-    return durations is not None and max_duration_diff is not None and max_duration_diff >= 0
-
-
-def _known_durations(durations: np.ndarray, count: int) -> np.ndarray:
-    values = np.asarray(durations, dtype=np.float64)
-    if values.shape != (count,):
-        raise ValueError("durations must have one value per hash")
-    with np.errstate(invalid="ignore"):
-        return values > 0  # NaN compares False: unknown, like <= 0
-
-
-def _duration_links(
-    bucket: np.ndarray,
-    bucket_total: int,
-    durations: np.ndarray,
-    limit: float,
-    pair_left: np.ndarray,
-    pair_right: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Links between hashes (not unique values) that give the same components as the full
-    rule: hash-close (same bucket, or buckets in a close pair) and durations within `limit`
-    unless one is unknown.
-
-    Known durations form a 1-D threshold graph, whose components are runs of consecutive
-    values no more than `limit` apart. So inside a bucket, sorted durations are chained to
-    their successor. Across a close pair of buckets, each hash of the smaller bucket is linked
-    to its nearest duration below and above in the other bucket: any further partner within
-    `limit` is reached from those through the other bucket's chain. An unknown duration links
-    to every hash-close hash: its bucket, and every bucket close to it, join whole.
-    """
-    count = len(bucket)
-    known = _known_durations(durations, count)
-    has_unknown = np.bincount(bucket[~known], minlength=bucket_total) > 0
-    whole = has_unknown.copy()
-    with_unknown = has_unknown[pair_left] | has_unknown[pair_right]
-    whole[pair_left[with_unknown]] = True
-    whole[pair_right[with_unknown]] = True
-
-    # Members by bucket; known members sorted by duration within it.
-    rank = np.empty(count, dtype=np.int64)
-    rank[np.argsort(durations, kind="stable")] = np.arange(count)
-    by_bucket = np.lexsort((rank, ~known, bucket))  # bucket, then known first, then duration
-    first_member = by_bucket[np.searchsorted(bucket[by_bucket], np.arange(bucket_total))]
-
-    lefts = []
-    rights = []
-    # A bucket holding or touching an unknown duration is one component: link to its first.
-    in_whole = np.flatnonzero(whole[bucket])
-    lefts.append(first_member[bucket[in_whole]])
-    rights.append(in_whole)
-    # Pairs with an unknown on either side: their (whole) buckets join.
-    lefts.append(first_member[pair_left[with_unknown]])
-    rights.append(first_member[pair_right[with_unknown]])
-
-    # Chains of known durations inside each bucket.
-    ordered = by_bucket[known[by_bucket]]
-    ordered_bucket = bucket[ordered]
-    ordered_duration = durations[ordered]
-    chained = (ordered_bucket[1:] == ordered_bucket[:-1]) & (
-        ordered_duration[1:] - ordered_duration[:-1] <= limit
-    )
-    lefts.append(ordered[:-1][chained])
-    rights.append(ordered[1:][chained])
-
-    # Close buckets with only known durations: nearest partners from the smaller side.
-    left_bucket, right_bucket = pair_left[~with_unknown], pair_right[~with_unknown]
-    if len(left_bucket):
-        size = np.bincount(bucket, minlength=bucket_total)
-        bucket_first = np.searchsorted(ordered_bucket, np.arange(bucket_total + 1))
-        swap = size[left_bucket] > size[right_bucket]
-        small = np.where(swap, right_bucket, left_bucket)
-        large = np.where(swap, left_bucket, right_bucket)
-        sizes = size[small]
-        row_pair = np.repeat(np.arange(len(small)), sizes)
-        row_rank = np.arange(len(row_pair)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        member = ordered[bucket_first[small][row_pair] + row_rank]
-        other = large[row_pair]
-        sort_key = ordered_bucket.astype(np.int64) * count + rank[ordered]
-        position = np.searchsorted(sort_key, other.astype(np.int64) * count + rank[member])
-        for neighbour in (position - 1, position):
-            inside = (neighbour >= bucket_first[other]) & (neighbour < bucket_first[other + 1])
-            partner = ordered[neighbour[inside]]
-            near = np.abs(durations[partner] - durations[member[inside]]) <= limit
-            lefts.append(member[inside][near])
-            rights.append(partner[near])
-    return _concatenate(lefts), _concatenate(rights)
-
-
-# ---------------------------------------------------------------------------------------------
-# Union of links into components
-
-
-def _join(labels: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Union the links into `labels` (each node's root, roots are the smallest node) and
-    return the new labels: roots hook onto the smaller root, then pointers jump to roots."""
-    labels = labels.astype(np.int64, copy=True)
-    left = np.asarray(left, dtype=np.int64)
-    right = np.asarray(right, dtype=np.int64)
-    while len(left):
-        a, b = labels[left], labels[right]
-        apart = a != b
-        if not apart.any():
-            break
-        left, right, a, b = left[apart], right[apart], a[apart], b[apart]
-        np.minimum.at(labels, np.maximum(a, b), np.minimum(a, b))
-        while True:
-            jumped = labels[labels]
-            if np.array_equal(jumped, labels):
-                break
-            labels = jumped
-    return labels
-
-
-def _components_from_labels(labels: np.ndarray) -> list[np.ndarray]:
-    """Index arrays of the labels shared by at least two nodes, ordered by first index."""
-    order = np.argsort(labels, kind="stable")
-    ordered = labels[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    shared = ends - starts >= 2
-    groups = [order[start:end] for start, end in zip(starts[shared], ends[shared], strict=True)]
-    groups.sort(key=lambda group: int(group[0]))
-    return groups
-
-
-def _check_distance(max_distance: int) -> None:
-    if max_distance < 0:
-        raise ValueError("max_distance must be >= 0")
-
-
-def _empty() -> np.ndarray:
-    return np.zeros(0, dtype=np.int64)
-
-
-def _concatenate(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts).astype(np.int64, copy=False) if parts else _empty()

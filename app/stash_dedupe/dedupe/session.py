@@ -14,11 +14,10 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
+from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
-from stash_dedupe.dedupe.grouping import find_groups
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, suggest_keeper
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.jobs import Job
@@ -100,62 +99,6 @@ class GroupFilter:
         return self.media, self.distance, self.duration_tolerance, self.include_suspicious
 
 
-@dataclass(frozen=True)
-class ReviewGroup:
-    """A duplicate group as the user reviews it: the engine's group minus decided files.
-
-    `group_id` is the engine's (from its members' ids), so it stays the same while files are
-    removed or dismissed from the group.
-    """
-
-    group_id: str
-    kind: str
-    media: str
-    files: tuple[MediaFile, ...]
-    max_distance: int
-    suspicious: bool
-    distance_limit: int = 0
-    duration_tolerance: float | None = None
-
-    def matches(self, keeper: MediaFile, file: MediaFile) -> bool:
-        """Whether `file` is a copy of `keeper` under the group's own filter: phashes within
-        its distance and durations within its tolerance. Only such files are ever marked
-        Remove by a suggestion, auto-resolve or a bulk action; any other member (a file of
-        the same Stash scene, say) stays unless the user marks it by hand."""
-        if file.file_id == keeper.file_id:
-            return True
-        if not keeper.phash or not file.phash:
-            return False
-        if phash_distance(keeper.phash, file.phash) > self.distance_limit:
-            return False
-        if self.duration_tolerance is None or not keeper.duration or not file.duration:
-            return True
-        return abs(keeper.duration - file.duration) <= self.duration_tolerance
-
-    def copies_of(self, keeper: MediaFile) -> tuple[MediaFile, ...]:
-        """The other files a suggestion to keep `keeper` marks Remove."""
-        return tuple(
-            file
-            for file in self.files
-            if file.file_id != keeper.file_id and self.matches(keeper, file)
-        )
-
-    @cached_property
-    def total_size(self) -> int:
-        return sum(file.size for file in self.files)
-
-    @cached_property
-    def reclaimable(self) -> int:
-        """Total minus the largest file: what removing every other copy frees at least."""
-        return self.total_size - max((file.size for file in self.files), default=0)
-
-    def file(self, file_id: int) -> MediaFile:
-        for file in self.files:
-            if file.file_id == file_id:
-                return file
-        raise NotFoundError(f"File {file_id} is not in group {self.group_id}.")
-
-
 class LibrarySession:
     """One open Stash database and the review state over it. Safe to use from many threads."""
 
@@ -179,9 +122,9 @@ class LibrarySession:
         self._groups_lock = threading.RLock()
         self._files: dict[str, list[MediaFile]] = {}
         self._by_id: dict[int, MediaFile] = {}
-        self._raw_groups: dict[tuple[object, ...], list[ReviewGroup]] = {}
-        self._filtered: dict[GroupFilter, list[ReviewGroup]] = {}
-        self._current: dict[str, ReviewGroup] = {}
+        self._raw_groups: dict[tuple[object, ...], list[DuplicateGroup]] = {}
+        self._filtered: dict[GroupFilter, list[DuplicateGroup]] = {}
+        self._current: dict[str, DuplicateGroup] = {}
         self._removed: set[int] = set()
         # Video file id -> (width, height) of the picture inside black bars, in Stash's units;
         # learnt when frames are sampled, or read back from the frame cache (None: not known).
@@ -299,7 +242,7 @@ class LibrarySession:
 
     # ---- groups -------------------------------------------------------------------------
 
-    def groups(self, group_filter: GroupFilter) -> list[ReviewGroup]:
+    def groups(self, group_filter: GroupFilter) -> list[DuplicateGroup]:
         """The groups left to review under a filter, largest reclaimable space first."""
         group_filter = group_filter.checked()
         with self._groups_lock:
@@ -321,33 +264,20 @@ class LibrarySession:
             self._current.update((group.group_id, group) for group in result)
             return result
 
-    def _raw(self, group_filter: GroupFilter) -> list[ReviewGroup]:
+    def _raw(self, group_filter: GroupFilter) -> list[DuplicateGroup]:
         key = group_filter.grouping_key
         if key not in self._raw_groups:
             media = group_filter.media
-            found = find_groups(
+            self._raw_groups[key] = find_groups(
                 self.files(media),
                 max_distance=group_filter.distance,
                 max_duration_diff=group_filter.duration_tolerance,
                 include_flat=group_filter.include_suspicious,
                 include_same_item=True,
             )
-            self._raw_groups[key] = [
-                ReviewGroup(
-                    group_id=group.group_id,
-                    kind=group.kind,
-                    media=media,
-                    files=tuple(group.files),
-                    max_distance=group.max_distance,
-                    suspicious=bool(group.suspicious),
-                    distance_limit=group_filter.distance,
-                    duration_tolerance=group_filter.duration_tolerance,
-                )
-                for group in found
-            ]
         return self._raw_groups[key]
 
-    def _apply_decisions(self, group: ReviewGroup) -> ReviewGroup | None:
+    def _apply_decisions(self, group: DuplicateGroup) -> DuplicateGroup | None:
         files = [file for file in group.files if file.file_id not in self._removed]
         files = self._rules.visible_files(files) if len(files) >= 2 else []
         if not files:
@@ -358,7 +288,7 @@ class LibrarySession:
             group, files=tuple(files), max_distance=_max_distance(files, group.max_distance)
         )
 
-    def group(self, group_id: str) -> ReviewGroup:
+    def group(self, group_id: str) -> DuplicateGroup:
         """A group from the filters viewed so far, as it stands after decisions."""
         with self._groups_lock:
             group = self._current.get(group_id)
@@ -369,7 +299,7 @@ class LibrarySession:
                 )
             return group
 
-    def suggested_keeper(self, group: ReviewGroup) -> MediaFile:
+    def suggested_keeper(self, group: DuplicateGroup) -> MediaFile:
         pictures = {}
         for file in group.files:
             picture = self.picture_size(file)
@@ -461,7 +391,7 @@ class LibrarySession:
                 " of the groups shown (reload the groups and try again)."
             )
 
-    def _current_group_for(self, group_id: str | None, members: set[int]) -> ReviewGroup | None:
+    def _current_group_for(self, group_id: str | None, members: set[int]) -> DuplicateGroup | None:
         if group_id is not None:
             candidates = [self._current[group_id]] if group_id in self._current else []
         else:

@@ -11,7 +11,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from stash_dedupe.dedupe.session import LibrarySession, ReviewGroup
+from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.errors import AppError, RefusedError
 from stash_dedupe.media.backfill import CachedPhash, PhashCache, library_key
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
@@ -133,7 +134,7 @@ class SceneMerge:
     source_scene_ids: tuple[int, ...]
 
 
-def scenes_to_merge(group: ReviewGroup, keeper_file_id: int) -> SceneMerge:
+def scenes_to_merge(group: DuplicateGroup, keeper_file_id: int) -> SceneMerge:
     """The keeper file's scene, and the other scenes the group's files belong to."""
     if group.media != VIDEO:
         raise AppError("Only scenes (video groups) can be merged in Stash.")

@@ -40,8 +40,9 @@ import bottle
 from stash_dedupe import __version__
 from stash_dedupe.dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalStore
+from stash_dedupe.dedupe.grouping import DuplicateGroup
 from stash_dedupe.dedupe.keeper import RULES
-from stash_dedupe.dedupe.session import MEDIA_NAMES, GroupFilter, LibrarySession, ReviewGroup
+from stash_dedupe.dedupe.session import MEDIA_NAMES, GroupFilter, LibrarySession
 from stash_dedupe.errorlog import ErrorLogStream, log_path, record_unexpected
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.jobs import Job, JobRegistry
@@ -249,7 +250,7 @@ def file_json(file: MediaFile) -> dict[str, Any]:
     return data
 
 
-def group_summary_json(group: ReviewGroup) -> dict[str, Any]:
+def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
     return {
         "id": group.group_id,
         "kind": group.kind,
@@ -263,7 +264,7 @@ def group_summary_json(group: ReviewGroup) -> dict[str, Any]:
     }
 
 
-def group_detail_json(session: LibrarySession, group: ReviewGroup) -> dict[str, Any]:
+def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
     keeper = session.suggested_keeper(group)
     files = []
     for file in group.files:

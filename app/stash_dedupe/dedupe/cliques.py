@@ -1,0 +1,192 @@
+"""Groups in which every two files are close: Stash's components, split where they chain.
+
+Stash's checker closes links transitively, so a-b and b-c close makes a-b-c a group even when
+a and c are far apart; in a large library such chains percolate into components of hundreds
+of thousands of files. `split_into_cliques` splits each component into groups in which every
+pair is within the distance and the duration tolerance, so "distance <= 8" holds for every
+two files of a group, any file may be the keeper, and no group grows by chaining.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stash_dedupe.dedupe.durations import known_durations, uses_durations
+from stash_dedupe.dedupe.hash_index import close_unique_pairs, popcount
+
+# Components with up to this many distinct phashes are split with a full distance matrix.
+_DENSE_CLIQUE_SPLIT = 2048
+# Components up to this size are checked for being whole groups together, by size.
+_BATCHED_CLIQUE_CHECK = 32
+
+
+def split_into_cliques(
+    hashes: np.ndarray,
+    components: list[np.ndarray],
+    max_distance: int,
+    durations: np.ndarray | None = None,
+    max_duration_diff: float | None = None,
+) -> list[np.ndarray]:
+    """Split each component into groups (sorted index arrays, size >= 2) in which every two
+    hashes are within `max_distance` and, with durations, every two known durations within
+    `max_duration_diff`. A component that already is such a group stays whole.
+
+    Greedy, deterministic: the hash with the most files close to it seeds a group, which
+    takes the seed's neighbours nearest first as long as each is close to every member;
+    then the next seed among what is left. Files left alone are in no group.
+    """
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    with_durations = uses_durations(durations, max_duration_diff)
+    if with_durations:
+        assert durations is not None and max_duration_diff is not None
+        durations = np.asarray(durations, dtype=np.float64)
+    groups: list[np.ndarray] = []
+    to_split: list[np.ndarray] = []
+    by_size: dict[int, list[np.ndarray]] = {}
+    for component in components:
+        if len(component) == 2:  # linked, so close in both respects
+            groups.append(component)
+        elif len(component) <= _BATCHED_CLIQUE_CHECK:
+            by_size.setdefault(len(component), []).append(component)
+        else:
+            to_split.append(component)
+    for same_size in by_size.values():  # most components are small: check them together
+        stacked = np.array(same_size)
+        whole = _all_pairs_close(hashes, stacked, max_distance, durations, max_duration_diff)
+        groups += list(stacked[whole])
+        to_split += list(stacked[~whole])
+    for component in to_split:
+        for part in _hash_cliques(hashes[component], max_distance):
+            members = component[part]
+            if with_durations:
+                assert durations is not None and max_duration_diff is not None
+                groups += [
+                    members[window]
+                    for window in _duration_windows(durations[members], max_duration_diff)
+                ]
+            else:
+                groups.append(members)
+    groups = [np.sort(group) for group in groups if len(group) >= 2]
+    groups.sort(key=lambda group: int(group[0]))
+    return groups
+
+
+def _all_pairs_close(
+    hashes: np.ndarray,
+    members: np.ndarray,
+    max_distance: int,
+    durations: np.ndarray | None,
+    max_duration_diff: float | None,
+) -> np.ndarray:
+    """For each row of `members` (equal-sized index sets), whether every pair is close."""
+    values = hashes[members]
+    close = (popcount(values[:, :, None] ^ values[:, None, :]) <= max_distance).all(axis=(1, 2))
+    if durations is not None and max_duration_diff is not None:
+        times = durations[members]
+        known = known_durations(times.reshape(-1), times.size).reshape(times.shape)
+        longest = np.where(known, times, -np.inf).max(axis=1)
+        shortest = np.where(known, times, np.inf).min(axis=1)
+        close &= (longest - shortest <= max_duration_diff) | ~known.any(axis=1)
+    return close
+
+
+def _hash_cliques(hashes: np.ndarray, max_distance: int) -> list[np.ndarray]:
+    """Index arrays into `hashes` whose members are pairwise within `max_distance`."""
+    unique, inverse = np.unique(hashes, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if len(unique) == 1:
+        return [np.arange(len(hashes))]
+    weights = np.bincount(inverse, minlength=len(unique))
+    if len(unique) <= _DENSE_CLIQUE_SPLIT:
+        gaps = popcount(unique[:, None] ^ unique[None, :])
+        if int(gaps.max()) <= max_distance:
+            return [np.arange(len(hashes))]
+        cliques = _greedy_cliques_dense(gaps <= max_distance, gaps, weights)
+    else:
+        cliques = _greedy_cliques_sparse(unique, weights, max_distance)
+    members_of = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[members_of], np.arange(len(unique) + 1))
+    return [
+        np.concatenate([members_of[starts[node] : starts[node + 1]] for node in clique])
+        for clique in cliques
+    ]
+
+
+def _greedy_cliques_dense(
+    close: np.ndarray, gaps: np.ndarray, weights: np.ndarray
+) -> list[np.ndarray]:
+    """Cliques of distinct hashes from their full closeness matrix (see split_into_cliques)."""
+    count = len(weights)
+    left = np.ones(count, dtype=bool)
+    cliques = []
+    for seed in np.lexsort((np.arange(count), -(close.astype(np.int64) @ weights))):
+        if left[seed]:
+            clique = _grow_clique(int(seed), close, gaps, left)
+            left[clique] = False
+            cliques.append(clique)
+    return cliques
+
+
+def _grow_clique(seed: int, close: np.ndarray, gaps: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """The seed and, nearest first, each node still `left` that is close to all taken so far."""
+    clique = [seed]
+    allowed = close[seed] & left
+    allowed[seed] = False
+    candidates = np.flatnonzero(allowed)
+    for candidate in candidates[np.argsort(gaps[seed, candidates], kind="stable")]:
+        if allowed[candidate]:
+            clique.append(int(candidate))
+            allowed &= close[candidate]
+    return np.array(clique)
+
+
+def _greedy_cliques_sparse(
+    unique: np.ndarray, weights: np.ndarray, max_distance: int
+) -> list[np.ndarray]:
+    """The same greedy split for a component too large for a full matrix: neighbours come
+    from the index, and each seed's clique is grown among its remaining neighbours only."""
+    count = len(unique)
+    left_pairs, right_pairs = close_unique_pairs(unique, max_distance, "auto", keep_all=True)
+    sources = np.concatenate((left_pairs, right_pairs))
+    targets = np.concatenate((right_pairs, left_pairs))
+    order = np.argsort(sources, kind="stable")
+    sources, targets = sources[order], targets[order]
+    starts = np.searchsorted(sources, np.arange(count + 1))
+    degree = np.bincount(sources, weights=weights[targets], minlength=count)
+    left = np.ones(count, dtype=bool)
+    cliques = []
+    for seed in np.lexsort((np.arange(count), -degree)):
+        if not left[seed]:
+            continue
+        neighbours = targets[starts[seed] : starts[seed + 1]]
+        nodes = np.concatenate(([seed], neighbours[left[neighbours]]))
+        if len(nodes) == 1:
+            left[seed] = False
+            cliques.append(nodes)
+            continue
+        values = unique[nodes]
+        gaps = popcount(values[:, None] ^ values[None, :])
+        chosen = nodes[_grow_clique(0, gaps <= max_distance, gaps, np.ones(len(nodes), bool))]
+        left[chosen] = False
+        cliques.append(chosen)
+    return cliques
+
+
+def _duration_windows(durations: np.ndarray, limit: float) -> list[np.ndarray]:
+    """Split hash-close files so that every two known durations are within `limit`: sorted
+    durations are cut into windows no wider than `limit`; files of unknown duration match
+    any and join the largest window."""
+    known = known_durations(durations, len(durations))
+    unknown = np.flatnonzero(~known)
+    ordered = np.flatnonzero(known)[np.argsort(durations[known], kind="stable")]
+    windows: list[np.ndarray] = []
+    start = 0
+    while start < len(ordered):
+        end = int(np.searchsorted(durations[ordered], durations[ordered[start]] + limit, "right"))
+        windows.append(ordered[start:end])
+        start = end
+    if not windows:
+        return [unknown]
+    largest = max(range(len(windows)), key=lambda index: (len(windows[index]), -index))
+    windows[largest] = np.r_[windows[largest], unknown]
+    return windows
