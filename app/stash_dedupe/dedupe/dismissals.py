@@ -14,10 +14,7 @@ Two kinds of decision:
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +22,7 @@ from pathlib import Path
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.errors import AppError, NotFoundError, is_row_id
 from stash_dedupe.models import MediaFile
+from stash_dedupe.store import SqliteStore
 
 DISMISSALS_FILE_NAME = "dismissals.sqlite3"
 GROUP, FILE = "group", "file"
@@ -117,21 +115,14 @@ class DismissalRules:
         return kept
 
 
-class DismissalStore:
-    """The dismissals database; one short connection per call, so any thread may use it."""
+class DismissalStore(SqliteStore):
+    """The dismissals database (one connection shared by threads, like every store)."""
+
+    SCHEMA = _SCHEMA
+    NAME = "dismissals database"
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else app_data_dir() / DISMISSALS_FILE_NAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._connect() as connection:
-            connection.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=10)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA foreign_keys = ON")
-        return connection
+        super().__init__(Path(path) if path is not None else app_data_dir() / DISMISSALS_FILE_NAME)
 
     def dismiss_group(self, media: str, files: Sequence[MediaFile]) -> Dismissal:
         """Remember that these files are not duplicates of each other."""
@@ -151,7 +142,7 @@ class DismissalStore:
     ) -> Dismissal:
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         own = file_key(file) if file is not None else (None, None)
-        with self._lock, closing(self._connect()) as connection, connection:
+        with self.transaction() as connection:
             cursor = connection.execute(
                 "INSERT INTO dismissals (kind, media, created, file_id, fingerprint, path)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
@@ -176,19 +167,18 @@ class DismissalStore:
         """Dismissals, newest first (for the review-and-undo view and for the rules)."""
         if dismissal_id is not None and not is_row_id(dismissal_id):
             return []
-        with self._lock, closing(self._connect()) as connection:
-            rows = connection.execute(
+        with self.transaction():  # one consistent read of both tables
+            rows = self.query(
                 "SELECT * FROM dismissals WHERE (? IS NULL OR media = ?) AND (? IS NULL OR id = ?)"
                 " ORDER BY id DESC",
                 (media, media, dismissal_id, dismissal_id),
-            ).fetchall()
-            members: dict[int, list[DismissedFile]] = {}
-            for row in connection.execute(
-                "SELECT * FROM dismissal_members ORDER BY rowid"
-            ).fetchall():
-                members.setdefault(row["dismissal_id"], []).append(
-                    DismissedFile(row["file_id"], row["fingerprint"], row["path"])
-                )
+            )
+            member_rows = self.query("SELECT * FROM dismissal_members ORDER BY rowid")
+        members: dict[int, list[DismissedFile]] = {}
+        for row in member_rows:
+            members.setdefault(row["dismissal_id"], []).append(
+                DismissedFile(row["file_id"], row["fingerprint"], row["path"])
+            )
         return [
             Dismissal(
                 id=row["id"],
@@ -211,6 +201,5 @@ class DismissalStore:
     def undo(self, dismissal_id: int) -> Dismissal:
         """Forget one decision; its files show up in groups again."""
         dismissal = self.get(dismissal_id)
-        with self._lock, closing(self._connect()) as connection, connection:
-            connection.execute("DELETE FROM dismissals WHERE id = ?", (dismissal_id,))
+        self.write("DELETE FROM dismissals WHERE id = ?", (dismissal_id,))
         return dismissal

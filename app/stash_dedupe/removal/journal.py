@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from pathlib import Path
 from typing import TextIO
 
 from stash_dedupe.appdata import app_data_dir
-from stash_dedupe.errors import AppError, NotFoundError, RefusedError, is_row_id
+from stash_dedupe.errors import NotFoundError, RefusedError, is_row_id
 from stash_dedupe.removal.lock import FileLock, LockTimeout
+from stash_dedupe.store import SqliteStore
 
 JOURNAL_FILE_NAME = "journal.sqlite3"
 # How long a removal waits for another one (another window, request or CLI run) to finish.
@@ -126,45 +126,21 @@ def _action_from_row(row: sqlite3.Row) -> Action:
     )
 
 
-class Journal:
+class Journal(SqliteStore):
     """An open journal database. Safe to share between threads (one lock around the connection)."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._connection = connection
-        self._lock = threading.RLock()
-        self.path = path
-        self._removal_lock = FileLock(path.with_name(path.name + ".lock"))
+    SCHEMA = _SCHEMA
+    SYNCHRONOUS = "FULL"  # a committed row must survive a killed process or a power cut
+    NAME = "removal journal"
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._removal_lock = FileLock(self.path.with_name(self.path.name + ".lock"))
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Journal:
         """Open (creating if needed) the journal, by default `journal.sqlite3` in app_data_dir()."""
-        journal_path = Path(path) if path is not None else app_data_dir() / JOURNAL_FILE_NAME
-        journal_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # isolation_level=None: each statement commits on its own outside _transaction().
-            connection = sqlite3.connect(
-                journal_path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            connection.row_factory = sqlite3.Row
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.executescript(_SCHEMA)
-        except sqlite3.Error as error:
-            raise AppError(
-                f"The removal journal {journal_path} cannot be opened: {error}."
-            ) from error
-        return cls(connection, journal_path)
-
-    def close(self) -> None:
-        with self._lock:
-            self._connection.close()
-
-    def __enter__(self) -> Journal:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        return cls(Path(path) if path is not None else app_data_dir() / JOURNAL_FILE_NAME)
 
     @contextmanager
     def removal_lock(self, timeout: float = REMOVAL_LOCK_WAIT_SECONDS) -> Iterator[None]:
@@ -183,48 +159,22 @@ class Journal:
                 f"has been running for over {timeout:.0f} s; try again when it has finished."
             ) from None
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._readable_errors():
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._connection
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
-
-    @contextmanager
-    def _readable_errors(self) -> Iterator[None]:
-        """A full disk or a broken journal is the user's to fix, so say so (not a bug)."""
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise AppError(
-                f"The removal journal {self.path} cannot be used: {error}. Files are checked"
-                " against it at the next start."
-            ) from error
-
-    def _query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock, self._readable_errors():
-            return self._connection.execute(sql, parameters).fetchall()
-
-    def _write(self, sql: str, parameters: tuple[object, ...] = ()) -> int:
-        """Run one statement, committed when this returns; gives the new row id for an INSERT."""
-        with self._lock, self._readable_errors():
-            cursor = self._connection.execute(sql, parameters)
-            return cursor.lastrowid or 0
+    def describe_failure(self, error: sqlite3.Error) -> str:
+        return (
+            f"The removal journal {self.path} cannot be used: {error}. Files are checked"
+            " against it at the next start."
+        )
 
     # Writing (used by stash_dedupe.removal.execute).
 
     def start_batch(self, mode: str, trash_dir: str | None) -> int:
-        return self._write(
+        return self.write(
             "INSERT INTO batches (started, mode, trash_dir, status) VALUES (?, ?, ?, ?)",
             (_now(), mode, trash_dir, RUNNING),
         )
 
     def finish_batch(self, batch_id: int, status: str = FINISHED) -> None:
-        self._write(
+        self.write(
             "UPDATE batches SET finished = ?, status = ? WHERE id = ?", (_now(), status, batch_id)
         )
 
@@ -244,7 +194,7 @@ class Journal:
         undoes_action_id: int | None = None,
     ) -> int:
         """Record one action; for 'planned' this must happen before the file is touched."""
-        return self._write(
+        return self.write(
             "INSERT INTO actions (batch_id, time, mode, file_id, original_path, destination,"
             " trash_info_path, size, mtime, keeper_ids, state, reason, undoes_action_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -269,20 +219,20 @@ class Journal:
         self, action_id: int, destination: str, trash_info_path: str | None = None
     ) -> None:
         """Change a planned action's destination (a trash name was taken meanwhile)."""
-        self._write(
+        self.write(
             "UPDATE actions SET destination = ?, trash_info_path = ? WHERE id = ?",
             (destination, trash_info_path, action_id),
         )
 
     def set_state(self, action_id: int, state: str, reason: str | None = None) -> None:
-        self._write(
+        self.write(
             "UPDATE actions SET state = ?, reason = COALESCE(?, reason) WHERE id = ?",
             (state, reason, action_id),
         )
 
     def complete_undo(self, undo_action_id: int, reason: str | None = None) -> None:
         """Mark an undo done and the action it reverses 'undone', in one transaction."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             connection.execute(
                 "UPDATE actions SET state = ?, reason = COALESCE(?, reason) WHERE id = ?",
                 (DONE, reason, undo_action_id),
@@ -295,7 +245,7 @@ class Journal:
 
     def interrupt_running_batches(self) -> None:
         """After a crash, batches that never finished are marked so in the history."""
-        self._write(
+        self.write(
             "UPDATE batches SET status = ?, finished = ? WHERE status = ?",
             (INTERRUPTED, _now(), RUNNING),
         )
@@ -304,7 +254,7 @@ class Journal:
 
     def action(self, action_id: int) -> Action:
         rows = (
-            self._query("SELECT * FROM actions WHERE id = ?", (action_id,))
+            self.query("SELECT * FROM actions WHERE id = ?", (action_id,))
             if is_row_id(action_id)
             else []
         )
@@ -318,14 +268,14 @@ class Journal:
         raise NotFoundError(f"There is no removal batch {batch_id} in the journal.")
 
     def actions_in_state(self, state: str) -> list[Action]:
-        rows = self._query("SELECT * FROM actions WHERE state = ? ORDER BY id", (state,))
+        rows = self.query("SELECT * FROM actions WHERE state = ? ORDER BY id", (state,))
         return [_action_from_row(row) for row in rows]
 
 
 def removed_file_ids(journal: Journal) -> set[int]:
     """Files the app has removed and not restored; they must vanish from the duplicate groups."""
     placeholders = ", ".join("?" for _ in REMOVAL_MODES)
-    rows = journal._query(
+    rows = journal.query(
         f"SELECT DISTINCT file_id FROM actions WHERE state = ? AND mode IN ({placeholders})",
         (DONE, *REMOVAL_MODES),
     )
@@ -339,7 +289,7 @@ def list_batches(journal: Journal, batch_id: int | None = None) -> list[Batch]:
     """
     if batch_id is not None and not is_row_id(batch_id):
         return []
-    rows = journal._query(
+    rows = journal.query(
         "SELECT b.*, COUNT(a.id) AS action_count,"
         " COALESCE(SUM(a.state IN ('done', 'undone')), 0) AS done_count,"
         " COALESCE(SUM(CASE WHEN a.state IN ('done', 'undone') THEN a.size END), 0) AS done_bytes"
@@ -366,7 +316,7 @@ def list_batches(journal: Journal, batch_id: int | None = None) -> list[Batch]:
 def batch_actions(journal: Journal, batch_id: int) -> list[Action]:
     """The actions of one batch in the order they happened."""
     journal.batch(batch_id)  # NotFoundError for an unknown batch rather than an empty list
-    rows = journal._query("SELECT * FROM actions WHERE batch_id = ? ORDER BY id", (batch_id,))
+    rows = journal.query("SELECT * FROM actions WHERE batch_id = ? ORDER BY id", (batch_id,))
     return [_action_from_row(row) for row in rows]
 
 
@@ -392,7 +342,7 @@ _CSV_COLUMNS = (
 
 def export_history_csv(journal: Journal, fileobj: TextIO) -> int:
     """Write every action as one CSV row (a record users can keep); returns the row count."""
-    rows = journal._query(
+    rows = journal.query(
         "SELECT a.*, b.started AS batch_started, b.status AS batch_status"
         " FROM actions a JOIN batches b ON b.id = a.batch_id ORDER BY a.id"
     )
