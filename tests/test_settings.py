@@ -9,6 +9,7 @@ import pytest
 
 from stash_dedupe.errors import AppError
 from stash_dedupe.settings import Settings, load_settings, save_settings, settings_path
+from stash_dedupe.stash.pathmap import PathMapping
 
 
 def test_defaults_when_nothing_saved() -> None:
@@ -102,16 +103,19 @@ def test_a_new_path_mapping_must_point_at_an_existing_folder(tmp_path: Path) -> 
             {"path_mappings": [{"stash_prefix": "/data", "local_prefix": str(tmp_path / "no")}]}
         )
     mapping = {"stash_prefix": "/data", "local_prefix": str(tmp_path)}
-    assert Settings().updated({"path_mappings": [mapping]}).path_mappings == [mapping]
+    assert Settings().updated({"path_mappings": [mapping]}).path_mappings == [
+        PathMapping("/data", str(tmp_path))
+    ]
 
 
 def test_a_saved_mapping_to_a_folder_not_mounted_now_is_kept(tmp_path: Path) -> None:
     unmounted = {"stash_prefix": "/data", "local_prefix": str(tmp_path / "nas-share")}
     save_settings(Settings(path_mappings=[unmounted]))
     loaded = load_settings()
-    assert loaded.path_mappings == [unmounted]
+    expected = [PathMapping("/data", str(tmp_path / "nas-share"))]
+    assert loaded.path_mappings == expected
     changed = loaded.updated({"theme": "light", "path_mappings": [unmounted]})
-    assert changed.theme == "light" and changed.path_mappings == [unmounted]
+    assert changed.theme == "light" and changed.path_mappings == expected
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,10 @@ from typing import Any, NoReturn
 
 from stash_dedupe import __version__
 from stash_dedupe.errors import AppError
-from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
+from stash_dedupe.models import IMAGE, MAX_DISTANCE, MEDIA_NAMES, VIDEO, MediaFile
 from stash_dedupe.stash.pathmap import PathMapping
 
-MEDIA_CHOICES = {"videos": VIDEO, "images": IMAGE}
+MEDIA_CHOICES = ("images", "videos")  # models.MEDIA_NAMES maps them to the media
 DEFAULT_THRESHOLD = 0.8  # frames.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
 
 
@@ -50,17 +50,10 @@ def _library_session(args: argparse.Namespace, settle_journal: bool = False) -> 
     if args.map:
         mappings = [PathMapping.parse(text) for text in args.map]
     elif settings.database and os.path.abspath(args.db) == settings.database:
-        mappings = settings.mappings()
+        mappings = settings.path_mappings
     else:
         mappings = []
-    settings = settings.updated(
-        {
-            "path_mappings": [
-                {"stash_prefix": mapping.stash_prefix, "local_prefix": mapping.local_prefix}
-                for mapping in mappings
-            ]
-        }
-    )
+    settings = settings.updated({"path_mappings": mappings})
     with Journal.open() as journal:
         if settle_journal:
             reconcile(journal)
@@ -91,7 +84,7 @@ def file_as_json(file: MediaFile, media: str) -> dict:
 def command_groups(args: argparse.Namespace) -> int:
     from stash_dedupe.dedupe.session import GroupFilter
 
-    media = MEDIA_CHOICES[args.media]
+    media = MEDIA_NAMES[args.media]
     group_filter = GroupFilter(
         media=media, distance=args.distance, duration_tolerance=args.duration_diff
     ).checked()
@@ -156,7 +149,7 @@ def command_hash(args: argparse.Namespace) -> int:
 
     with _library_session(args) as session:
         tasks = session.files_to_backfill(args.media, exact_images=args.exact_images)
-        kinds = [VIDEO, IMAGE] if args.media == "all" else [MEDIA_CHOICES[args.media]]
+        kinds = [VIDEO, IMAGE] if args.media == "all" else [MEDIA_NAMES[args.media]]
         count = sum(len(session.files(kind)) for kind in kinds)
         print(f"{count} files, {len(tasks)} without a phash to compute", file=sys.stderr)
         job = Job("hash", lambda job: session.backfill(job, tasks, args.workers))
@@ -403,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     groups = commands.add_parser("groups", help="print duplicate groups")
     _add_database_arguments(groups)
-    groups.add_argument("--media", choices=sorted(MEDIA_CHOICES), default="videos")
+    groups.add_argument("--media", choices=MEDIA_CHOICES, default="videos")
     groups.add_argument(
         "--distance",
         type=int,
@@ -491,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_THRESHOLD,
         help=f"similarity each copy needs (0-1, default {DEFAULT_THRESHOLD})",
     )
-    auto.add_argument("--media", choices=sorted(MEDIA_CHOICES), default="videos")
+    auto.add_argument("--media", choices=MEDIA_CHOICES, default="videos")
     auto.add_argument("--distance", type=int, default=0)
     auto.add_argument("--duration-diff", type=float, default=None, metavar="SECONDS")
     auto.add_argument("--dry-run", action="store_true", help="only print the preview")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 VIDEO = "video"
 IMAGE = "image"
+# What users may call each media: the page, the API and the CLI (--media videos) all accept these.
+MEDIA_NAMES = {"video": VIDEO, "videos": VIDEO, "image": IMAGE, "images": IMAGE}
 # The largest phash distance (bits of 64) the app groups at: beyond it look-alikes dominate.
 MAX_DISTANCE = 16
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules
 from stash_dedupe.errors import AppError
+from stash_dedupe.removal.journal import REMOVAL_MODES
 from stash_dedupe.stash.api import normalize_url
 from stash_dedupe.stash.pathmap import PathMapping
 
-REMOVAL_MODES = ("trash", "move", "delete")
 THEMES = ("dark", "light")
 MAX_TEXT_LENGTH = 4096  # the longest path (Linux's PATH_MAX) or other text a setting holds
 MAX_LIST_LENGTH = 200  # path mappings, preferred folders, keeper rules
@@ -29,7 +29,7 @@ MAX_DURATION_TOLERANCE = 86400  # seconds; beyond a day, "any" says it better
 @dataclass
 class Settings:
     database: str | None = None
-    path_mappings: list[dict[str, str]] = field(default_factory=list)
+    path_mappings: list[PathMapping] = field(default_factory=list)
     default_distance: int = 0
     duration_tolerance: float | None = 1.0
     removal_mode: str = "trash"
@@ -41,8 +41,9 @@ class Settings:
     stash_url: str = "http://localhost:9999"
     stash_api_key: str = ""
 
-    def mappings(self) -> list[PathMapping]:
-        return [PathMapping(m["stash_prefix"], m["local_prefix"]) for m in self.path_mappings]
+    def __post_init__(self) -> None:
+        # Mappings arrive as JSON objects (the page, the settings file): typed from here on.
+        self.path_mappings = _parsed_path_mappings(self.path_mappings)
 
     def updated(self, changes: dict) -> Settings:
         """A copy with `changes` applied, after checking each value. A new path mapping must
@@ -55,7 +56,7 @@ class Settings:
         merged.validate()
         for number, mapping in enumerate(merged.path_mappings, 1):
             if mapping not in self.path_mappings:
-                _check_local_folder(mapping["local_prefix"], number)
+                _check_local_folder(mapping.local_prefix, number)
         return merged
 
     def validate(self) -> None:
@@ -160,25 +161,33 @@ def _checked_list(value: object, name: str, label: str) -> list:
     return value
 
 
-def _check_path_mappings(mappings: object) -> None:
+def _parsed_path_mappings(mappings: object) -> list[PathMapping]:
+    """Path mappings given as `PathMapping`s or as {"stash_prefix", "local_prefix"} objects."""
     listed = _checked_list(mappings, "path_mappings", "The path mappings")
+    parsed = []
     for number, mapping in enumerate(listed, 1):
-        if (
-            not isinstance(mapping, dict)
-            or set(mapping) != set(MAPPING_KEYS)
-            or not mapping["stash_prefix"]
-            or not mapping["local_prefix"]
-        ):
+        if isinstance(mapping, PathMapping):
+            parsed.append(mapping)
+            continue
+        if not isinstance(mapping, dict) or set(mapping) != set(MAPPING_KEYS):
             raise AppError(
                 f"Each path mapping (path_mappings) needs a Stash prefix and a local prefix"
                 f" (stash_prefix, local_prefix); number {number} is {quoted(mapping)}."
             )
-        checked_text(
-            mapping["stash_prefix"], "path_mappings", f"Path mapping {number}'s Stash side"
-        )
-        checked_path(
-            mapping["local_prefix"], "path_mappings", f"Path mapping {number}'s local side"
-        )
+        parsed.append(PathMapping(mapping["stash_prefix"], mapping["local_prefix"]))
+    return parsed
+
+
+def _check_path_mappings(mappings: list[PathMapping]) -> None:
+    for number, mapping in enumerate(mappings, 1):
+        label = f"Path mapping {number}'s"
+        checked_text(mapping.stash_prefix, "path_mappings", f"{label} Stash side")
+        checked_path(mapping.local_prefix, "path_mappings", f"{label} local side")
+        if not mapping.stash_prefix or not mapping.local_prefix:
+            raise AppError(
+                f"Each path mapping (path_mappings) needs a Stash prefix and a local prefix;"
+                f" number {number} has an empty one."
+            )
 
 
 def _check_local_folder(local_prefix: str, number: int) -> None:

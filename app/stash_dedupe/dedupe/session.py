@@ -43,7 +43,7 @@ from stash_dedupe.media.frames import (
     sample_group,
 )
 from stash_dedupe.media.thumbnails import Thumbnails
-from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
+from stash_dedupe.models import IMAGE, MAX_DISTANCE, MEDIA_NAMES, VIDEO, MediaFile
 from stash_dedupe.removal.execute import (
     RemovalGroup,
     RemovalPlan,
@@ -56,7 +56,6 @@ from stash_dedupe.removal.journal import Journal, removed_file_ids
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.reader import StashDatabase, open_stash_database
 
-MEDIA_NAMES = {"video": VIDEO, "videos": VIDEO, "image": IMAGE, "images": IMAGE}
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for
 # groups up to this size (larger ones keep the engine's value, an upper bound).
 _RECOMPUTE_DISTANCE_UP_TO = 200
@@ -141,7 +140,7 @@ class LibrarySession:
         dismissals: DismissalStore,
     ) -> LibrarySession:
         """Open and check a Stash database (DatabaseError says what is wrong with it)."""
-        database = open_stash_database(path, settings.mappings())
+        database = open_stash_database(path, settings.path_mappings)
         return cls(database, journal, dismissals, settings.keeper_rules, settings.preferred_folders)
 
     def close(self) -> None:
