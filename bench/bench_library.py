@@ -1,0 +1,231 @@
+"""End to end on a large library: `groups --json`, and the server's first page of groups.
+
+    python bench/bench_library.py [--sizes 100000,1000000] [--distances 0,4,8,10]
+                                  [--duration-diff 1] [--keep DIR]
+
+Builds a real-schema Stash database (schema 75, from tests/data) of N video files: phashes
+shaped like Stash's (`bench_grouping.realistic_hashes`: families of copies, ~1.4 % flat),
+durations shared within a family, scenes with tags and performers. Then, for each distance
+(and with the duration tolerance), it times the CLI's `groups --json` as a whole process
+(wall, CPU, peak RSS of the process), the phases of the same work in this process (loading
+the files, grouping, building the JSON), and the server from launch to its first page of
+groups and a switch of distance. The baseline in the same run is Stash's own kind of query
+for exact duplicates (one SQL GROUP BY over the phash fingerprints), at d=0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "app"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_grouping import realistic_hashes  # noqa: E402
+from stash_dedupe.models import phash_to_int64  # noqa: E402
+
+SCHEMA = ROOT / "tests" / "data" / "stash-schemas" / "stash-go-schema-75.sqlite"
+NOW = "2026-01-01T00:00:00Z"
+
+
+def build_database(path: Path, count: int, seed: int = 7) -> None:
+    """Insert `count` video files with scenes the way Stash lays them out, in bulk."""
+    shutil.copyfile(SCHEMA, path)
+    rng = np.random.default_rng(seed)
+    hashes = realistic_hashes(count, rng)
+    # Copies share a duration (within a second); unrelated files get their own.
+    _, family = np.unique(hashes >> np.uint64(40), return_inverse=True)
+    durations = rng.uniform(60, 3600, size=family.max() + 1)[family] + rng.uniform(0, 0.8, count)
+    sizes = rng.integers(50_000_000, 4_000_000_000, size=count)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode = OFF")
+    connection.execute("PRAGMA synchronous = OFF")
+    with connection:
+        connection.execute(
+            "INSERT INTO folders (id, path, parent_folder_id, mod_time, created_at, updated_at)"
+            " VALUES (1, '/media', NULL, ?, ?, ?)",
+            (NOW, NOW, NOW),
+        )
+        folders = [(2 + index, f"/media/f{index:04d}", 1, NOW, NOW, NOW) for index in range(1000)]
+        connection.executemany(
+            "INSERT INTO folders (id, path, parent_folder_id, mod_time, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            folders,
+        )
+        ids = range(1, count + 1)
+        connection.executemany(
+            "INSERT INTO files (id, basename, parent_folder_id, size, mod_time, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((i, f"video {i}.mp4", 2 + i % 1000, int(sizes[i - 1]), NOW, NOW, NOW) for i in ids),
+        )
+        connection.executemany(
+            "INSERT INTO video_files (file_id, duration, video_codec, format, audio_codec, width,"
+            " height, frame_rate, bit_rate) VALUES (?, ?, 'h264', 'mp4', 'aac', 1920, 1080,"
+            " 29.97, ?)",
+            ((i, float(durations[i - 1]), int(sizes[i - 1] // 600)) for i in ids),
+        )
+        connection.executemany(
+            "INSERT INTO files_fingerprints (file_id, type, fingerprint) VALUES (?, ?, ?)",
+            ((i, "phash", phash_to_int64(f"{int(hashes[i - 1]):016x}")) for i in ids),
+        )
+        connection.executemany(
+            "INSERT INTO files_fingerprints (file_id, type, fingerprint) VALUES (?, 'oshash', ?)",
+            ((i, f"{i:016x}") for i in ids),
+        )
+        connection.executemany(
+            "INSERT INTO scenes (id, title, organized, created_at, updated_at)"
+            " VALUES (?, ?, 0, ?, ?)",
+            ((i, f"Scene {i}", NOW, NOW) for i in ids),
+        )
+        connection.executemany(
+            "INSERT INTO scenes_files (scene_id, file_id, `primary`) VALUES (?, ?, 1)",
+            ((i, i) for i in ids),
+        )
+        connection.executemany(
+            "INSERT INTO tags (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            ((t, f"tag {t}", NOW, NOW) for t in range(1, 501)),
+        )
+        connection.executemany(
+            "INSERT INTO scenes_tags (scene_id, tag_id) VALUES (?, ?)",
+            ((i, 1 + (i * 7 + k) % 500) for i in ids for k in range(3)),
+        )
+        connection.executemany(
+            "INSERT INTO performers (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            ((p, f"performer {p}", NOW, NOW) for p in range(1, 2001)),
+        )
+        connection.executemany(
+            "INSERT INTO performers_scenes (performer_id, scene_id) VALUES (?, ?)",
+            ((1 + (i * 13) % 2000, i) for i in ids),
+        )
+    connection.close()
+
+
+def stash_exact_query(database: Path) -> float:
+    """Stash's own kind of exact-duplicate search: one GROUP BY over phash fingerprints."""
+    started = time.perf_counter()
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    connection.execute(
+        "SELECT fingerprint, group_concat(file_id) FROM files_fingerprints WHERE type='phash'"
+        " GROUP BY fingerprint HAVING count(*) > 1"
+    ).fetchall()
+    connection.close()
+    return time.perf_counter() - started
+
+
+def run_process(command: list[str], home: Path) -> tuple[float, float, float, int]:
+    """Wall s, CPU s and peak RSS (MB) of one child process; its output's size in bytes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, capture_output=True, env={**os.environ, "STASH_DEDUPE_HOME": str(home)}
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr.decode(errors="replace"))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024, len(result.stdout)
+
+
+def server_first_page(database: Path, home: Path, distances: list[int]) -> list[float]:
+    """Seconds from launch to the URL, to the first page of groups, and for each switch."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stash_dedupe", "--serve", "--db", str(database)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "STASH_DEDUPE_HOME": str(home)},
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=(\S+)", line)
+            if found:
+                break
+        else:
+            raise SystemExit("the server printed no URL")
+        times = [time.perf_counter() - started]
+        port, token = int(found.group(1)), found.group(2)
+        for distance in distances:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
+            connection.request(
+                "GET",
+                f"/api/groups?media=video&distance={distance}&limit=200",
+                headers={"X-Token": token, "Host": f"127.0.0.1:{port}"},
+            )
+            response = connection.getresponse()
+            body = json.loads(response.read())
+            if response.status != 200:
+                raise SystemExit(f"the server answered {response.status}: {body}")
+            times.append(time.perf_counter() - started)
+        return times
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000")
+    parser.add_argument("--distances", default="0,8")
+    parser.add_argument("--duration-diff", type=float, default=1.0)
+    parser.add_argument("--keep", help="folder to keep the built databases in (reused)")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    distances = [int(value) for value in args.distances.split(",")]
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-library-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="bench-home-"))
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    for size in sizes:
+        database = folder / f"stash-{size}.sqlite"
+        if not database.exists():
+            started = time.perf_counter()
+            build_database(database, size)
+            print(f"built {database} ({size} files) in {time.perf_counter() - started:.0f} s")
+        baseline = stash_exact_query(database)
+        print(f"\n{size} files: Stash-style exact GROUP BY query {baseline:.2f} s (baseline)")
+        print(f"{'groups --json':<28} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'out MB':>7}")
+        for distance in distances:
+            for tolerance in (None, args.duration_diff):
+                command = [sys.executable, "-m", "stash_dedupe", "groups", "--db", str(database)]
+                command += ["--distance", str(distance), "--json"]
+                label = f"d={distance}"
+                if tolerance is not None:
+                    command += ["--duration-diff", str(tolerance)]
+                    label += f" ±{tolerance:g}s"
+                wall, cpu, peak, out = run_process(command, home)
+                ratio = f"  ({wall / baseline:.1f}x the baseline)" if distance == 0 else ""
+                print(
+                    f"{label:<28} {wall:>8.1f} {cpu:>8.1f} {peak:>8.0f} {out / 1e6:>7.1f}{ratio}",
+                    flush=True,
+                )
+        times = server_first_page(database, home, distances)
+        steps = ", ".join(
+            f"d={distance} page at {moment:.1f} s"
+            for distance, moment in zip(distances, times[1:], strict=True)
+        )
+        print(f"server: URL at {times[0]:.1f} s, {steps}", flush=True)
+    shutil.rmtree(home, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
