@@ -1,6 +1,10 @@
 """Long work as a job: started, observed (progress, rate, ETA), paused, resumed, cancelled.
 
-The same object serves the UI (polled or streamed as JSON) and the CLI's progress bar.
+The same object serves the UI (polled as JSON) and the CLI's progress bar. Domain work that
+is not written against `Job` takes a `Progress` callback; `Job.report` is that callback for
+a job, so every long piece of work speaks one protocol and stops at one cancel flag.
+A registry forgets finished jobs after a while, so their results (frame strips of JPEGs,
+say) do not stay in memory for the life of the app.
 """
 
 from __future__ import annotations
@@ -10,6 +14,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# How domain work reports: (done, total, message); it may raise Cancelled to stop.
+Progress = Callable[[int, int, str], None]
+
+# Finished jobs stay findable this long (the page polls their result), at most this many.
+KEEP_FINISHED_SECONDS = 600.0
+KEEP_FINISHED_JOBS = 20
 
 PENDING, RUNNING, PAUSED, CANCELLED, FAILED, DONE = (
     "pending",
@@ -85,8 +96,11 @@ class Job:
         except AppError as error:
             self.error = error.message
             self.state = FAILED
-        except Exception as error:  # a bug: keep the app alive and say what happened
-            self.error = f"{type(error).__name__}: {error}"
+        except Exception as error:  # a bug: keep the app alive, log it, say where to look
+            from stash_dedupe.errorlog import log_path, record_unexpected
+
+            error_id = record_unexpected(error, f"job {self.kind}")
+            self.error = f"Unexpected error (id {error_id}); details are in {log_path()}"
             self.state = FAILED
         finally:
             self._finished = time.monotonic()
@@ -99,6 +113,12 @@ class Job:
             self.failed += failed
             if message is not None:
                 self.message = message
+
+    def report(self, done: int, total: int, message: str) -> None:
+        """The `Progress` callback of this job: set where the work is, then checkpoint."""
+        with self._lock:
+            self.total, self.done, self.message = total, done, message
+        self.checkpoint()
 
     def checkpoint(self) -> None:
         """Block while paused; raise Cancelled when cancelled."""
@@ -141,6 +161,11 @@ class Job:
     def finished(self) -> bool:
         return self.state in (DONE, CANCELLED, FAILED)
 
+    @property
+    def finished_at(self) -> float | None:
+        """When the work ended (time.monotonic), None while it runs."""
+        return self._finished
+
     def progress(self) -> JobProgress:
         now = self._finished or time.monotonic()
         paused = self._paused_for + ((now - self._paused_at) if self._paused_at else 0.0)
@@ -171,16 +196,31 @@ class JobRegistry:
 
     def start(self, job: Job) -> Job:
         with self._lock:
+            self._forget_old()
             self._jobs[job.job_id] = job
         return job.start()
+
+    def _forget_old(self) -> None:
+        """Drop finished jobs past their time, and all but the newest few, with their results."""
+        now = time.monotonic()
+        finished = sorted(
+            (job for job in self._jobs.values() if job.finished),
+            key=lambda job: job.finished_at or 0.0,
+            reverse=True,
+        )
+        for number, job in enumerate(finished):
+            too_old = now - (job.finished_at or now) > KEEP_FINISHED_SECONDS
+            if number >= KEEP_FINISHED_JOBS or too_old:
+                del self._jobs[job.job_id]
 
     def get(self, job_id: str) -> Job:
         from stash_dedupe.errors import NotFoundError
 
         with self._lock:
+            self._forget_old()
             job = self._jobs.get(job_id)
         if job is None:
-            raise NotFoundError(f"No job {job_id}.")
+            raise NotFoundError(f"No job {job_id} (finished jobs are forgotten after a while).")
         return job
 
     def running(self, kind: str) -> Job | None:
