@@ -21,14 +21,16 @@ from stash_dedupe.stash.api import (
     Operation,
     PhashWrite,
     SkippedWrite,
-    StashAuthError,
     StashClient,
+    set_phashes_document,
+)
+from stash_dedupe.stash.errors import (
+    StashAuthError,
     StashError,
     StashQueryError,
     StashUnreachableError,
-    normalize_url,
-    set_phashes_document,
 )
+from stash_dedupe.stash.url import normalize_url
 from tests.fake_stash import SCHEMA, FakeStash
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules
 from stash_dedupe.errors import AppError
-from stash_dedupe.stash.api import normalize_url
 from stash_dedupe.stash.pathmap import PathMapping
+from stash_dedupe.stash.url import normalize_url
 
 REMOVAL_MODES = ("trash", "move", "delete")
 THEMES = ("dark", "light")

@@ -12,22 +12,27 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stash_dedupe.errors import AppError, RefusedError
+from stash_dedupe.errors import RefusedError
 from stash_dedupe.models import IMAGE, VIDEO
+from stash_dedupe.stash.errors import (
+    StashAuthError,
+    StashError,
+    StashQueryError,
+    StashUnreachableError,
+)
 from stash_dedupe.stash.reader import parse_stash_time
+from stash_dedupe.stash.url import DEFAULT_URL, normalize_url
 
 if TYPE_CHECKING:
     from stash_dedupe.models import MediaFile
     from stash_dedupe.removal.execute import RemovedFile
 
-DEFAULT_URL = "http://localhost:9999"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_PHASH_BATCH = 50
 MAX_PHASH_BATCH = 200
@@ -35,27 +40,6 @@ _MAX_MESSAGES = 3
 
 Progress = Callable[[int, int, str], None]
 """Called as work goes with (done, total, message); it may raise to stop between steps."""
-
-
-# Errors. Messages name the URL the user typed, never the API key.
-
-
-class StashError(AppError):
-    """Stash answered, but not as asked: HTTP 5xx, a refused request, or not Stash at all."""
-
-    http_status = 502
-
-
-class StashAuthError(StashError):
-    """Stash wants an API key, or refused the one given."""
-
-
-class StashUnreachableError(StashError):
-    """Nothing answered at the URL, or not in time."""
-
-
-class StashQueryError(StashError):
-    """Stash ran the request and reported an error (a missing scene, a bad phash, ...)."""
 
 
 # The documents the app sends.
@@ -595,32 +579,6 @@ class StashClient:
         return StashUnreachableError(
             f"Cannot reach Stash at {self.url} ({reason}): is it running, and is the URL right?"
         )
-
-
-def normalize_url(text: str) -> str:
-    """Stash's base URL from what the user typed: `http://` added, `/` and `/graphql` dropped."""
-    url = (text or "").strip()
-    example = "it should look like http://localhost:9999"
-    if not url:
-        raise StashError(f"Set the Stash URL: {example}.")
-    if "://" not in url:
-        url = "http://" + url
-    try:
-        parts = urllib.parse.urlsplit(url)
-        _ = parts.port  # raises ValueError for a port that is not a number
-    except ValueError:
-        raise StashError(f"The Stash URL is not valid: {example}.") from None
-    if parts.username or parts.password:
-        raise StashError(
-            "Leave the user name and password out of the Stash URL: "
-            "put Stash's API key in the API key field instead."
-        )
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise StashError(f"The Stash URL {text.strip()!r} is not an http address: {example}.")
-    path = parts.path.rstrip("/")
-    if path.endswith("/graphql"):
-        path = path[: -len("/graphql")]
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 # Helpers: cleanup.
