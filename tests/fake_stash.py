@@ -1,4 +1,4 @@
-"""A stand-in for Stash's /graphql endpoint, for end-to-end tests of stash_api.
+"""A stand-in for Stash's /graphql endpoint, for end-to-end tests of the Stash client.
 
 It listens on 127.0.0.1 (a free port) in a thread, checks every request against
 tests/stash_schema.graphql with graphql-core the way Stash's gqlgen would (HTTP 422 with

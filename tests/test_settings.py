@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,14 @@ def test_a_settings_file_with_wrong_values_falls_back_to_defaults(text: str) -> 
     settings_path().write_text(text)
     assert load_settings() == Settings()
     assert settings_path().with_suffix(".damaged.json").exists()
+
+
+def test_checking_the_stash_url_does_not_load_the_graphql_client() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, stash_dedupe.settings; print(*sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "stash_dedupe.stash.url" in loaded
+    assert "stash_dedupe.stash.api" not in loaded

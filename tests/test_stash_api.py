@@ -4,8 +4,10 @@ Stash exactly what it should, and every failure reads as one line the user can a
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from graphql import parse, validate
@@ -13,22 +15,31 @@ from graphql import parse, validate
 from stash_dedupe.errors import RefusedError
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo
 from stash_dedupe.removal.execute import RemovedFile
-from stash_dedupe.stash import api as stash_api
-from stash_dedupe.stash.api import (
+from stash_dedupe.stash import documents
+from stash_dedupe.stash.api import StashClient
+from stash_dedupe.stash.cleanup import (
     CLEAN,
+    DESTROY_IMAGES,
     DESTROY_SCENES,
-    MAX_PHASH_BATCH,
     Operation,
-    PhashWrite,
-    SkippedWrite,
+    apply_operations,
+    plan_operations,
+)
+from stash_dedupe.stash.documents import set_phashes_document
+from stash_dedupe.stash.errors import (
     StashAuthError,
-    StashClient,
     StashError,
     StashQueryError,
     StashUnreachableError,
-    normalize_url,
-    set_phashes_document,
 )
+from stash_dedupe.stash.phash_writeback import (
+    MAX_PHASH_BATCH,
+    PhashWrite,
+    SkippedWrite,
+    write_phashes,
+)
+from stash_dedupe.stash.scene_merge import merge_scenes, plan_merge
+from stash_dedupe.stash.url import normalize_url
 from tests.fake_stash import SCHEMA, FakeStash
 
 
@@ -46,7 +57,7 @@ def fake() -> Iterator[FakeStash]:
 def app_documents() -> dict[str, str]:
     return {
         name: value
-        for name, value in vars(stash_api).items()
+        for name, value in vars(documents).items()
         if name.endswith(("_QUERY", "_MUTATION")) and isinstance(value, str)
     }
 
@@ -70,8 +81,18 @@ def test_every_document_the_app_sends_is_valid_for_stash_schema() -> None:
         assert not problems, f"{name}: {[problem.message for problem in problems]}"
 
 
+def test_no_document_is_written_outside_the_documents_module() -> None:
+    package = Path(documents.__file__).parent.parent
+    writers = [
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if re.search(r"\b(query|mutation|fragment) StashDedupe", path.read_text(encoding="utf-8"))
+    ]
+    assert writers == ["stash/documents.py"]
+
+
 def test_operations_can_only_send_the_app_own_documents() -> None:
-    for kind in (stash_api.DESTROY_SCENES, stash_api.DESTROY_IMAGES, stash_api.CLEAN):
+    for kind in (DESTROY_SCENES, DESTROY_IMAGES, CLEAN):
         assert Operation(kind, "", {}).document in app_documents().values()
 
 
@@ -235,7 +256,7 @@ def test_cleanup_destroys_scenes_whose_only_file_was_removed_and_cleans_their_fo
     kept = library_file(3, "/data/b/kept.mp4", item_id=11, files_in_item=2)
     library = {file.file_id: file for file in (alone, shared, kept)}
 
-    operations = StashClient.plan_cleanup(removed(alone, shared), library)
+    operations = plan_operations(removed(alone, shared), library)
 
     assert [(op.kind, op.variables) for op in operations] == [
         (
@@ -251,14 +272,14 @@ def test_a_scene_whose_every_file_was_removed_is_destroyed() -> None:
     first = library_file(1, "/data/a.mp4", item_id=11, files_in_item=2)
     second = library_file(2, "/data/b.mp4", item_id=11, files_in_item=2)
     library = {1: first, 2: second}
-    operations = StashClient.plan_cleanup(removed(first, second), library)
+    operations = plan_operations(removed(first, second), library)
     assert operations[0].variables["input"]["ids"] == ["11"]
 
 
 def test_images_are_destroyed_with_images_destroy_and_never_their_files() -> None:
     image = library_file(5, "/pics/x.jpg", item_id=50, media=IMAGE)
-    operations = StashClient.plan_cleanup(removed(image), {5: image})
-    assert operations[0].kind == stash_api.DESTROY_IMAGES
+    operations = plan_operations(removed(image), {5: image})
+    assert operations[0].kind == DESTROY_IMAGES
     assert operations[0].variables == {
         "input": {"ids": ["50"], "delete_file": False, "delete_generated": True}
     }
@@ -272,12 +293,12 @@ def test_clean_names_each_folder_once_and_skips_subfolders_of_another() -> None:
         library_file(4, "/data/ab/w.mp4", 4),
         library_file(5, "D:\\media\\v.mp4", 5),
     ]
-    operations = StashClient.plan_cleanup(removed(*files), {f.file_id: f for f in files})
+    operations = plan_operations(removed(*files), {f.file_id: f for f in files})
     assert operations[-1].variables["input"]["paths"] == ["/data/a", "/data/ab", "D:\\media"]
 
 
 def test_nothing_removed_means_nothing_to_tell_stash() -> None:
-    assert StashClient.plan_cleanup([], {}) == []
+    assert plan_operations([], {}) == []
 
 
 def test_applying_the_cleanup_sends_exactly_the_plan_with_progress(fake: FakeStash) -> None:
@@ -285,10 +306,10 @@ def test_applying_the_cleanup_sends_exactly_the_plan_with_progress(fake: FakeSta
     fake.add_scene(10, [1])
     alone = library_file(1, "/data/a/alone.mp4", item_id=10)
     client = StashClient(fake.url)
-    operations = client.plan_cleanup(removed(alone), {1: alone})
+    operations = plan_operations(removed(alone), {1: alone})
     seen: list[tuple[int, int, str]] = []
 
-    outcomes = client.apply(operations, progress=lambda *step: seen.append(step))
+    outcomes = apply_operations(client, operations, progress=lambda *step: seen.append(step))
 
     assert fake.called("scenesDestroy") == [
         {"ids": ["10"], "delete_file": False, "delete_generated": True}
@@ -315,11 +336,11 @@ def test_applying_the_cleanup_sends_exactly_the_plan_with_progress(fake: FakeSta
 def test_apply_refuses_deleting_files_or_cleaning_everything_before_sending_anything(
     fake: FakeStash, operation: Operation
 ) -> None:
-    harmless = StashClient.plan_cleanup(
+    harmless = plan_operations(
         removed(library_file(1, "/d/a.mp4", 1)), {1: library_file(1, "/d/a.mp4", 1)}
     )
     with pytest.raises(RefusedError, match="Refused|Unknown|no ids"):
-        StashClient(fake.url).apply([*harmless, operation])
+        apply_operations(StashClient(fake.url), [*harmless, operation])
     assert fake.requests == []
 
 
@@ -332,7 +353,7 @@ def test_a_failed_step_says_which_one(fake: FakeStash) -> None:
     with pytest.raises(
         StashQueryError, match=r"Step 2 of 2 \(clean\) failed: .*a job is already running"
     ):
-        client.apply(client.plan_cleanup(removed(alone), {1: alone}))
+        apply_operations(client, plan_operations(removed(alone), {1: alone}))
     assert len(fake.called("scenesDestroy")) == 1
 
 
@@ -398,7 +419,7 @@ def three_scenes(fake: FakeStash) -> FakeStash:
 
 
 def test_merge_preview_shows_the_union_and_sends_nothing(three_scenes: FakeStash) -> None:
-    preview = StashClient(three_scenes.url).plan_merge(1, [2, 3])
+    preview = plan_merge(StashClient(three_scenes.url), 1, [2, 3])
 
     merged = preview.merged
     assert merged.title == "Keeper" and merged.date == "2020-02-02"
@@ -418,7 +439,7 @@ def test_merge_preview_shows_the_union_and_sends_nothing(three_scenes: FakeStash
 def test_merge_uses_scene_merge_with_union_values_and_both_histories(
     three_scenes: FakeStash,
 ) -> None:
-    result = StashClient(three_scenes.url).merge(1, [2, 3])
+    result = merge_scenes(StashClient(three_scenes.url), 1, [2, 3])
 
     (sent,) = three_scenes.called("sceneMerge")
     assert sent["source"] == ["2", "3"] and sent["destination"] == "1"
@@ -442,13 +463,13 @@ def test_merge_refuses_without_proper_sources(
     fake: FakeStash, sources: list[int], message: str
 ) -> None:
     with pytest.raises(RefusedError, match=message):
-        StashClient(fake.url).plan_merge(1, sources)
+        plan_merge(StashClient(fake.url), 1, sources)
     assert fake.requests == []
 
 
 def test_merging_an_unknown_scene_surfaces_stash_message(three_scenes: FakeStash) -> None:
     with pytest.raises(StashQueryError, match="scene with id 99 not found"):
-        StashClient(three_scenes.url).merge(1, [99])
+        merge_scenes(StashClient(three_scenes.url), 1, [99])
     assert three_scenes.called("sceneMerge") == []
 
 
@@ -465,8 +486,8 @@ def test_phashes_are_written_in_batches_with_progress(fake: FakeStash) -> None:
     items[0] = PhashWrite(1, "8000000000000001", 1000, HASHED_AT)
     seen: list[tuple[int, int, str]] = []
 
-    result = StashClient(fake.url).write_phashes(
-        items, batch_size=2, progress=lambda *step: seen.append(step)
+    result = write_phashes(
+        StashClient(fake.url), items, batch_size=2, progress=lambda *step: seen.append(step)
     )
 
     assert result.written == (1, 2, 3, 4, 5) and result.skipped == result.failed == ()
@@ -493,7 +514,7 @@ def test_files_changed_or_gone_or_already_hashed_in_stash_are_skipped(fake: Fake
         for file_id in range(1, 7)
     ]
 
-    result = StashClient(fake.url).write_phashes(items, batch_size=10)
+    result = write_phashes(StashClient(fake.url), items, batch_size=10)
 
     assert result.written == (1,)
     assert {skip.file_id: skip.reason for skip in result.skipped} == {
@@ -513,7 +534,7 @@ def test_stash_refusing_one_phash_fails_only_that_file(fake: FakeStash) -> None:
     fake.refused_phash_files["3"] = "modifying fingerprints: database is locked"
     items = [PhashWrite(i, "00000000000000ff", 1000, HASHED_AT) for i in (1, 2, 3)]
 
-    result = StashClient(fake.url).write_phashes(items)
+    result = write_phashes(StashClient(fake.url), items)
 
     assert result.written == (1, 2)
     assert result.failed == (
@@ -530,7 +551,7 @@ def test_phashes_not_confirmed_after_a_refusal_are_not_reported_written(fake: Fa
     fake.refused_phash_files["2"] = "converting phash: invalid syntax"
     items = [PhashWrite(i, "00000000000000ff", 1000, HASHED_AT) for i in (1, 2, 3)]
 
-    result = StashClient(fake.url).write_phashes(items)
+    result = write_phashes(StashClient(fake.url), items)
 
     assert result.written == (1,)
     assert result.failed == (
@@ -540,6 +561,6 @@ def test_phashes_not_confirmed_after_a_refusal_are_not_reported_written(fake: Fa
 
 
 def test_a_malformed_phash_is_skipped_without_asking_stash(fake: FakeStash) -> None:
-    result = StashClient(fake.url).write_phashes([PhashWrite(1, "-123", 1000, HASHED_AT)])
+    result = write_phashes(StashClient(fake.url), [PhashWrite(1, "-123", 1000, HASHED_AT)])
     assert result.skipped == (SkippedWrite(1, "'-123' is not a phash"),)
     assert fake.requests == []

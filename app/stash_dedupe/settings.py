@@ -16,8 +16,8 @@ from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules
 from stash_dedupe.errors import AppError
 from stash_dedupe.removal.journal import REMOVAL_MODES
-from stash_dedupe.stash.api import normalize_url
 from stash_dedupe.stash.pathmap import PathMapping
+from stash_dedupe.stash.url import normalize_url
 
 THEMES = ("dark", "light")
 MAX_TEXT_LENGTH = 4096  # the longest path (Linux's PATH_MAX) or other text a setting holds

@@ -1,8 +1,9 @@
 """Keeping a running Stash in step with what the app did, from the app's own records.
 
-The glue between the Stash GraphQL client (`stash_api`) and the app: the files a removal
-batch took away, the scenes of a duplicate group, the phashes the backfill cached. Optional
-and off until the user's Stash answers; it knows nothing of HTTP (the web API calls it).
+The glue between the app's records and what is sent to Stash (`cleanup`, `scene_merge`,
+`phash_writeback`, over the client in `api`): the files a removal batch took away, the scenes
+of a duplicate group, the phashes the backfill cached. Optional and off until the user's
+Stash answers; it knows nothing of HTTP (the web API calls it).
 """
 
 from __future__ import annotations
@@ -19,16 +20,10 @@ from stash_dedupe.models import IMAGE, VIDEO, MediaFile
 from stash_dedupe.removal.execute import RemovedFile
 from stash_dedupe.removal.journal import DONE, REMOVAL_MODES, Journal, batch_actions
 from stash_dedupe.settings import Settings
-from stash_dedupe.stash.api import (
-    DEFAULT_TIMEOUT_SECONDS,
-    MergePreview,
-    Operation,
-    PhashWrite,
-    Progress,
-    SceneSummary,
-    SkippedWrite,
-    StashClient,
-)
+from stash_dedupe.stash.api import DEFAULT_TIMEOUT_SECONDS, Progress, StashClient
+from stash_dedupe.stash.cleanup import Operation, apply_operations, plan_operations
+from stash_dedupe.stash.phash_writeback import PhashWrite, SkippedWrite, write_phashes
+from stash_dedupe.stash.scene_merge import MergePreview, SceneSummary, merge_scenes, plan_merge
 
 TEST_TIMEOUT_SECONDS = 5.0
 """"Test connection" must answer quickly: a Stash that is up answers `version` at once."""
@@ -112,7 +107,7 @@ def plan_cleanup(session: LibrarySession, batch_id: int) -> CleanupPlan:
             f"Removal #{batch_id} has no removed files of the open library left to tell Stash "
             "about (its files were put back, or it belongs to another Stash database)."
         )
-    operations = StashClient.plan_cleanup(removed, library)
+    operations = plan_operations(removed, library)
     return CleanupPlan(batch_id, tuple(removed), tuple(operations))
 
 
@@ -121,7 +116,7 @@ def apply_cleanup(
 ) -> CleanupResult:
     """Plan the batch's cleanup again from the journal and send it."""
     plan = plan_cleanup(session, batch_id)
-    outcomes = client.apply(plan.operations, progress)
+    outcomes = apply_operations(client, plan.operations, progress)
     return CleanupResult(batch_id, tuple(outcomes), tuple(file.path for file in plan.removed))
 
 
@@ -155,7 +150,7 @@ def preview_merge(
 ) -> MergePreview:
     """The keeper's scene as it will be after merging the group's other scenes into it."""
     merge = scenes_to_merge(session.group(group_id), keeper_file_id)
-    return client.plan_merge(merge.keeper_scene_id, merge.source_scene_ids)
+    return plan_merge(client, merge.keeper_scene_id, merge.source_scene_ids)
 
 
 def merge_group_scenes(
@@ -163,7 +158,7 @@ def merge_group_scenes(
 ) -> SceneSummary:
     """Merge the group's other scenes into the keeper's; then read Stash's database again."""
     merge = scenes_to_merge(session.group(group_id), keeper_file_id)
-    scene = client.merge(merge.keeper_scene_id, merge.source_scene_ids)
+    scene = merge_scenes(client, merge.keeper_scene_id, merge.source_scene_ids)
     session.reload_files()
     return scene
 
@@ -216,7 +211,7 @@ def write_back_phashes(
         cached = cache.entries(library_key(session.database.path))
     finally:
         cache.close()
-    result = client.write_phashes(phash_writes(files, cached), progress=progress)
+    result = write_phashes(client, phash_writes(files, cached), progress=progress)
     paths = {file.file_id: file.path for file in files}
 
     def notes(entries: Iterable[SkippedWrite]) -> tuple[PhashNote, ...]:
