@@ -12,7 +12,7 @@ import http.client
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from stash_dedupe.stash.documents import VERSION_QUERY
@@ -26,9 +26,6 @@ from stash_dedupe.stash.url import DEFAULT_URL, normalize_url
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 _MAX_MESSAGES = 3
-
-Progress = Callable[[int, int, str], None]
-"""Called as work goes with (done, total, message); it may raise to stop between steps."""
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

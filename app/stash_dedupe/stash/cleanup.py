@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stash_dedupe.errors import RefusedError
+from stash_dedupe.jobs import Progress
 from stash_dedupe.models import IMAGE, VIDEO
-from stash_dedupe.stash.api import Progress, StashClient
+from stash_dedupe.stash.api import StashClient
 from stash_dedupe.stash.documents import (
     IMAGES_DESTROY_MUTATION,
     METADATA_CLEAN_MUTATION,

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stash_dedupe.stash.api import Progress, StashClient, error_messages
+from stash_dedupe.jobs import Progress
+from stash_dedupe.stash.api import StashClient, error_messages
 from stash_dedupe.stash.documents import FIND_FILE_QUERY, FIND_FILES_QUERY, set_phashes_document
 from stash_dedupe.stash.errors import StashQueryError
 from stash_dedupe.stash.reader import parse_stash_time

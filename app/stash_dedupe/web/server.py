@@ -45,7 +45,7 @@ from stash_dedupe.dedupe.keeper import RULES
 from stash_dedupe.dedupe.session import MEDIA_NAMES, GroupFilter, LibrarySession
 from stash_dedupe.errorlog import ErrorLogStream, log_path, record_unexpected
 from stash_dedupe.errors import AppError, NotFoundError
-from stash_dedupe.jobs import Job, JobRegistry
+from stash_dedupe.jobs import Job, JobRegistry, Progress
 from stash_dedupe.media.backfill import BackfillReport
 from stash_dedupe.media.frames import (
     DEFAULT_MATCH_THRESHOLD,
@@ -67,7 +67,6 @@ from stash_dedupe.settings import (
     save_settings,
     settings_for_page,
 )
-from stash_dedupe.stash.api import Progress
 from stash_dedupe.stash.config import database_candidates
 from stash_dedupe.stash.reader import open_stash_database
 from stash_dedupe.stash.sync import (
