@@ -21,7 +21,7 @@ from stash_dedupe.models import IMAGE, MAX_DISTANCE, VIDEO, MediaFile
 from stash_dedupe.stash.pathmap import PathMapping
 
 MEDIA_CHOICES = {"videos": VIDEO, "images": IMAGE}
-DEFAULT_THRESHOLD = 0.8  # frames.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
+DEFAULT_THRESHOLD = 0.8  # similarity.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
 
 
 def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
