@@ -25,7 +25,7 @@ from stash_dedupe.jobs import PAUSED, Job
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
 
 if TYPE_CHECKING:  # phash imports numpy, which workers import only after limiting BLAS
-    from stash_dedupe.media.phash import FfmpegSlots
+    from stash_dedupe.media.ffmpeg_tools import FfmpegSlots
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS phashes (
@@ -270,7 +270,7 @@ def _start_worker(ffmpeg_slots: FfmpegSlots) -> None:
     (set before the worker first imports numpy), and share one ffmpeg slot per worker."""
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
-    from stash_dedupe.media.phash import share_ffmpeg_slots
+    from stash_dedupe.media.ffmpeg_tools import share_ffmpeg_slots
 
     share_ffmpeg_slots(ffmpeg_slots)
 
