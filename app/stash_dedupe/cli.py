@@ -175,8 +175,8 @@ def command_hash(args: argparse.Namespace) -> int:
     if job.error:
         raise AppError(job.error)
     report = job.result
-    for file_id, path, reason in report.failed:
-        print(f"failed [{file_id}] {path}: {reason}", file=sys.stderr)
+    for failure in report.failed:
+        print(f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr)
     print(f"hashed {report.hashed}, failed {len(report.failed)}", file=sys.stderr)
     return 1 if report.failed else 0
 
