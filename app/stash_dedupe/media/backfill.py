@@ -17,15 +17,12 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.errors import AppError
 from stash_dedupe.jobs import PAUSED, Job
+from stash_dedupe.media.ffmpeg_tools import FfmpegSlots, share_ffmpeg_slots
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
-
-if TYPE_CHECKING:  # phash imports numpy, which workers import only after limiting BLAS
-    from stash_dedupe.media.ffmpeg_tools import FfmpegSlots
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS phashes (
@@ -284,8 +281,6 @@ def _start_worker(ffmpeg_slots: FfmpegSlots) -> None:
     (set before the worker first imports numpy), and share one ffmpeg slot per worker."""
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
-    from stash_dedupe.media.ffmpeg_tools import share_ffmpeg_slots
-
     share_ffmpeg_slots(ffmpeg_slots)
 
 
