@@ -9,7 +9,7 @@ decode job at a time; parallel splits the files' positions over one worker per c
 
 Decoding dominates: every sample decodes forward from the keyframe before it, so the cost
 follows the GOP length. x264's default GOP is 250 frames (10 s here), so 10%, 20%, ... of a
-600 s file fall exactly on keyframes, and the 1 s nudge in `frames.sample_time` makes every
+600 s file fall exactly on keyframes, and the 1 s nudge in `decoding.sample_time` makes every
 sample decode only ~25 frames: the cheap case. `--keyint 237` spreads the targets over the GOP
 (about half a GOP per sample), the typical cost for files whose length is not a round number
 of GOPs. Other processes on the machine stretch wall time; CPU time shows the work itself.
@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from stash_dedupe.media.frames import FrameCache, compare_videos  # noqa: E402
+from stash_dedupe.media.frame_cache import FrameCache  # noqa: E402
+from stash_dedupe.media.sampling import compare_videos  # noqa: E402
 
 SECONDS = 600
 SIZE = "1920x1080"

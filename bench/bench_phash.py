@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.exif_thumbnail import camera_thumbnail, exif_with_thumbnail  # noqa: E402
 
-from stash_dedupe.media import backfill, phash  # noqa: E402
+from stash_dedupe.media import backfill, ffmpeg_tools, go_image, phash, video_sprite  # noqa: E402
 
 VECTORS = Path(__file__).resolve().parents[1] / "tests" / "data" / "phash-vectors"
 WALLPAPER_FOLDERS = (Path("/usr/share/backgrounds"), Path("/usr/share/wallpapers"))
@@ -133,7 +133,7 @@ def pillow_decode_draft(path: Path) -> None:
     """What fast mode asks libjpeg for: Y'CbCr at the smallest scale it allows."""
     with Image.open(path) as picture:
         picture.draft("YCbCr" if picture.mode == "RGB" else picture.mode,
-                      (phash.FAST_JPEG_SIZE, phash.FAST_JPEG_SIZE))  # fmt: skip
+                      (go_image.FAST_JPEG_SIZE, go_image.FAST_JPEG_SIZE))  # fmt: skip
         picture.load()
 
 
@@ -152,7 +152,7 @@ def phash_fast(path: Path) -> str:
 
 IMAGE_METHODS: tuple[tuple[str, Callable[[Path], object]], ...] = (
     ("Pillow decode, full size", pillow_decode_full),
-    (f"Pillow decode, draft >= {phash.FAST_JPEG_SIZE} px", pillow_decode_draft),
+    (f"Pillow decode, draft >= {go_image.FAST_JPEG_SIZE} px", pillow_decode_draft),
     ("imagehash.phash", imagehash_phash),
     ("phash exact", phash_exact),
     ("phash fast", phash_fast),
@@ -216,12 +216,12 @@ def image_speed(title: str, paths: Sequence[Path], runs: int) -> None:
 
 def stash_sequential_video_phash(path: Path) -> str:
     """Stash's generator: ffprobe, then the 25 screenshots one after another, then the hash."""
-    ffmpeg, ffprobe = phash.find_ffmpeg()
+    ffmpeg, ffprobe = ffmpeg_tools.find_ffmpeg()
     deadline, path = time.monotonic() + 600, os.path.abspath(path)
-    duration, _ = phash._probe(path, ffprobe, deadline)
-    frames = [phash._screenshot(path, ffmpeg, seconds, deadline)
-              for seconds in phash._screenshot_times(duration)]  # fmt: skip
-    return phash._perception_hash(phash._sprite(frames))
+    duration, _ = video_sprite._probe(path, ffprobe, deadline)
+    frames = [video_sprite._screenshot(path, ffmpeg, seconds, deadline)
+              for seconds in video_sprite._screenshot_times(duration)]  # fmt: skip
+    return phash._perception_hash(video_sprite._sprite(frames))
 
 
 def our_video_phash(path: Path) -> str:
@@ -231,7 +231,7 @@ def our_video_phash(path: Path) -> str:
 def library_videos(folder: Path) -> list[Path]:
     """Two library-like videos: H.264 at 720p with 2 s keyframes, and 1080p with x264's
     default keyframe interval (250 frames), which makes every screenshot decode for longer."""
-    ffmpeg, _ = phash.find_ffmpeg()
+    ffmpeg, _ = ffmpeg_tools.find_ffmpeg()
     made = []
     for name, size, keyframes in (("720p_gop60.mp4", "1280x720", 60),
                                   ("1080p_gop250.mp4", "1920x1080", 250)):  # fmt: skip
@@ -273,19 +273,21 @@ def video_speed(title: str, paths: Sequence[Path], expected: dict[str, str]) -> 
             verdict = "  = Stash" if hashes[path] == expected[path.name] else "  DIFFERS FROM STASH"
         print(f"  {path.name:40} Stash-style {seconds:5.2f} s, ours {parallel:5.2f} s{verdict}")
     if expected:
-        fallback = [distance(phash._video_phash_opencv(str(path), time.monotonic() + 120).phash,
-                             hashes[path]) for path in paths]  # fmt: skip
+        sprites = [video_sprite.opencv_sprite(str(path), time.monotonic() + 120) for path in paths]
+        fallback = [distance(phash._perception_hash(sprite.image), hashes[path])
+                    for sprite, path in zip(sprites, paths, strict=True)]  # fmt: skip
         print(f"  without ffmpeg, OpenCV's frames give hashes at distances {histogram(fallback)}")
     print(f"  Stash-style sequential: {stash_total / len(paths):.2f} s per video"
           f" ({stash_total:.1f} s in all)")  # fmt: skip
     print(f"  ours, the backfill pool: {workers} videos at a time, each with up to"
-          f" {phash.SCREENSHOT_WORKERS} ffmpeg processes of several screenshots, {workers} in all:"
+          f" {video_sprite.SCREENSHOT_WORKERS} ffmpeg processes of several screenshots,"
+          f" {workers} in all:"
           f" {ours_total / len(paths):.2f} s per video ({ours_total:.1f} s in all);"
           f" identical hashes; {stash_total / ours_total:.1f}x faster per library")  # fmt: skip
 
 
 def bench_videos(videos: list[str], expected: dict, folder: Path, quick: bool) -> int:
-    if None in phash.find_ffmpeg():
+    if None in ffmpeg_tools.find_ffmpeg():
         print("\nVideos: ffmpeg/ffprobe not found, skipped")
         return 0
     vector_videos = [VECTORS / name for name in videos[: 2 if quick else None]]

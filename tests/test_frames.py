@@ -16,20 +16,24 @@ import numpy as np
 import pytest
 
 from stash_dedupe.errors import MediaError
-from stash_dedupe.media import frames
-from stash_dedupe.media.frames import (
-    DEFAULT_MATCH_THRESHOLD,
-    FrameCache,
+from stash_dedupe.media import decoding, sampling
+from stash_dedupe.media.frame_cache import FrameCache, app_frame_cache
+from stash_dedupe.media.sampling import (
     compare_group,
-    compare_images,
     compare_videos,
+    frame_thumbnail,
+    known_picture,
+    sample_frames,
+    sample_positions,
+)
+from stash_dedupe.media.similarity import (
+    DEFAULT_MATCH_THRESHOLD,
+    Crop,
+    compare_images,
     decode_jpeg,
     detect_crop,
     difference_heatmap,
-    frame_thumbnail,
     image_difference_heatmap,
-    sample_frames,
-    sample_positions,
     ssim,
 )
 
@@ -240,9 +244,9 @@ class CaptureThatCannotSeek:
 
 def test_files_that_cannot_seek_are_read_sequentially(media, monkeypatch) -> None:
     seeking = sample_frames(str(media["source"]), k=3, cache=NO_CACHE)
-    open_capture = frames._open_capture
+    open_capture = decoding.open_capture
     monkeypatch.setattr(
-        frames, "_open_capture", lambda *args: CaptureThatCannotSeek(open_capture(*args))
+        decoding, "open_capture", lambda *args: CaptureThatCannotSeek(open_capture(*args))
     )
     scanning = sample_frames(str(media["source"]), k=3, cache=NO_CACHE)
     scores = [ssim(a, b) for a, b in zip(seeking.gray, scanning.gray, strict=True)]
@@ -271,19 +275,17 @@ def picture_with_bars(top: int, bottom: int, left: int, right: int, seed: int) -
 
 def test_pillarbox_bars_are_found_on_both_sides() -> None:
     frames_ = [picture_with_bars(0, 0, 60, 60, seed) for seed in range(3)]
-    assert detect_crop(frames_) == frames.Crop(60, 0, 360, 270)
+    assert detect_crop(frames_) == Crop(60, 0, 360, 270)
 
 
 def test_all_black_frames_do_not_vote_on_bars() -> None:
     frames_ = [picture_with_bars(30, 30, 0, 0, 1), np.zeros((270, 480, 3), np.uint8)]
-    assert detect_crop(frames_) == frames.Crop(0, 30, 480, 210)
+    assert detect_crop(frames_) == Crop(0, 30, 480, 210)
 
 
 def test_a_bar_must_be_dark_in_every_frame_to_be_cropped() -> None:
     dark_edge_once = picture_with_bars(40, 0, 0, 0, 1)
-    assert detect_crop([dark_edge_once, picture_with_bars(0, 0, 0, 0, 2)]) == frames.Crop(
-        0, 0, 480, 270
-    )
+    assert detect_crop([dark_edge_once, picture_with_bars(0, 0, 0, 0, 2)]) == Crop(0, 0, 480, 270)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,7 +325,7 @@ def test_a_decode_that_hangs_gives_up_at_the_deadline(media, monkeypatch) -> Non
         released.set()
         raise MediaError("stopped")
 
-    monkeypatch.setattr(frames, "_decode_video", hang)
+    monkeypatch.setattr(sampling, "decode_video", hang)
     started = time.monotonic()
     with pytest.raises(MediaError, match="gave up after 0.5 s"):
         sample_frames(str(media["source"]), timeout=0.5, cache=NO_CACHE)
@@ -337,13 +339,13 @@ def test_a_decode_that_hangs_gives_up_at_the_deadline(media, monkeypatch) -> Non
 
 def count_decodes(monkeypatch) -> list[str]:
     calls: list[str] = []
-    real = frames._decode_video
+    real = sampling.decode_video
 
     def counting(path, **arguments):
         calls.append(path)
         return real(path, **arguments)
 
-    monkeypatch.setattr(frames, "_decode_video", counting)
+    monkeypatch.setattr(sampling, "decode_video", counting)
     return calls
 
 
@@ -369,13 +371,28 @@ def test_touching_a_file_invalidates_its_cached_frames(media, cache, tmp_path, m
     assert set(calls) == {other}
 
 
-def test_the_default_cache_lives_in_the_app_data_dir(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("STASH_DEDUPE_HOME", str(tmp_path))
-    frames.default_cache.cache_clear()
-    try:
-        assert frames.default_cache().database == tmp_path / "frames" / FrameCache.FILE_NAME
-    finally:
-        frames.default_cache.cache_clear()
+def test_the_app_cache_is_in_the_app_data_dir_of_each_call(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("STASH_DEDUPE_HOME", str(tmp_path / "first"))
+    first = app_frame_cache()
+    assert first.database == tmp_path / "first" / "frames" / FrameCache.FILE_NAME
+    monkeypatch.setenv("STASH_DEDUPE_HOME", str(tmp_path / "second"))
+    assert app_frame_cache().database == tmp_path / "second" / "frames" / FrameCache.FILE_NAME
+    monkeypatch.setenv("STASH_DEDUPE_HOME", str(tmp_path / "first"))
+    assert app_frame_cache() is first
+
+
+def test_frames_sampled_without_a_cache_go_to_the_current_app_data_dir(
+    media, tmp_path, monkeypatch
+) -> None:
+    path = str(media["letterboxed"])
+    monkeypatch.setenv("STASH_DEDUPE_HOME", str(tmp_path / "first"))
+    sampled = sample_frames(path, k=3)
+    picture = (sampled.width, sampled.height, sampled.crop)
+    assert known_picture(path) == picture
+    monkeypatch.setenv("STASH_DEDUPE_HOME", str(tmp_path / "second"))
+    assert known_picture(path) is None
+    monkeypatch.setenv("STASH_DEDUPE_HOME", str(tmp_path / "first"))
+    assert known_picture(path) == picture
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from stash_dedupe.errors import MediaError
-from stash_dedupe.media import phash
-from stash_dedupe.media.phash import VideoPhash, find_ffmpeg, image_phash, phash_file, video_phash
+from stash_dedupe.media import ffmpeg_tools, go_image, phash, video_sprite
+from stash_dedupe.media.ffmpeg_tools import find_ffmpeg
+from stash_dedupe.media.phash import VideoPhash, image_phash, phash_file, video_phash
 
 from .conftest import PHASH_VECTORS as VECTORS
 from .exif_thumbnail import camera_thumbnail, save_jpeg
@@ -190,7 +191,7 @@ def test_resize_equals_a_direct_port_of_nfnt_resize(width, height, sixteen_bit, 
     pixels = pixels.astype(np.uint16 if sixteen_bit else np.uint8)
     kind = "RGBA64" if sixteen_bit else "RGBA"
     expected = nfnt_resize_pass(nfnt_resize_pass(pixels, 64, unit), 64, unit)
-    resized = phash._resize(phash._GoImage(kind, pixels))
+    resized = phash._resize(go_image.GoImage(kind, pixels))
     assert resized.kind == kind
     np.testing.assert_array_equal(resized.pixels, expected)
 
@@ -220,7 +221,7 @@ def test_resize_of_a_photo_sized_image_equals_nfnt_resize(sixteen_bit: bool) -> 
     rows = (pixels.transpose(0, 2, 1) @ across.T) // across.sum(axis=1)  # (700, 3, 64)
     expected = (rows.transpose(2, 1, 0) @ down.T) // down.sum(axis=1)  # (64, 3, 64): x, c, y
     kind, dtype = ("RGBA64", np.uint16) if sixteen_bit else ("RGBA", np.uint8)
-    resized = phash._resize(phash._GoImage(kind, pixels.astype(dtype)))
+    resized = phash._resize(go_image.GoImage(kind, pixels.astype(dtype)))
     np.testing.assert_array_equal(resized.pixels, expected.transpose(2, 0, 1))
 
 
@@ -238,10 +239,10 @@ def stash_style_video_phash(path: Path) -> str:
     """Stash's generator as it runs: one ffmpeg process per screenshot, one after another."""
     ffmpeg, ffprobe = find_ffmpeg()
     deadline = time.monotonic() + 120
-    duration, _ = phash._probe(str(path), ffprobe, deadline)
-    frames = [phash._screenshot(str(path), ffmpeg, seconds, deadline)
-              for seconds in phash._screenshot_times(duration)]  # fmt: skip
-    return phash._perception_hash(phash._sprite(frames))
+    duration, _ = video_sprite._probe(str(path), ffprobe, deadline)
+    frames = [video_sprite._screenshot(str(path), ffmpeg, seconds, deadline)
+              for seconds in video_sprite._screenshot_times(duration)]  # fmt: skip
+    return phash._perception_hash(video_sprite._sprite(frames))
 
 
 def make_video(target: Path, *extra: str, keyframes: int = 240) -> Path:
@@ -256,14 +257,14 @@ def make_video(target: Path, *extra: str, keyframes: int = 240) -> Path:
 
 def count_ffmpeg_processes(monkeypatch) -> list[list[str]]:
     calls: list[list[str]] = []
-    real_run = phash._run
+    real_run = video_sprite.run_tool
 
     def counting_run(command, deadline, failure):
         if "ffprobe" not in Path(command[0]).name:
             calls.append(command)
         return real_run(command, deadline, failure)
 
-    monkeypatch.setattr(phash, "_run", counting_run)
+    monkeypatch.setattr(video_sprite, "run_tool", counting_run)
     return calls
 
 
@@ -280,8 +281,8 @@ def test_screenshots_batched_in_one_ffmpeg_equal_one_process_each(
     # inputs sharing a process would show any interference.
     video = make_video(tmp_path / "one keyframe.mp4")
     expected = stash_style_video_phash(video)
-    monkeypatch.setattr(phash, "SCREENSHOT_WORKERS", 2)
-    monkeypatch.setattr(phash, "SCREENSHOT_PIXELS_PER_PROCESS", pixel_budget)
+    monkeypatch.setattr(video_sprite, "SCREENSHOT_WORKERS", 2)
+    monkeypatch.setattr(video_sprite, "SCREENSHOT_PIXELS_PER_PROCESS", pixel_budget)
     calls = count_ffmpeg_processes(monkeypatch)
     assert video_phash(video).phash == expected
     assert len(calls) == processes
@@ -294,10 +295,11 @@ def test_shared_ffmpeg_slots_cap_the_processes_of_videos_hashed_side_by_side(
 ) -> None:
     video = make_video(tmp_path / "one keyframe.mp4")
     expected = stash_style_video_phash(video)
-    monkeypatch.setattr(phash, "SCREENSHOT_WORKERS", 4)
-    monkeypatch.setattr(phash, "SCREENSHOT_PIXELS_PER_PROCESS", 320 * 240 * 2)  # 16 processes
+    monkeypatch.setattr(video_sprite, "SCREENSHOT_WORKERS", 4)
+    pixel_budget = 320 * 240 * 2  # two inputs per process: 16 processes
+    monkeypatch.setattr(video_sprite, "SCREENSHOT_PIXELS_PER_PROCESS", pixel_budget)
     running, most, lock = 0, 0, threading.Lock()
-    real_run = phash._run
+    real_run = video_sprite.run_tool
 
     def counting_run(command, deadline, failure):
         nonlocal running, most
@@ -312,13 +314,13 @@ def test_shared_ffmpeg_slots_cap_the_processes_of_videos_hashed_side_by_side(
             with lock:
                 running -= 1
 
-    monkeypatch.setattr(phash, "_run", counting_run)
-    phash.share_ffmpeg_slots(multiprocessing.get_context("spawn").BoundedSemaphore(2))
+    monkeypatch.setattr(video_sprite, "run_tool", counting_run)
+    ffmpeg_tools.share_ffmpeg_slots(multiprocessing.get_context("spawn").BoundedSemaphore(2))
     try:
         with ThreadPoolExecutor(2) as pool:  # two videos at once, as two pool workers would
             hashes = list(pool.map(lambda _: video_phash(video).phash, range(2)))
     finally:
-        phash.share_ffmpeg_slots(None)
+        ffmpeg_tools.share_ffmpeg_slots(None)
     assert hashes == [expected, expected]
     assert most == 2  # without the slots: up to 8
 
@@ -327,12 +329,12 @@ def test_shared_ffmpeg_slots_cap_the_processes_of_videos_hashed_side_by_side(
 def test_waiting_too_long_for_an_ffmpeg_slot_is_a_timeout(tmp_path) -> None:
     slots = threading.BoundedSemaphore(1)
     slots.acquire()  # another worker holds the only slot
-    phash.share_ffmpeg_slots(slots)
+    ffmpeg_tools.share_ffmpeg_slots(slots)
     try:
         with pytest.raises(MediaError, match="Timed out"):
             video_phash(VECTORS / VIDEOS[0], timeout=1)
     finally:
-        phash.share_ffmpeg_slots(None)
+        ffmpeg_tools.share_ffmpeg_slots(None)
 
 
 @needs_ffmpeg
@@ -364,20 +366,20 @@ def test_without_ffmpeg_opencv_gives_a_close_hash_marked_inexact(tmp_path, monke
 
 
 def test_screenshot_times_are_printed_as_go_prints_floats() -> None:
-    assert phash._go_float_text(12.0) == "12"
-    assert phash._go_float_text(0.6) == "0.6"
-    assert phash._go_float_text(0.389) == "0.389"
-    assert phash._go_float_text(0.00001) == "1e-05"
-    assert phash._go_float_text(1234567.0) == "1.234567e+06"
-    assert [phash._go_float_text(t) for t in phash._screenshot_times(12.0)[:3]] == [
+    assert video_sprite._go_float_text(12.0) == "12"
+    assert video_sprite._go_float_text(0.6) == "0.6"
+    assert video_sprite._go_float_text(0.389) == "0.389"
+    assert video_sprite._go_float_text(0.00001) == "1e-05"
+    assert video_sprite._go_float_text(1234567.0) == "1.234567e+06"
+    assert [video_sprite._go_float_text(t) for t in video_sprite._screenshot_times(12.0)[:3]] == [
         "0.6000000000000001", "1.032", "1.4640000000000002",
     ]  # fmt: skip
 
 
 def test_durations_round_half_away_from_zero_as_go_does() -> None:
-    assert phash._go_round(777.5) == 778  # ffprobe's 7.775 s becomes 7.78 s
-    assert phash._go_round(2.5) == 3  # where Python's round() gives 2
-    assert phash._go_round(1.49999) == 1
+    assert video_sprite._go_round(777.5) == 778  # ffprobe's 7.775 s becomes 7.78 s
+    assert video_sprite._go_round(2.5) == 3  # where Python's round() gives 2
+    assert video_sprite._go_round(1.49999) == 1
 
 
 def test_find_ffmpeg_prefers_the_given_folders(tmp_path: Path) -> None:

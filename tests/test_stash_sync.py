@@ -414,9 +414,7 @@ def test_phash_write_back_sends_cached_phashes_and_skips_a_changed_file(
     for name, (phash, exact) in hashed.items():
         file = session.file(library.files[name])
         task = HashTask(file.file_id, file.media, file.path, file.size, file.mod_time)
-        cache.store(
-            library_key(str(library.database)), task, HashOutcome(file.file_id, phash, exact, None)
-        )
+        cache.store(library_key(str(library.database)), HashOutcome(task, phash, exact, None))
     cache.close()
     mirror_in_fake(fake, state, library)
     changed = fake.files[str(library.files["copy of it.mp4"])]

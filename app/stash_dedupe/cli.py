@@ -21,7 +21,7 @@ from stash_dedupe.models import IMAGE, MAX_DISTANCE, MEDIA_NAMES, VIDEO, MediaFi
 from stash_dedupe.stash.pathmap import PathMapping
 
 MEDIA_CHOICES = ("images", "videos")  # models.MEDIA_NAMES maps them to the media
-DEFAULT_THRESHOLD = 0.8  # frames.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
+DEFAULT_THRESHOLD = 0.8  # similarity.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
 
 
 def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,8 +168,8 @@ def command_hash(args: argparse.Namespace) -> int:
     if job.error:
         raise AppError(job.error)
     report = job.result
-    for file_id, path, reason in report.failed:
-        print(f"failed [{file_id}] {path}: {reason}", file=sys.stderr)
+    for failure in report.failed:
+        print(f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr)
     print(f"hashed {report.hashed}, failed {len(report.failed)}", file=sys.stderr)
     return 1 if report.failed else 0
 

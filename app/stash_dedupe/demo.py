@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from stash_dedupe.media.phash import system_subprocess_env
+from stash_dedupe.media.ffmpeg_tools import system_subprocess_env
 from stash_dedupe.stash.library_writer import LibraryWriter
 
 VIDEO_SIZE = (640, 360)

@@ -146,7 +146,7 @@ def open_with_system(path: str) -> None:
     if sys.platform == "win32":
         os.startfile(path)  # type: ignore[attr-defined]
         return
-    from stash_dedupe.media.phash import system_subprocess_env
+    from stash_dedupe.media.ffmpeg_tools import system_subprocess_env
 
     command = ["open", path] if sys.platform == "darwin" else ["xdg-open", path]
     try:

@@ -31,17 +31,14 @@ from stash_dedupe.media.backfill import (
     run_backfill,
     with_cached_phashes,
 )
-from stash_dedupe.media.frames import (
+from stash_dedupe.media.frame_results import GroupComparison, SampledFrames
+from stash_dedupe.media.sampling import (
     DEFAULT_FRAME_COUNT,
-    Crop,
-    GroupComparison,
-    SampledFrames,
     compare_group,
-    compare_images,
-    image_difference_heatmap,
     known_picture,
     sample_group,
 )
+from stash_dedupe.media.similarity import Crop, compare_images, image_difference_heatmap
 from stash_dedupe.media.thumbnails import Thumbnails
 from stash_dedupe.models import IMAGE, MAX_DISTANCE, MEDIA_NAMES, VIDEO, MediaFile
 from stash_dedupe.removal.execute import (

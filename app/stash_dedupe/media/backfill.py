@@ -17,15 +17,12 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.errors import AppError
 from stash_dedupe.jobs import PAUSED, Job
+from stash_dedupe.media.ffmpeg_tools import FfmpegSlots, share_ffmpeg_slots
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
-
-if TYPE_CHECKING:  # phash imports numpy, which workers import only after limiting BLAS
-    from stash_dedupe.media.phash import FfmpegSlots
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS phashes (
@@ -52,6 +49,8 @@ CREATE TABLE IF NOT EXISTS failures (
 
 @dataclass(frozen=True)
 class HashTask:
+    """A file to hash, with the size and mod time Stash has for it (the cache row's check)."""
+
     file_id: int
     media: str
     path: str
@@ -62,10 +61,21 @@ class HashTask:
 
 @dataclass(frozen=True)
 class HashOutcome:
-    file_id: int
+    """What hashing a task gave: its phash (exact: Stash's own value), or why there is none."""
+
+    task: HashTask
     phash: str | None
     exact: bool
     error: str | None
+
+
+@dataclass(frozen=True)
+class HashFailure:
+    """A file that could not be hashed, and the reason, for the user."""
+
+    file_id: int
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -83,8 +93,10 @@ class CachedPhash:
 
 @dataclass(frozen=True)
 class BackfillReport:
+    """What a backfill run did: how many files it hashed, and which failed and why."""
+
     hashed: int
-    failed: list[tuple[int, str, str]]  # file id, path, reason
+    failed: tuple[HashFailure, ...]
 
 
 def library_key(database_path: str) -> str:
@@ -104,19 +116,15 @@ class PhashCache:
     def close(self) -> None:
         self.connection.close()
 
-    def lookup(self, library: str, files: Iterable[MediaFile]) -> dict[int, tuple[str, bool]]:
-        """Cached (phash, exact) of each file whose path, size and mod time still match."""
+    def lookup(self, library: str, files: Iterable[MediaFile]) -> dict[int, CachedPhash]:
+        """The cached phash of each file whose path, size and mod time still match."""
         wanted = {file.file_id: file for file in files}
-        found: dict[int, tuple[str, bool]] = {}
-        rows = self.connection.execute(
-            "SELECT file_id, path, size, mod_time, phash, exact FROM phashes WHERE library = ?",
-            (library,),
-        )
-        for file_id, path, size, mod_time, phash, exact in rows:
-            file = wanted.get(file_id)
-            if file and file.path == path and file.size == size and file.mod_time == mod_time:
-                found[file_id] = (phash, bool(exact))
-        return found
+        return {
+            entry.file_id: entry
+            for entry in self.entries(library)
+            if (file := wanted.get(entry.file_id))
+            and (file.path, file.size, file.mod_time) == (entry.path, entry.size, entry.mod_time)
+        }
 
     def entries(self, library: str) -> list[CachedPhash]:
         """Every phash cached for a library, unchecked: the caller compares size and mod time."""
@@ -130,14 +138,15 @@ class PhashCache:
             for file_id, path, size, mod_time, phash, exact in rows
         ]
 
-    def store(self, library: str, task: HashTask, outcome: HashOutcome) -> None:
-        self.store_many(library, [(task, outcome)])
+    def store(self, library: str, outcome: HashOutcome) -> None:
+        self.store_many(library, [outcome])
 
-    def store_many(self, library: str, results: Sequence[tuple[HashTask, HashOutcome]]) -> None:
+    def store_many(self, library: str, outcomes: Sequence[HashOutcome]) -> None:
         """Record a batch of results in one transaction."""
         now = time.time()
         with self.connection:
-            for task, outcome in results:
+            for outcome in outcomes:
+                task = outcome.task
                 if outcome.phash is not None:
                     self.connection.execute(
                         "INSERT OR REPLACE INTO phashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -162,12 +171,13 @@ class PhashCache:
                         (library, task.file_id, task.path, outcome.error or "unknown error", now),
                     )
 
-    def failures(self, library: str) -> list[tuple[int, str, str]]:
+    def failures(self, library: str) -> list[HashFailure]:
+        """The files whose latest hashing failed, with the reason."""
         rows = self.connection.execute(
             "SELECT file_id, path, reason FROM failures WHERE library = ? ORDER BY file_id",
             (library,),
         )
-        return [tuple(row) for row in rows]
+        return [HashFailure(file_id, path, reason) for file_id, path, reason in rows]
 
 
 def with_cached_phashes(
@@ -187,8 +197,9 @@ def with_cached_phashes(
     result = []
     for file in files:
         hit = cached.get(file.file_id)
-        usable = hit and (hit[1] or file.media == IMAGE)
-        result.append(replace(file, phash=hit[0]) if not file.phash and usable else file)
+        if hit is not None and not file.phash and (hit.exact or file.media == IMAGE):
+            file = replace(file, phash=hit.phash)
+        result.append(file)
     return result
 
 
@@ -205,7 +216,7 @@ def files_to_hash(
 
     def usable(file: MediaFile) -> bool:
         hit = cached.get(file.file_id)
-        return bool(hit) and (hit[1] or (file.media == IMAGE and not exact_images))
+        return hit is not None and (hit.exact or (file.media == IMAGE and not exact_images))
 
     return [
         HashTask(
@@ -228,13 +239,13 @@ def hash_one(task: HashTask) -> HashOutcome:
     try:
         if task.media == VIDEO:
             result = video_phash(task.path)
-            return HashOutcome(task.file_id, result.phash, result.exact, None)
+            return HashOutcome(task, result.phash, result.exact, None)
         # The fast image mode is within a few bits of Stash, so only exact mode is marked exact.
-        return HashOutcome(task.file_id, image_phash(task.path, exact=task.exact), task.exact, None)
+        return HashOutcome(task, image_phash(task.path, exact=task.exact), task.exact, None)
     except AppError as error:
-        return HashOutcome(task.file_id, None, False, error.message)
+        return HashOutcome(task, None, False, error.message)
     except Exception as error:  # a decoder's own failure: report it for this file only
-        return HashOutcome(task.file_id, None, False, f"{type(error).__name__}: {error}")
+        return HashOutcome(task, None, False, f"{type(error).__name__}: {error}")
 
 
 def hash_batch(tasks: Sequence[HashTask]) -> list[HashOutcome]:
@@ -270,8 +281,6 @@ def _start_worker(ffmpeg_slots: FfmpegSlots) -> None:
     (set before the worker first imports numpy), and share one ffmpeg slot per worker."""
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
-    from stash_dedupe.media.phash import share_ffmpeg_slots
-
     share_ffmpeg_slots(ffmpeg_slots)
 
 
@@ -303,7 +312,7 @@ def run_backfill(
     cache = PhashCache(cache_path)
     job.total = len(tasks)
     hashed = 0
-    failed: list[tuple[int, str, str]] = []
+    failed: list[HashFailure] = []
     pending: dict[Future[list[HashOutcome]], list[HashTask]] = {}
     queue = list(reversed(tasks))
     try:
@@ -319,15 +328,17 @@ def run_backfill(
                 finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in finished:
                     batch = pending.pop(future)
-                    results = list(zip(batch, future.result(), strict=True))
-                    cache.store_many(library, results)
-                    failures = [(task, result) for task, result in results if result.phash is None]
-                    for task, outcome in failures:
-                        failed.append((task.file_id, task.path, outcome.error or ""))
-                    hashed += len(results) - len(failures)
-                    last = failures[-1][0] if failures else batch[-1]
+                    outcomes = future.result()
+                    cache.store_many(library, outcomes)
+                    failures = [outcome for outcome in outcomes if outcome.phash is None]
+                    failed.extend(
+                        HashFailure(outcome.task.file_id, outcome.task.path, outcome.error or "")
+                        for outcome in failures
+                    )
+                    hashed += len(outcomes) - len(failures)
+                    last = failures[-1].task if failures else batch[-1]
                     prefix = "failed: " if failures else ""
-                    job.advance(len(results), failed=len(failures), message=prefix + last.path)
+                    job.advance(len(outcomes), failed=len(failures), message=prefix + last.path)
     finally:
         cache.close()
-    return BackfillReport(hashed, failed)
+    return BackfillReport(hashed, tuple(failed))

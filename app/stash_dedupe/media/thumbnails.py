@@ -3,7 +3,7 @@
 Stash's generated folder (from the config.yml beside the database) already holds a
 640 px thumbnail per image (named by md5) and a sprite of frames per video (named by
 oshash, or md5 with `video_file_naming_algorithm: MD5`); using them costs nothing. Other
-files get a frame or a downscaled image made by `frames.frame_thumbnail`, cached in the
+files get a frame or a downscaled image made by `sampling.frame_thumbnail`, cached in the
 app's data dir under a key that changes when the file's path, size or mod time does.
 """
 
@@ -54,7 +54,7 @@ class Thumbnails:
         cached = self.cache_dir / f"{_cache_key(file)}.jpg"
         if cached.is_file():
             return cached.read_bytes()
-        from stash_dedupe.media.frames import frame_thumbnail
+        from stash_dedupe.media.sampling import frame_thumbnail
 
         with _making:
             data = frame_thumbnail(file.path, max_side=MAX_SIDE)
