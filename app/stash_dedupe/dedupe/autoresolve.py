@@ -15,7 +15,7 @@ from stash_dedupe.errors import AppError, MediaError
 from stash_dedupe.media.frames import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD
 from stash_dedupe.media.frames import compare_images as image_similarity
 from stash_dedupe.models import IMAGE, MediaFile
-from stash_dedupe.removal.execute import RemovalGroup, RemovalPlan
+from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan
 
 
 @dataclass(frozen=True)

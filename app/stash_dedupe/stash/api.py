@@ -25,7 +25,7 @@ from stash_dedupe.stash.reader import parse_stash_time
 
 if TYPE_CHECKING:
     from stash_dedupe.models import MediaFile
-    from stash_dedupe.removal.execute import RemovedFile
+    from stash_dedupe.removal.plan import RemovedFile
 
 DEFAULT_URL = "http://localhost:9999"
 DEFAULT_TIMEOUT_SECONDS = 30.0

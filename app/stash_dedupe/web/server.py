@@ -53,8 +53,8 @@ from stash_dedupe.media.frames import (
     difference_heatmap,
 )
 from stash_dedupe.models import VIDEO, MediaFile
-from stash_dedupe.removal.execute import reconcile, undo_batch
 from stash_dedupe.removal.journal import Journal, batch_actions, export_history_csv, list_batches
+from stash_dedupe.removal.recovery import reconcile, undo_batch
 from stash_dedupe.settings import (
     MAX_DURATION_TOLERANCE,
     Settings,
