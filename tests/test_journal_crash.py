@@ -216,6 +216,38 @@ def test_a_trashinfo_that_is_not_ours_is_left_alone(journal: Journal, tmp_path: 
     assert info.exists()
 
 
+def test_a_trash_name_journaled_by_a_crashed_action_is_not_given_to_another_file(
+    journal: Journal, tmp_path: Path
+) -> None:
+    """A crash between journaling a trash name and writing its .trashinfo leaves the name
+    free on disk. Were another removal to take it, reconcile would find the crashed
+    action's file seemingly copied there and delete that other, identical file."""
+    first, second, keeper = (tmp_path / folder / "a.mp4" for folder in ("one", "two", "keep"))
+    for path in (first, second, keeper):
+        path.parent.mkdir()
+        path.write_bytes(b"the same video")
+    trash = FreedesktopTrash(home_trash(), None)
+    crashed_batch = journal.start_batch(TRASH, None)
+    journal.add_action(
+        crashed_batch,
+        TRASH,
+        1,
+        str(first),
+        str(trash.files / "a.mp4"),
+        14,
+        None,
+        (3,),
+        trash_info_path=str(trash.info_path("a.mp4")),
+    )
+    library = {2: media_file_for(2, second), 3: media_file_for(3, keeper)}
+    plan = RemovalPlan.from_json({"groups": [{"keep": [3], "remove": [2]}]})
+    [trashed] = execute_plan(plan, library, [str(tmp_path)], journal).done
+    assert trashed.destination == str(trash.files / "a.2.mp4")
+    reconcile(journal)
+    assert first.read_bytes() == b"the same video"
+    assert Path(trashed.destination).read_bytes() == b"the same video"
+
+
 def test_an_interrupted_undo_that_reached_the_library_is_completed(
     journal: Journal, tmp_path: Path
 ) -> None:

@@ -175,7 +175,7 @@ def _remove_one(
     if reason is not None:
         return skip(SKIPPED, reason)
     try:
-        destination, trash = _destination_for(mode, path, trash_root)
+        destination, trash = _destination_for(journal, mode, path, trash_root)
     except OSError as error:
         return skip(FAILED, f"No trash is available for this file ({describe_error(error)}).")
     if mode == MOVE and destination is not None and os.path.lexists(destination):
@@ -206,14 +206,14 @@ def _remove_one(
 
 
 def _destination_for(
-    mode: str, path: str, trash_root: Path | None
+    journal: Journal, mode: str, path: str, trash_root: Path | None
 ) -> tuple[Path | None, FreedesktopTrash | None]:
     """Where a file will go (None when deleted or sent to a platform trash), and its trash."""
     if mode == MOVE and trash_root is not None:
         return _path_below(trash_root, PurePath(path)), None
     if mode == TRASH and USES_FREEDESKTOP_TRASH:
         trash = freedesktop_trash_for(path)
-        return trash.files / trash.free_name(os.path.basename(path)), trash
+        return trash.files / trash.free_name(os.path.basename(path), journal), trash
     return None, None
 
 

@@ -30,7 +30,7 @@ from stash_dedupe.removal.files import (
     partial_path,
     rename_no_replace,
 )
-from stash_dedupe.removal.journal import Journal
+from stash_dedupe.removal.journal import PLANNED, Journal
 
 USES_FREEDESKTOP_TRASH = sys.platform not in ("win32", "darwin")
 _NAME_MAX_BYTES = 255
@@ -51,9 +51,21 @@ class FreedesktopTrash:
     def info_path(self, name: str) -> Path:
         return self.root / "info" / (name + _TRASHINFO_SUFFIX)
 
-    def free_name(self, original_name: str) -> str:
+    def free_name(self, original_name: str, journal: Journal) -> str:
+        """A name with no file and no .trashinfo here, and not journaled by an action a crash
+        left 'planned': such an action may have died before writing its .trashinfo, and if
+        another file took its name, reconcile would take that file for its copy."""
+        journaled = {
+            Path(action.destination).name
+            for action in journal.actions_in_state(PLANNED)
+            if action.destination is not None and Path(action.destination).parent == self.files
+        }
         for name in _trash_names(original_name):
-            if not os.path.lexists(self.files / name) and not os.path.lexists(self.info_path(name)):
+            if (
+                name not in journaled
+                and not os.path.lexists(self.files / name)
+                and not os.path.lexists(self.info_path(name))
+            ):
                 return name
         raise AssertionError("unreachable: _trash_names is endless")
 
@@ -64,7 +76,7 @@ class FreedesktopTrash:
                 write_trashinfo(self.info_path(destination.name), source, self.topdir, action_id)
                 break
             except FileExistsError:  # another program took the name since free_name
-                destination = self.files / self.free_name(source.name)
+                destination = self.files / self.free_name(source.name, journal)
                 journal.set_destination(
                     action_id, str(destination), str(self.info_path(destination.name))
                 )
