@@ -80,6 +80,27 @@ def planned_move(journal: Journal, source: Path, destination: Path, mode: str = 
     )
 
 
+def planned_trash(journal: Journal, source: Path) -> tuple[int, Path]:
+    """Journal a trash action as execute_plan does before its .trashinfo is written, then
+    'crash'; returns the action's id and where its .trashinfo goes."""
+    trash = FreedesktopTrash(home_trash(), None)
+    removal_trash._make_trash_dirs(trash, make_parents=True)
+    info = trash.info_path(source.name)
+    batch_id = journal.start_batch(TRASH, None)
+    action_id = journal.add_action(
+        batch_id,
+        TRASH,
+        1,
+        str(source),
+        str(trash.files / source.name),
+        source.stat().st_size,
+        None,
+        (2,),
+        trash_info_path=str(info),
+    )
+    return action_id, info
+
+
 # Each crash window, rebuilt by hand.
 
 
@@ -155,14 +176,8 @@ def test_a_trashinfo_written_for_a_file_that_never_moved_is_removed(
 ) -> None:
     source = tmp_path / "a b.mp4"
     source.write_bytes(b"data")
-    trash = FreedesktopTrash(home_trash(), None)
-    removal_trash._make_trash_dirs(trash, make_parents=True)
-    destination, info = trash.files / "a b.mp4", trash.info_path("a b.mp4")
-    batch_id = journal.start_batch(TRASH, None)
-    journal.add_action(
-        batch_id, TRASH, 1, str(source), str(destination), 4, None, (2,), trash_info_path=str(info)
-    )
-    write_trashinfo(info, source, None, 1)
+    action_id, info = planned_trash(journal, source)
+    write_trashinfo(info, source, None, action_id)
     [settled] = reconcile(journal)
     assert settled.state == FAILED
     assert not info.exists()
@@ -172,21 +187,7 @@ def test_a_trashinfo_written_for_a_file_that_never_moved_is_removed(
 def test_an_unfinished_trashinfo_is_removed(journal: Journal, tmp_path: Path) -> None:
     source = tmp_path / "a.mp4"
     source.write_bytes(b"data")
-    trash = FreedesktopTrash(home_trash(), None)
-    removal_trash._make_trash_dirs(trash, make_parents=True)
-    info = trash.info_path("a.mp4")
-    batch_id = journal.start_batch(TRASH, None)
-    action_id = journal.add_action(
-        batch_id,
-        TRASH,
-        1,
-        str(source),
-        str(trash.files / "a.mp4"),
-        4,
-        None,
-        (2,),
-        trash_info_path=str(info),
-    )
+    action_id, info = planned_trash(journal, source)
     partial_path(info, action_id).write_text("[Trash Info]\nPa")
     reconcile(journal)
     assert list(info.parent.iterdir()) == []
@@ -196,22 +197,8 @@ def test_an_unfinished_trashinfo_is_removed(journal: Journal, tmp_path: Path) ->
 def test_a_trashinfo_that_is_not_ours_is_left_alone(journal: Journal, tmp_path: Path) -> None:
     source = tmp_path / "a.mp4"
     source.write_bytes(b"data")
-    trash = FreedesktopTrash(home_trash(), None)
-    removal_trash._make_trash_dirs(trash, make_parents=True)
-    info = trash.info_path("a.mp4")
-    batch_id = journal.start_batch(TRASH, None)
-    journal.add_action(
-        batch_id,
-        TRASH,
-        1,
-        str(source),
-        str(trash.files / "a.mp4"),
-        4,
-        None,
-        (2,),
-        trash_info_path=str(info),
-    )
-    write_trashinfo(info, tmp_path / "another program's file.mp4", None, 1)
+    action_id, info = planned_trash(journal, source)
+    write_trashinfo(info, tmp_path / "another program's file.mp4", None, action_id)
     reconcile(journal)
     assert info.exists()
 
@@ -226,23 +213,11 @@ def test_a_trash_name_journaled_by_a_crashed_action_is_not_given_to_another_file
     for path in (first, second, keeper):
         path.parent.mkdir()
         path.write_bytes(b"the same video")
-    trash = FreedesktopTrash(home_trash(), None)
-    crashed_batch = journal.start_batch(TRASH, None)
-    journal.add_action(
-        crashed_batch,
-        TRASH,
-        1,
-        str(first),
-        str(trash.files / "a.mp4"),
-        14,
-        None,
-        (3,),
-        trash_info_path=str(trash.info_path("a.mp4")),
-    )
-    library = {2: media_file_for(2, second), 3: media_file_for(3, keeper)}
-    plan = RemovalPlan.from_json({"groups": [{"keep": [3], "remove": [2]}]})
+    planned_trash(journal, first)
+    library = {5: media_file_for(5, second), 6: media_file_for(6, keeper)}
+    plan = RemovalPlan.from_json({"groups": [{"keep": [6], "remove": [5]}]})
     [trashed] = execute_plan(plan, library, [str(tmp_path)], journal).done
-    assert trashed.destination == str(trash.files / "a.2.mp4")
+    assert trashed.destination == str(home_trash() / "files" / "a.2.mp4")
     reconcile(journal)
     assert first.read_bytes() == b"the same video"
     assert Path(trashed.destination).read_bytes() == b"the same video"
