@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from stash_dedupe.errors import NotFoundError
-from stash_dedupe.removal.execute import undo_batch
 from stash_dedupe.removal.journal import Journal, batch_actions, list_batches
+from stash_dedupe.removal.recovery import undo_batch
 
 BEYOND_64_BITS = [2**63, -(2**63) - 1, 99999999999999999999999]
 

@@ -9,29 +9,30 @@ Set CRASH_TEST_SEED to replay a run (timing still varies).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import pkgutil
 import random
 import shutil
 import signal
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+import stash_dedupe.removal
 from stash_dedupe.errors import RefusedError
 from stash_dedupe.models import MediaFile
-from stash_dedupe.removal import execute as removal
-from stash_dedupe.removal.execute import (
-    RemovalPlan,
-    RemovalResult,
-    execute_plan,
-    reconcile,
-    undo_batch,
-)
+from stash_dedupe.removal import files as removal_files
+from stash_dedupe.removal import trash as removal_trash
+from stash_dedupe.removal.execute import execute_plan
+from stash_dedupe.removal.files import PARTIAL_PREFIX, partial_path
 from stash_dedupe.removal.journal import (
     DONE,
     FAILED,
@@ -48,6 +49,9 @@ from stash_dedupe.removal.journal import (
     list_batches,
     removed_file_ids,
 )
+from stash_dedupe.removal.plan import RemovalPlan, RemovalResult
+from stash_dedupe.removal.recovery import reconcile, undo_batch
+from stash_dedupe.removal.trash import FreedesktopTrash, write_trashinfo
 from tests.removal_helpers import (
     media_file_for,
     memory_backed_dir,
@@ -74,6 +78,27 @@ def planned_move(journal: Journal, source: Path, destination: Path, mode: str = 
     return journal.add_action(
         batch_id, mode, 1, str(source), str(destination), source.stat().st_size, None, (2,)
     )
+
+
+def planned_trash(journal: Journal, source: Path) -> tuple[int, Path]:
+    """Journal a trash action as execute_plan does before its .trashinfo is written, then
+    'crash'; returns the action's id and where its .trashinfo goes."""
+    trash = FreedesktopTrash(home_trash(), None)
+    removal_trash._make_trash_dirs(trash, make_parents=True)
+    info = trash.info_path(source.name)
+    batch_id = journal.start_batch(TRASH, None)
+    action_id = journal.add_action(
+        batch_id,
+        TRASH,
+        1,
+        str(source),
+        str(trash.files / source.name),
+        source.stat().st_size,
+        None,
+        (2,),
+        trash_info_path=str(info),
+    )
+    return action_id, info
 
 
 # Each crash window, rebuilt by hand.
@@ -108,7 +133,7 @@ def test_a_partial_copy_is_deleted_and_the_original_kept(journal: Journal, tmp_p
     source.write_bytes(b"data" * 1000)
     action_id = planned_move(journal, source, destination)
     destination.parent.mkdir()
-    partial = removal._partial_path(destination, action_id)
+    partial = partial_path(destination, action_id)
     partial.write_bytes(b"data")
     [settled] = reconcile(journal)
     assert settled.state == FAILED
@@ -151,14 +176,8 @@ def test_a_trashinfo_written_for_a_file_that_never_moved_is_removed(
 ) -> None:
     source = tmp_path / "a b.mp4"
     source.write_bytes(b"data")
-    trash = removal._FreedesktopTrash(home_trash(), None)
-    removal._make_trash_dirs(trash, make_parents=True)
-    destination, info = trash.files / "a b.mp4", trash.info_path("a b.mp4")
-    batch_id = journal.start_batch(TRASH, None)
-    journal.add_action(
-        batch_id, TRASH, 1, str(source), str(destination), 4, None, (2,), trash_info_path=str(info)
-    )
-    removal._write_trashinfo(info, source, None, 1)
+    action_id, info = planned_trash(journal, source)
+    write_trashinfo(info, source, None, action_id)
     [settled] = reconcile(journal)
     assert settled.state == FAILED
     assert not info.exists()
@@ -168,22 +187,8 @@ def test_a_trashinfo_written_for_a_file_that_never_moved_is_removed(
 def test_an_unfinished_trashinfo_is_removed(journal: Journal, tmp_path: Path) -> None:
     source = tmp_path / "a.mp4"
     source.write_bytes(b"data")
-    trash = removal._FreedesktopTrash(home_trash(), None)
-    removal._make_trash_dirs(trash, make_parents=True)
-    info = trash.info_path("a.mp4")
-    batch_id = journal.start_batch(TRASH, None)
-    action_id = journal.add_action(
-        batch_id,
-        TRASH,
-        1,
-        str(source),
-        str(trash.files / "a.mp4"),
-        4,
-        None,
-        (2,),
-        trash_info_path=str(info),
-    )
-    removal._partial_path(info, action_id).write_text("[Trash Info]\nPa")
+    action_id, info = planned_trash(journal, source)
+    partial_path(info, action_id).write_text("[Trash Info]\nPa")
     reconcile(journal)
     assert list(info.parent.iterdir()) == []
     assert source.exists()
@@ -192,24 +197,30 @@ def test_an_unfinished_trashinfo_is_removed(journal: Journal, tmp_path: Path) ->
 def test_a_trashinfo_that_is_not_ours_is_left_alone(journal: Journal, tmp_path: Path) -> None:
     source = tmp_path / "a.mp4"
     source.write_bytes(b"data")
-    trash = removal._FreedesktopTrash(home_trash(), None)
-    removal._make_trash_dirs(trash, make_parents=True)
-    info = trash.info_path("a.mp4")
-    batch_id = journal.start_batch(TRASH, None)
-    journal.add_action(
-        batch_id,
-        TRASH,
-        1,
-        str(source),
-        str(trash.files / "a.mp4"),
-        4,
-        None,
-        (2,),
-        trash_info_path=str(info),
-    )
-    removal._write_trashinfo(info, tmp_path / "another program's file.mp4", None, 1)
+    action_id, info = planned_trash(journal, source)
+    write_trashinfo(info, tmp_path / "another program's file.mp4", None, action_id)
     reconcile(journal)
     assert info.exists()
+
+
+def test_a_trash_name_journaled_by_a_crashed_action_is_not_given_to_another_file(
+    journal: Journal, tmp_path: Path
+) -> None:
+    """A crash between journaling a trash name and writing its .trashinfo leaves the name
+    free on disk. Were another removal to take it, reconcile would find the crashed
+    action's file seemingly copied there and delete that other, identical file."""
+    first, second, keeper = (tmp_path / folder / "a.mp4" for folder in ("one", "two", "keep"))
+    for path in (first, second, keeper):
+        path.parent.mkdir()
+        path.write_bytes(b"the same video")
+    planned_trash(journal, first)
+    library = {5: media_file_for(5, second), 6: media_file_for(6, keeper)}
+    plan = RemovalPlan.from_json({"groups": [{"keep": [6], "remove": [5]}]})
+    [trashed] = execute_plan(plan, library, [str(tmp_path)], journal).done
+    assert trashed.destination == str(home_trash() / "files" / "a.2.mp4")
+    reconcile(journal)
+    assert first.read_bytes() == b"the same video"
+    assert Path(trashed.destination).read_bytes() == b"the same video"
 
 
 def test_an_interrupted_undo_that_reached_the_library_is_completed(
@@ -282,11 +293,33 @@ class Scenario:
         return execute_plan(plan, self.files, [str(self.root)], journal, **options)
 
 
-def widen_crash_windows(rng: random.Random) -> None:
-    """In the child: sleep a little around each filesystem step so kills land between them."""
+# The filesystem steps a kill should land just before or after, each named in the module
+# whose code looks it up when it runs: replacing a function in the module that defines it
+# does not reach a module that imported it by name.
+WIDENED_STEPS: list[tuple[ModuleType, str]] = [
+    (removal_files, "rename_no_replace"),  # a file, or its copy, moved into place
+    (removal_trash, "rename_no_replace"),  # a .trashinfo renamed into place
+    (removal_trash, "write_trashinfo"),  # a trash name reserved before the file moves
+    (os, "fsync"),
+    (os, "unlink"),
+]
 
-    def pausing(function: Callable[..., Any]) -> Callable[..., Any]:
+
+def widen_crash_windows(
+    rng: random.Random,
+    patch: Callable[[object, str, Any], None] = setattr,
+    calls: Counter[str] | None = None,
+) -> None:
+    """Sleep a little around each filesystem step so kills land between them.
+
+    The child patches for good with `setattr` (it never returns into pytest); a test may
+    pass `monkeypatch.setattr` and a Counter that counts each step as it is taken.
+    """
+
+    def pausing(step: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def paused(*args: Any, **kwargs: Any) -> Any:
+            if calls is not None:
+                calls[step] += 1
             time.sleep(rng.uniform(0, 0.001))
             result = function(*args, **kwargs)
             time.sleep(rng.uniform(0, 0.001))
@@ -294,10 +327,8 @@ def widen_crash_windows(rng: random.Random) -> None:
 
         return paused
 
-    removal._rename_no_replace = pausing(removal._rename_no_replace)  # type: ignore[method-assign]
-    removal._write_trashinfo = pausing(removal._write_trashinfo)  # type: ignore[method-assign]
-    os.fsync = pausing(os.fsync)
-    os.unlink = pausing(os.unlink)
+    for module, name in WIDENED_STEPS:
+        patch(module, name, pausing(f"{module.__name__}.{name}", getattr(module, name)))
 
 
 def run_and_kill(work: Callable[[], object], rng: random.Random, max_delay: float | None) -> float:
@@ -357,7 +388,7 @@ def assert_every_file_is_whole_somewhere(
             assert done == [], context
             assert sha256_of(path) == digest, f"{context}: file {file_id} lost or damaged"
     for root in [scenario.root, *trash_roots]:
-        leftovers = list(root.rglob(removal.PARTIAL_PREFIX + "*"))
+        leftovers = list(root.rglob(PARTIAL_PREFIX + "*"))
         assert leftovers == [], f"{context}: unfinished copies left: {leftovers}"
     trash = home_trash()
     if trash.exists():
@@ -396,6 +427,24 @@ def run_killed(work: Callable[[], object], rng: random.Random, max_delay: list[f
     ran_for = run_and_kill(work, rng, max_delay[0] if max_delay else None)
     if not max_delay:
         max_delay.append(ran_for * 1.2)
+
+
+def test_every_widened_crash_window_is_in_the_code_that_runs(
+    journal: Journal, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kills land between filesystem steps only if the pauses reach the code that runs."""
+    widened = {(module.__name__, name) for module, name in WIDENED_STEPS}
+    for module_info in pkgutil.iter_modules(stash_dedupe.removal.__path__):
+        module = importlib.import_module(f"stash_dedupe.removal.{module_info.name}")
+        for name in ("rename_no_replace", "write_trashinfo"):
+            if hasattr(module, name):
+                assert (module.__name__, name) in widened, f"{module.__name__} looks up {name}"
+    rng = random.Random(SEED)
+    calls: Counter[str] = Counter()
+    widen_crash_windows(rng, monkeypatch.setattr, calls)
+    scenario = Scenario(workspace / "library", 1, rng)
+    undo_batch(journal, scenario.remove(journal, {"mode": TRASH}).batch_id or 0)
+    assert set(calls) == {f"{module.__name__}.{name}" for module, name in WIDENED_STEPS}
 
 
 @pytest.mark.slow

@@ -19,14 +19,9 @@ import pytest
 
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.models import MediaFile
-from stash_dedupe.removal import execute as removal
-from stash_dedupe.removal.execute import (
-    RemovalPlan,
-    RemovalResult,
-    execute_plan,
-    undo_action,
-    undo_batch,
-)
+from stash_dedupe.removal import execute, trash
+from stash_dedupe.removal.execute import execute_plan
+from stash_dedupe.removal.files import PARTIAL_PREFIX
 from stash_dedupe.removal.journal import (
     DONE,
     FAILED,
@@ -38,6 +33,8 @@ from stash_dedupe.removal.journal import (
     list_batches,
     removed_file_ids,
 )
+from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan, RemovalResult
+from stash_dedupe.removal.recovery import undo_action, undo_batch
 from tests.removal_helpers import media_file_for, other_filesystem_dir, sha256_of, unwritable
 
 
@@ -119,7 +116,7 @@ def assert_refused_and_untouched(
 
 def test_plan_is_parsed_from_the_json_the_ui_sends() -> None:
     plan = RemovalPlan.from_json({"groups": [{"keep": [1], "remove": [2, 3]}]})
-    assert plan == RemovalPlan((removal.RemovalGroup(keep=(1,), remove=(2, 3)),))
+    assert plan == RemovalPlan((RemovalGroup(keep=(1,), remove=(2, 3)),))
 
 
 @pytest.mark.parametrize(
@@ -355,7 +352,7 @@ def test_a_trash_folder_that_fills_up_fails_the_file_and_leaves_no_partial_copy(
     copy = library.add("copies/big.mp4", b"x" * 200_000)
     # Pretend the up-front space check passed, as when something else fills the disk meanwhile.
     plenty = SimpleNamespace(total=1 << 40, used=0, free=1 << 40)
-    monkeypatch.setattr(removal.shutil, "disk_usage", lambda path: plenty)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: plenty)
     trash_dir = str(tiny_filesystem)
     result = remove(library, journal, pair(keeper, copy), mode="move", trash_dir=trash_dir)
     assert result.done == ()
@@ -473,7 +470,7 @@ def test_each_action_is_committed_before_the_file_is_touched(
 ) -> None:
     keeper, copy = library.duplicates("a.mp4")
     seen_by_another_connection = []
-    real_move_file = removal._move_file
+    real_move_file = execute.move_file
 
     def move_file(source: Path, destination: Path, partial: Path) -> None:
         with sqlite3.connect(journal.path) as other:
@@ -482,7 +479,7 @@ def test_each_action_is_committed_before_the_file_is_touched(
             )
         real_move_file(source, destination, partial)
 
-    monkeypatch.setattr(removal, "_move_file", move_file)
+    monkeypatch.setattr(execute, "move_file", move_file)
     result = remove(library, journal, pair(keeper, copy), mode="move", trash_dir=str(trash_folder))
     assert seen_by_another_connection == [(copy.file_id, "planned", result.done[0].destination)]
 
@@ -501,9 +498,9 @@ def test_move_keeps_the_full_path_below_the_trash_folder(
 
 
 def test_windows_paths_keep_the_drive_letter_as_a_folder(tmp_path: Path) -> None:
-    below = removal._path_below(tmp_path, PureWindowsPath(r"C:\Videos\a b.mp4"))
+    below = execute._path_below(tmp_path, PureWindowsPath(r"C:\Videos\a b.mp4"))
     assert below == tmp_path / "C" / "Videos" / "a b.mp4"
-    unc = removal._path_below(tmp_path, PureWindowsPath(r"\\nas\media\x.mp4"))
+    unc = execute._path_below(tmp_path, PureWindowsPath(r"\\nas\media\x.mp4"))
     assert unc == tmp_path / "nas" / "media" / "x.mp4"
 
 
@@ -521,7 +518,7 @@ def test_move_to_another_filesystem_copies_then_removes(library: Library, journa
         assert sha256_of(moved) == sha256_of(keeper.path)
         assert moved.stat().st_mtime == 1_600_000_000  # copied like shutil.copy2
         assert not os.path.lexists(copy.path)
-        assert not list(moved.parent.glob(removal.PARTIAL_PREFIX + "*"))
+        assert not list(moved.parent.glob(PARTIAL_PREFIX + "*"))
 
 
 def test_trash_mode_uses_the_freedesktop_trash(library: Library, journal: Journal) -> None:
@@ -555,7 +552,7 @@ def test_trash_on_another_volume_uses_that_volumes_trash(
 ) -> None:
     with other_filesystem_dir(tmp_path) as volume:
         # Pretend `volume` is the mount point so the test's .Trash-UID stays inside it.
-        monkeypatch.setattr(removal, "_mount_point", lambda path: volume)
+        monkeypatch.setattr(trash, "_mount_point", lambda path: volume)
         library = Library(volume / "library")
         keeper, copy = library.duplicates("a.mp4")
         result = remove(library, journal, pair(keeper, copy))

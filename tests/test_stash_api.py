@@ -14,7 +14,7 @@ from graphql import parse, validate
 
 from stash_dedupe.errors import RefusedError
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo
-from stash_dedupe.removal.execute import RemovedFile
+from stash_dedupe.removal.plan import RemovedFile
 from stash_dedupe.stash import documents
 from stash_dedupe.stash.api import StashClient
 from stash_dedupe.stash.cleanup import (

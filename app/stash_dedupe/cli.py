@@ -42,8 +42,8 @@ def _library_session(args: argparse.Namespace, settle_journal: bool = False) -> 
     database they were saved with). `settle_journal` first settles what a crash left."""
     from stash_dedupe.dedupe.dismissals import DismissalStore
     from stash_dedupe.dedupe.session import LibrarySession
-    from stash_dedupe.removal.execute import reconcile
     from stash_dedupe.removal.journal import Journal
+    from stash_dedupe.removal.recovery import reconcile
     from stash_dedupe.settings import load_settings
 
     settings = load_settings()
@@ -194,7 +194,7 @@ def command_remove(args: argparse.Namespace) -> int:
     --json` writes them), after the removals and dismissals made so far.
     """
     from stash_dedupe.dedupe.session import GroupFilter
-    from stash_dedupe.removal.execute import RemovalPlan
+    from stash_dedupe.removal.plan import RemovalPlan
 
     try:
         with open(args.plan, encoding="utf-8") as handle:
@@ -256,8 +256,8 @@ def command_remove(args: argparse.Namespace) -> int:
 
 
 def command_undo(args: argparse.Namespace) -> int:
-    from stash_dedupe.removal.execute import reconcile, undo_batch
     from stash_dedupe.removal.journal import Journal
+    from stash_dedupe.removal.recovery import reconcile, undo_batch
 
     with Journal.open() as journal:
         reconcile(journal)

@@ -17,7 +17,7 @@ from stash_dedupe.media.sampling import DEFAULT_FRAME_COUNT
 from stash_dedupe.media.similarity import DEFAULT_MATCH_THRESHOLD
 from stash_dedupe.media.similarity import compare_images as image_similarity
 from stash_dedupe.models import IMAGE, MediaFile
-from stash_dedupe.removal.execute import RemovalGroup, RemovalPlan
+from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan
 
 
 @dataclass(frozen=True)

@@ -41,15 +41,10 @@ from stash_dedupe.media.sampling import (
 from stash_dedupe.media.similarity import Crop, compare_images, image_difference_heatmap
 from stash_dedupe.media.thumbnails import Thumbnails
 from stash_dedupe.models import IMAGE, MAX_DISTANCE, MEDIA_NAMES, VIDEO, MediaFile
-from stash_dedupe.removal.execute import (
-    RemovalGroup,
-    RemovalPlan,
-    RemovalResult,
-    UndoResult,
-    execute_plan,
-    undo_batch,
-)
+from stash_dedupe.removal.execute import execute_plan
 from stash_dedupe.removal.journal import Journal, removed_file_ids
+from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan, RemovalResult, UndoResult
+from stash_dedupe.removal.recovery import undo_batch
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.reader import StashDatabase, open_stash_database
 

@@ -1,7 +1,7 @@
 """The removal journal: a write-ahead record of every file the app removes or restores.
 
 Each action is committed as 'planned' before the filesystem is touched and marked 'done'
-after, so after a crash `removal.reconcile` can tell, file by file, what happened. SQLite in
+after, so after a crash `recovery.reconcile` can tell, file by file, what happened. SQLite in
 WAL mode with synchronous=FULL, so a committed row survives a killed process or a power cut.
 
 Rows are written by `removal` only; the read functions at the bottom serve history views.
@@ -165,7 +165,7 @@ class Journal(SqliteStore):
             " against it at the next start."
         )
 
-    # Writing (used by stash_dedupe.removal.execute).
+    # Writing (used by removal.execute, removal.trash and removal.recovery).
 
     def start_batch(self, mode: str, trash_dir: str | None) -> int:
         return self.write(

@@ -18,8 +18,8 @@ from stash_dedupe.errors import AppError, RefusedError
 from stash_dedupe.jobs import Progress
 from stash_dedupe.media.backfill import CachedPhash, PhashCache, library_key
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
-from stash_dedupe.removal.execute import RemovedFile
 from stash_dedupe.removal.journal import DONE, REMOVAL_MODES, Journal, batch_actions
+from stash_dedupe.removal.plan import RemovedFile
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.api import DEFAULT_TIMEOUT_SECONDS, StashClient
 from stash_dedupe.stash.cleanup import Operation, apply_operations, plan_operations

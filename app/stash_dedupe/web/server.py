@@ -50,8 +50,8 @@ from stash_dedupe.media.backfill import BackfillReport
 from stash_dedupe.media.frame_results import GroupComparison
 from stash_dedupe.media.similarity import DEFAULT_MATCH_THRESHOLD, decode_jpeg, difference_heatmap
 from stash_dedupe.models import VIDEO, MediaFile
-from stash_dedupe.removal.execute import reconcile, undo_batch
 from stash_dedupe.removal.journal import Journal, batch_actions, export_history_csv, list_batches
+from stash_dedupe.removal.recovery import reconcile, undo_batch
 from stash_dedupe.settings import (
     MAX_DURATION_TOLERANCE,
     Settings,
