@@ -20,7 +20,8 @@ from playwright.sync_api import Page, Route, expect
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
-from stash_dedupe.web.server import AppState, start
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 pytestmark = pytest.mark.browser
 

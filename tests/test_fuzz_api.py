@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stash_dedupe.errorlog import log_path
-from stash_dedupe.web.server import AppState, create_app
+from stash_dedupe.web.routes import create_app
+from stash_dedupe.web.state import AppState
 from tests.test_api_errors import send, serve_small_library
 from tests.test_server import Client, wait_for_job
 from tests.test_stash_sync import Library

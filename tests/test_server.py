@@ -22,7 +22,9 @@ import pytest
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
-from stash_dedupe.web.server import AppState, frontend_dir, start
+from stash_dedupe.web.page import frontend_dir
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 

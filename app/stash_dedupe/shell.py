@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from stash_dedupe.errors import AppError
-from stash_dedupe.web.server import AppState, frontend_dir, is_loopback, start
+from stash_dedupe.web.gate import is_loopback
+from stash_dedupe.web.page import frontend_dir
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 WINDOW_TITLE = "Stash Dedupe"
 # Set by the window test: the page's first render is reported into this file.
