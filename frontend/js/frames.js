@@ -26,7 +26,7 @@ export async function compareFrames(group) {
     className: 'frames-dialog' });
   let job;
   try {
-    const started = await api.get(`/api/groups/${encodeURIComponent(group.id)}/frames`);
+    const started = await api.post(`/api/groups/${encodeURIComponent(group.id)}/frames`);
     job = await followJob(started.job_id, null);
   } catch (error) {
     mount(body, h('p', { class: 'inline-error' }, error.message));

@@ -319,7 +319,7 @@ def _removal_routes(app: bottle.Bottle, state: AppState) -> None:
 
 
 def _frame_routes(app: bottle.Bottle, state: AppState) -> None:
-    @app.get("/api/groups/<group_id>/frames")
+    @app.post("/api/groups/<group_id>/frames")
     def frames(group_id: str) -> dict[str, Any]:
         session = state.require_session()
         group = session.group(group_id)
