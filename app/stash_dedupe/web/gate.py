@@ -76,7 +76,7 @@ def host_names_server(header: str, bound_host: str, bound_port: int) -> bool:
     return False
 
 
-def token_matches(given: str | None, token: str) -> bool:
+def _token_matches(given: str | None, token: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
 
@@ -88,7 +88,7 @@ def guarded(app: Callable[..., Iterable[bytes]], state: AppState) -> Callable[..
         if not state.host_allowed(environ.get("HTTP_HOST", "")):
             return _refuse(start_response, "Refused: this request names another host.")
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/api/") and not state.token_matches(_given_token(environ)):
+        if path.startswith("/api/") and not _token_matches(_given_token(environ), state.token):
             return _refuse(start_response, "Refused: missing or wrong access token.")
 
         def start_with_headers(

@@ -14,7 +14,7 @@ from stash_dedupe.jobs import JobRegistry
 from stash_dedupe.removal.execute import reconcile
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings, load_settings, save_settings
-from stash_dedupe.web.gate import host_names_server, token_matches
+from stash_dedupe.web.gate import host_names_server
 
 
 class AppState:
@@ -50,9 +50,6 @@ class AppState:
     def host_allowed(self, header: str) -> bool:
         """Whether a request's Host header names this server (refuses DNS rebinding)."""
         return host_names_server(header, self._host, self._port)
-
-    def token_matches(self, given: str | None) -> bool:
-        return token_matches(given, self.token)
 
     # -- the library --
 
