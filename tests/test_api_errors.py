@@ -18,8 +18,8 @@ import pytest
 from stash_dedupe.errorlog import log_path
 from stash_dedupe.removal.journal import Batch
 from stash_dedupe.settings import Settings
-from stash_dedupe.web import server
-from stash_dedupe.web.server import AppState
+from stash_dedupe.web import routes
+from stash_dedupe.web.state import AppState
 from tests.test_server import Client
 from tests.test_stash_sync import Library, free_port_url, make_library, serve
 
@@ -255,7 +255,7 @@ def test_a_bug_in_a_route_is_a_json_500_with_an_error_id_and_the_traceback_is_lo
     def broken(journal: object) -> list[Batch]:
         raise RuntimeError("a bug in listing batches")
 
-    monkeypatch.setattr(server, "list_batches", broken)
+    monkeypatch.setattr(routes, "list_batches", broken)
     status, headers, payload = send(client, "GET", f"/api/history?token={client.token}")
     assert status == 500 and headers["content-type"] == "application/json"
     answer = json.loads(payload)
@@ -275,7 +275,7 @@ def test_a_nan_is_never_written_into_a_response(
 ) -> None:
     _, client, _ = app
     batch = Batch(1, "now", None, "trash", None, "finished", 1, 1, float("nan"))  # type: ignore[arg-type]
-    monkeypatch.setattr(server, "list_batches", lambda journal: [batch])
+    monkeypatch.setattr(routes, "list_batches", lambda journal: [batch])
     status, _, payload = send(client, "GET", "/api/history")
     assert status == 500 and b"NaN" not in payload
     assert json.loads(payload)["error_id"]

@@ -20,7 +20,8 @@ from playwright.sync_api import Page, Route, expect
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
-from stash_dedupe.web.server import AppState, start
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 pytestmark = pytest.mark.browser
 
@@ -410,3 +411,88 @@ def test_auto_resolve_previews_then_removes_after_confirmation(
     settled(page)
     assert list_count(page) < before
     assert not any(path.exists() for path in removed)
+
+
+# Every endpoint function of api.js, called from the page with arguments that reach a route
+# (unknown ids and empty bodies are answered by the route: a 4xx naming what is wrong).
+CALL_EVERY_ENDPOINT = """async () => {
+  const { api } = await import('/static/js/api.js');
+  const filter = { media: 'video', distance: 10, duration: '', path: '', min_size: 2,
+    suspicious: false };
+  const images = { ...filter, media: 'image' };
+  const [video] = (await api.groups(filter, { offset: 0, limit: 1 })).items;
+  const [image] = (await api.groups(images, { offset: 0, limit: 1 })).items;
+  const imageFiles = (await api.group(image.id)).files;
+  const frames = (await api.compareFrames(video.id)).job_id;
+  const answers = {};
+  const call = async (name, ...args) => {
+    try {
+      const answer = api[name](...args);
+      if (typeof answer === 'string') {
+        const response = await fetch(answer);
+        const text = await response.text();
+        answers[name] = { status: response.status, error: response.ok ? null : text };
+      } else {
+        const data = await answer;
+        answers[name] = { status: 200, error: null, job: data && data.job_id };
+      }
+    } catch (error) {
+      answers[name] = { status: error.status, error: error.message };
+    }
+  };
+  await call('status');
+  await call('databaseCandidates');
+  await call('openDatabase', '');
+  await call('settings');
+  await call('saveSettings', {});
+  await call('summary', filter);
+  await call('groups', filter, { offset: 0, limit: 5 });
+  await call('group', video.id);
+  await call('dismissGroup', 'no-such-group');
+  await call('dismissFile', 'no-such-group', imageFiles[0].file_id);
+  await call('dismissals');
+  await call('undoDismissal', 999999);
+  await call('thumbnailUrl', imageFiles[0].file_id);
+  await call('mediaUrl', imageFiles[0].file_id);
+  await call('compareImages', imageFiles[0].file_id, imageFiles[1].file_id);
+  await call('imageDifferenceUrl', imageFiles[0].file_id, imageFiles[1].file_id);
+  await call('remove', null, { mode: 'trash' });
+  await call('history');
+  await call('historyCsvUrl');
+  await call('batch', 999999);
+  await call('undoBatch', 999999);
+  await call('compareFrames', video.id);
+  await call('job', frames);
+  await call('frameUrl', frames, 0, 0);
+  await call('frameDifferenceUrl', frames, 0, 1, 0);
+  await call('autoResolve', filter, 0.8);
+  await call('backfill');
+  await call('pauseJob', answers.backfill.job);
+  await call('resumeJob', answers.backfill.job);
+  for (const job of [frames, answers.compareFrames.job, answers.autoResolve.job,
+    answers.backfill.job]) {
+    await call('cancelJob', job);
+  }
+  await call('stashVersion');
+  await call('stashCleanupPreview', 999999);
+  await call('stashCleanup', 999999);
+  await call('stashMergePreview', 'no-such-group', imageFiles[0].file_id);
+  await call('stashMerge', 'no-such-group', imageFiles[0].file_id);
+  await call('sendPhashes');
+  if (answers.sendPhashes.job) await api.cancelJob(answers.sendPhashes.job);
+  return { names: Object.keys(api), answers };
+}"""
+
+
+def test_every_endpoint_of_the_pages_api_client_reaches_a_route(page: Page, own_app: App) -> None:
+    open_review(page, own_app)
+    called = page.evaluate(CALL_EVERY_ENDPOINT)
+    answers = called["answers"]
+    assert sorted(answers) == sorted(called["names"]), "call every endpoint of api.js here"
+    for name, answer in answers.items():
+        assert answer["status"] != 405, (name, answer)
+        assert "There is no API" not in (answer["error"] or ""), (name, answer)
+        assert answer["status"] < 500 or answer["status"] in (502, 503), (name, answer)
+    assert answers["job"]["status"] == 200 and answers["cancelJob"]["status"] == 200
+    for name in ("thumbnailUrl", "mediaUrl", "imageDifferenceUrl", "historyCsvUrl"):
+        assert answers[name]["status"] == 200, (name, answers[name])

@@ -29,7 +29,8 @@ from stash_dedupe.errors import RefusedError
 from stash_dedupe.removal.journal import Journal, list_batches
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.library_writer import LibraryWriter
-from stash_dedupe.web.server import AppState, start
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 from .test_server import Client
 

@@ -26,9 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stash_dedupe.errorlog import log_path
-from stash_dedupe.web.server import AppState, create_app
+from stash_dedupe.web.routes import create_app
+from stash_dedupe.web.state import AppState
 from tests.test_api_errors import send, serve_small_library
-from tests.test_server import Client, wait_for_job
+from tests.test_server import Client, record_job_starts, wait_for_job
 from tests.test_stash_sync import Library
 
 # create_app only closes over the state, so listing its routes needs none.
@@ -146,7 +147,7 @@ def known_values(client: Client) -> dict[str, list[str]]:
     listing = client.get("/api/groups?media=video&distance=0")
     groups = [client.get(f"/api/groups/{item['id']}") for item in listing["items"]]
     jobs = [
-        client.get(f"/api/groups/{groups[0]['id']}/frames")["job_id"],
+        client.post(f"/api/groups/{groups[0]['id']}/frames")["job_id"],
         client.post("/api/backfill", {"media": "all"})["job_id"],
     ]
     for job_id in jobs:
@@ -188,12 +189,14 @@ def stop_jobs(client: Client, job_ids: list[str]) -> None:
 def test_every_api_route_answers_any_input_with_json_and_never_a_500(
     app: tuple[AppState, Client, Library],
     capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     method: str,
     rule: str,
 ) -> None:
-    _, client, _ = app
+    state, client, _ = app
     known = known_values(client)
     job_ids: list[str] = list(known["job_ids"])
+    started = record_job_starts(state, monkeypatch)
 
     @settings(
         max_examples=EXAMPLES_PER_ROUTE,
@@ -226,3 +229,5 @@ def test_every_api_route_answers_any_input_with_json_and_never_a_500(
         stop_jobs(client, job_ids)
     assert "Traceback" not in capfd.readouterr().err
     assert not log_path().exists(), log_path().read_text(encoding="utf-8")[-3000:]
+    if method == "GET":
+        assert started == [], f"a GET started work: {started}"

@@ -14,7 +14,8 @@ from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.library_writer import LibraryWriter
-from stash_dedupe.web.server import AppState, start
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 from .test_concurrent_removal import SCHEMA_75
 from .test_server import Client

@@ -12,7 +12,8 @@ import pytest
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
-from stash_dedupe.web.server import AppState, start
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 from .test_concurrent_removal import Library, build_library
 from .test_server import Client

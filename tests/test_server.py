@@ -20,9 +20,12 @@ from typing import Any
 import pytest
 
 from stash_dedupe.dedupe.dismissals import DismissalStore
+from stash_dedupe.jobs import Job
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
-from stash_dedupe.web.server import AppState, frontend_dir, start
+from stash_dedupe.web.page import frontend_dir
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -661,12 +664,25 @@ def wait_for_job(client: Client, job_id: str, timeout: float = 120) -> dict[str,
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
+def record_job_starts(state: AppState, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kinds of the jobs the app starts from now on (they still run)."""
+    started: list[str] = []
+    start_job = state.jobs.start
+
+    def recording(job: Job) -> Job:
+        started.append(job.kind)
+        return start_job(job)
+
+    monkeypatch.setattr(state.jobs, "start", recording)
+    return started
+
+
 def test_frame_comparison_runs_as_a_job_and_serves_its_frames(
     app_on_copy: tuple[AppState, Client, Path],
 ) -> None:
     _, client, _ = app_on_copy
     group = first_group(client)
-    job_id = client.get(f"/api/groups/{group['id']}/frames")["job_id"]
+    job_id = client.post(f"/api/groups/{group['id']}/frames")["job_id"]
     job = wait_for_job(client, job_id)
     assert job["state"] == "done", job
     result = job["result"]
@@ -678,6 +694,18 @@ def test_frame_comparison_runs_as_a_job_and_serves_its_frames(
     status, _, body = client.request("GET", f"/api/frames/{job_id}/diff/0/1/0.jpg")
     assert status == 200 and body.startswith(JPEG_MAGIC)
     assert client.request("GET", f"/api/frames/{job_id}/0/99.jpg")[0] == 404
+
+
+def test_a_get_of_a_groups_frames_starts_no_comparison(
+    app_on_copy: tuple[AppState, Client, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, client, _ = app_on_copy
+    group = first_group(client)
+    started = record_job_starts(state, monkeypatch)
+    assert "error" in client.get(f"/api/groups/{group['id']}/frames", expect=404)
+    assert started == []
+    wait_for_job(client, client.post(f"/api/groups/{group['id']}/frames")["job_id"])
+    assert started == ["frames"]
 
 
 def test_black_bars_found_in_the_frames_move_the_suggested_keeper(
@@ -694,7 +722,7 @@ def test_black_bars_found_in_the_frames_move_the_suggested_keeper(
     assert group["keeper_id"] == letterboxed["file_id"]
     assert letterboxed["picture_width"] is None
 
-    job = wait_for_job(client, client.get(f"/api/groups/{group['id']}/frames")["job_id"])
+    job = wait_for_job(client, client.post(f"/api/groups/{group['id']}/frames")["job_id"])
     assert job["state"] == "done", job
     keeper_path = job["result"]["files"][job["result"]["keeper_index"]]["path"]
     assert keeper_path == clean["path"]

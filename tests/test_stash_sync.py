@@ -17,7 +17,8 @@ from stash_dedupe.media.backfill import HashOutcome, HashTask, PhashCache, libra
 from stash_dedupe.models import IMAGE, VIDEO
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.settings import Settings
-from stash_dedupe.web.server import AppState, start
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 from tests.fake_stash import FakeStash
 from tests.test_server import Client, wait_for_job
 

@@ -508,6 +508,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(args, "handler", None)
         if handler is not None:
             return handler(args)
+        if args.self_test:
+            from stash_dedupe.selftest import self_test
+
+            return self_test()
         from stash_dedupe.shell import run_app
 
         return run_app(args)

@@ -3,7 +3,7 @@
 The only module that imports pywebview. The server always runs in this process on a
 threaded server; the window just shows its page. Linux uses the Qt backend (pywebview would
 try GTK first); as root, Qt WebEngine's Chromium needs `--no-sandbox` to start at all.
-`--self-test` checks a build end to end without a screen.
+`load_window_toolkit` is how the self-test (`selftest`) checks the toolkit of a build.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
-import traceback
-import urllib.request
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 from stash_dedupe.errors import AppError
-from stash_dedupe.web.server import AppState, frontend_dir, is_loopback, start
+from stash_dedupe.web.gate import is_loopback
+from stash_dedupe.web.server import start
+from stash_dedupe.web.state import AppState
 
 WINDOW_TITLE = "Stash Dedupe"
 # Set by the window test: the page's first render is reported into this file.
@@ -32,9 +30,7 @@ READY_FILE_VARIABLE = "STASH_DEDUPE_READY_FILE"
 
 
 def run_app(args: argparse.Namespace) -> int:
-    """`stash-dedupe` without a subcommand: the window, `--serve`, or `--self-test`."""
-    if getattr(args, "self_test", False):
-        return self_test()
+    """`stash-dedupe` without a subcommand: the window, or `--serve` for a browser."""
     serve = bool(getattr(args, "serve", False))
     if not serve and not display_available():
         print(
@@ -186,6 +182,17 @@ def _open_window(state: AppState, url: str) -> int:
     return 0
 
 
+def load_window_toolkit() -> str:
+    """Import the window's toolkit (Qt WebEngine on Linux) as a window would; says which."""
+    import webview  # noqa: F401
+
+    if sys.platform.startswith("linux"):
+        from qtpy import QtWebEngineWidgets  # noqa: F401
+
+        return "pywebview with Qt WebEngine"
+    return "pywebview"
+
+
 def quiet_web_engine_logging(environment: MutableMapping[str, str]) -> None:
     """Keep Qt WebEngine's GPU, Vulkan and D-Bus complaints off the terminal: the page renders
     anyway and no user can act on them. Setting QT_LOGGING_RULES, or a --log-level in
@@ -199,107 +206,3 @@ def _add_chromium_flag(environment: MutableMapping[str, str], flag: str) -> None
     flags = environment.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
     if flag.split("=")[0] not in flags:
         environment["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} {flag}".strip()
-
-
-# ---- self-test ----------------------------------------------------------------------------
-
-
-def self_test() -> int:
-    """Build a demo library, open it, group it, hash a file, serve the page; print OK or why not.
-
-    Meant for a fresh build on a machine without a screen (CI, a user's bug report).
-    """
-    failures = 0
-    with tempfile.TemporaryDirectory(prefix="stash-dedupe-self-test-") as temporary:
-        root = Path(temporary)
-        context: dict[str, Any] = {}
-
-        def check(name: str, step: Callable[[], str]) -> None:
-            nonlocal failures
-            started = time.monotonic()
-            try:
-                detail = step()
-            except Exception as error:  # report every failure, then go on with the rest
-                failures += 1
-                message = error.message if isinstance(error, AppError) else repr(error)
-                _say(f"FAIL  {name}: {message}")
-                if not isinstance(error, AppError):
-                    _say(traceback.format_exc().rstrip())
-                return
-            _say(f"ok    {name} ({detail}, {time.monotonic() - started:.1f} s)")
-
-        def frontend() -> str:
-            return str(frontend_dir())
-
-        def demo() -> str:
-            from stash_dedupe.demo import create_demo_library
-
-            context["db"] = create_demo_library(root / "demo")
-            return str(context["db"])
-
-        def open_database() -> str:
-            from stash_dedupe.stash.reader import open_stash_database
-
-            with open_stash_database(context["db"]) as database:
-                context["videos"] = database.load_files("video")
-                return f"schema {database.schema_version}, {len(context['videos'])} videos"
-
-        def group() -> str:
-            from stash_dedupe.dedupe.grouping import find_groups
-
-            groups = find_groups(context["videos"], max_distance=8)
-            if not groups:
-                raise AppError("the demo library gave no duplicate group")
-            return f"{len(groups)} groups at distance 8"
-
-        def phash() -> str:
-            from stash_dedupe.media.phash import phash_file
-
-            return phash_file(context["videos"][0].path)
-
-        def serve() -> str:
-            from stash_dedupe.dedupe.dismissals import DismissalStore
-            from stash_dedupe.removal.journal import Journal
-            from stash_dedupe.settings import Settings
-
-            state = AppState(
-                Settings(),
-                Journal.open(root / "journal.sqlite3"),
-                DismissalStore(root / "dismissals.sqlite3"),
-                remember=False,
-            )
-            state.open_database(str(context["db"]))
-            server, url = start(state)
-            try:
-                base = url.split("/?", 1)[0]
-                request = urllib.request.Request(
-                    f"{base}/api/groups?distance=8", headers={"X-Token": state.token}
-                )
-                with urllib.request.urlopen(request, timeout=60) as response:
-                    total = json.load(response)["total"]
-                with urllib.request.urlopen(f"{base}/", timeout=60) as response:
-                    response.read()
-            finally:
-                server.shutdown()
-            return f"page and API answer, {total} groups"
-
-        def window_toolkit() -> str:
-            import webview  # noqa: F401
-
-            if sys.platform.startswith("linux"):
-                from qtpy import QtWebEngineWidgets  # noqa: F401
-
-                return "pywebview with Qt WebEngine"
-            return "pywebview"
-
-        check("frontend files", frontend)
-        check("demo library", demo)
-        if "db" in context:
-            check("open the database", open_database)
-        if "videos" in context:
-            check("group duplicates", group)
-            check("phash a video", phash)
-            check("serve the page and the API", serve)
-        check("window toolkit", window_toolkit)
-    _say("OK" if failures == 0 else f"FAILED ({failures} checks)")
-    return 0 if failures == 0 else 1

@@ -1,5 +1,7 @@
-// The one client of the app's JSON API. Every call carries the launch's token, which the
-// page receives once in its URL (?token=...) and keeps in sessionStorage.
+// The one client of the app's JSON API, and the only module that names its URLs: views call
+// the endpoint functions of `api` below. Every call carries the launch's token, which the
+// page receives once in its URL (?token=...) and keeps in sessionStorage; URLs for <img>,
+// <video> and downloads (the ...Url functions) carry it as ?token=.
 
 const TOKEN_KEY = 'stash-dedupe-token';
 
@@ -63,13 +65,89 @@ async function request(method, path, { params, body } = {}) {
   return data;
 }
 
+/** A path with each interpolated value encoded as one URL segment. */
+function path(strings, ...values) {
+  return strings.reduce((text, part, index) => text + encodeURIComponent(values[index - 1])
+    + part);
+}
+
+const get = (url, params) => request('GET', url, { params });
+const post = (url, body, params) => request('POST', url, { body: body ?? {}, params });
+/** A URL usable where no header can be sent: <img>, <video>, downloads. */
+const withToken = (url) => url + query({ token: token() });
+
+/** The review's filter (state.js) as the query the API reads. */
+function filterQuery(filter) {
+  return {
+    media: filter.media,
+    distance: filter.distance,
+    duration: filter.duration === '' ? 'any' : filter.duration,
+    path: filter.path || undefined,
+    min_size: filter.min_size,
+    suspicious: filter.suspicious ? 1 : undefined,
+  };
+}
+
 export const api = {
-  get: (path, params) => request('GET', path, { params }),
-  post: (path, body, params) => request('POST', path, { body: body ?? {}, params }),
-  put: (path, body) => request('PUT', path, { body }),
-  del: (path) => request('DELETE', path),
-  /** A URL usable where no header can be sent: <img>, <video>, downloads. */
-  url: (path, params) => path + query({ ...params, token: token() }),
+  // -- the library and the settings --
+  status: () => get('/api/status'),
+  databaseCandidates: () => get('/api/databases/candidates'),
+  openDatabase: (databasePath) => post('/api/database', { path: databasePath }),
+  settings: () => get('/api/settings'),
+  saveSettings: (changes) => request('PUT', '/api/settings', { body: changes }),
+
+  // -- review: groups and dismissals --
+  summary: (filter) => get('/api/summary', filterQuery(filter)),
+  groups: (filter, { offset, limit }) => get('/api/groups',
+    { ...filterQuery(filter), offset, limit }),
+  group: (groupId) => get(path`/api/groups/${groupId}`),
+  dismissGroup: (groupId) => post(path`/api/groups/${groupId}/dismiss`),
+  dismissFile: (groupId, fileId) => post(path`/api/files/${fileId}/dismiss`,
+    { group_id: groupId }),
+  dismissals: () => get('/api/dismissals'),
+  undoDismissal: (dismissalId) => request('DELETE', path`/api/dismissals/${dismissalId}`),
+
+  // -- files, by Stash file id --
+  thumbnailUrl: (fileId) => withToken(path`/api/files/${fileId}/thumbnail`),
+  mediaUrl: (fileId) => withToken(path`/api/files/${fileId}/media`),
+  compareImages: (firstId, secondId) => get(path`/api/files/${firstId}/compare/${secondId}`),
+  imageDifferenceUrl: (firstId, secondId) =>
+    withToken(path`/api/files/${firstId}/difference/${secondId}`),
+
+  // -- removal and its history --
+  /** `mode`: trash, move (into `trashDir`) or delete (only with `confirmDelete`). */
+  remove: (plan, { mode, trashDir, confirmDelete }) => post('/api/remove',
+    { plan, mode, trash_dir: trashDir, confirm_delete: confirmDelete }),
+  history: () => get('/api/history'),
+  historyCsvUrl: () => withToken('/api/history.csv'),
+  batch: (batchId) => get(path`/api/history/${batchId}`),
+  undoBatch: (batchId) => post(path`/api/history/${batchId}/undo`),
+
+  // -- long work: each starts a job, followed with `job` --
+  compareFrames: (groupId) => post(path`/api/groups/${groupId}/frames`),
+  frameUrl: (jobId, fileIndex, frameIndex) =>
+    withToken(path`/api/frames/${jobId}/${fileIndex}/${frameIndex}.jpg`),
+  frameDifferenceUrl: (jobId, firstIndex, secondIndex, frameIndex) =>
+    withToken(path`/api/frames/${jobId}/diff/${firstIndex}/${secondIndex}/${frameIndex}.jpg`),
+  autoResolve: (filter, threshold) => post('/api/autoresolve', { threshold },
+    filterQuery(filter)),
+  backfill: () => post('/api/backfill', { media: 'all' }),
+  job: (jobId) => get(path`/api/jobs/${jobId}`),
+  pauseJob: (jobId) => post(path`/api/jobs/${jobId}/pause`),
+  resumeJob: (jobId) => post(path`/api/jobs/${jobId}/resume`),
+  cancelJob: (jobId) => post(path`/api/jobs/${jobId}/cancel`),
+
+  // -- Stash, over its API --
+  /** Stash's version; `unsaved` ({ url, apiKey }) tries the settings form's values. */
+  stashVersion: (unsaved) => post('/api/stash/test', unsaved
+    ? { stash_url: unsaved.url, stash_api_key: unsaved.apiKey } : {}),
+  stashCleanupPreview: (batchId) => post('/api/stash/cleanup/preview', { batch_id: batchId }),
+  stashCleanup: (batchId) => post('/api/stash/cleanup/apply', { batch_id: batchId }),
+  stashMergePreview: (groupId, keeperFileId) => post('/api/stash/merge/preview',
+    { group_id: groupId, keeper_file_id: keeperFileId }),
+  stashMerge: (groupId, keeperFileId) => post('/api/stash/merge/apply',
+    { group_id: groupId, keeper_file_id: keeperFileId }),
+  sendPhashes: () => post('/api/stash/phashes'),
 };
 
 /** The window's Python side (pywebview js_api), or null in a browser. */

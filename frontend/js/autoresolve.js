@@ -9,7 +9,7 @@ import { confirmPlan } from './removal.js';
 import { dialog } from './ui.js';
 
 /** Resolves with the removal result, or null when nothing was removed. */
-export function autoResolve(params) {
+export function autoResolve(filter) {
   return new Promise((resolve) => {
     let outcome = null;
     let jobId = null;
@@ -30,7 +30,7 @@ export function autoResolve(params) {
           threshold, previewButton),
         results),
       onClose: () => {
-        if (jobId && !outcome) api.post(`/api/jobs/${jobId}/cancel`).catch(() => {});
+        if (jobId && !outcome) api.cancelJob(jobId).catch(() => {});
         resolve(outcome);
       },
     });
@@ -40,8 +40,7 @@ export function autoResolve(params) {
       mount(results, h('p', {}, h('span', { class: 'spinner' }), ' Comparing…'));
       let job;
       try {
-        const started = await api.post('/api/autoresolve', { threshold: Number(threshold.value) },
-          params);
+        const started = await api.autoResolve(filter, Number(threshold.value));
         jobId = started.job_id;
         job = await followJob(jobId, (progress) => mount(results, h('p', {},
           h('span', { class: 'spinner' }), ` Comparing groups: ${progressText(progress)} `,

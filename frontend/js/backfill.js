@@ -11,7 +11,7 @@ export async function startBackfill(onFinished) {
   if (running) return;
   let job;
   try {
-    job = await api.post('/api/backfill', { media: 'all' });
+    job = await api.backfill();
   } catch (error) {
     toast(error.message, 'error');
     return;
@@ -19,19 +19,18 @@ export async function startBackfill(onFinished) {
   running = job.job_id;
   const bar = h('div', { class: 'job-bar', id: 'backfill-bar' });
   document.body.append(bar);
-  const control = (action) => api.post(`/api/jobs/${running}/${action}`).catch((error) =>
-    toast(error.message, 'error'));
+  const control = (action) => action(running).catch((error) => toast(error.message, 'error'));
   try {
     job = await followJob(running, (progress) => {
       mount(bar,
         h('span', {}, h('span', { class: 'spinner' }), ' Computing phashes: ',
           progressText(progress) || 'starting…'),
         progress.state === 'paused'
-          ? h('button', { type: 'button', class: 'button', onClick: () => control('resume') },
+          ? h('button', { type: 'button', class: 'button', onClick: () => control(api.resumeJob) },
             'Resume')
-          : h('button', { type: 'button', class: 'button', onClick: () => control('pause') },
+          : h('button', { type: 'button', class: 'button', onClick: () => control(api.pauseJob) },
             'Pause'),
-        h('button', { type: 'button', class: 'button', onClick: () => control('cancel') },
+        h('button', { type: 'button', class: 'button', onClick: () => control(api.cancelJob) },
           'Cancel'));
     }, { intervalMs: 700 });
   } finally {

@@ -6,7 +6,7 @@ import { dateTime } from './format.js';
 import { toast } from './ui.js';
 
 export async function showDismissals(view) {
-  const { dismissals } = await api.get('/api/dismissals');
+  const { dismissals } = await api.dismissals();
   mount(view, h('div', { class: 'page' },
     h('div', { class: 'page-header' }, h('h1', {}, 'Not duplicates')),
     h('p', { class: 'muted' }, 'Groups and files you marked as not duplicates stay hidden from '
@@ -24,7 +24,7 @@ export async function showDismissals(view) {
         dismissal.members.map((member) => h('div', { class: 'path muted' }, member.path))),
       h('button', { type: 'button', class: 'button', onClick: async () => {
         try {
-          await api.del(`/api/dismissals/${dismissal.id}`);
+          await api.undoDismissal(dismissal.id);
           toast('Shown again in the review.', 'info');
         } catch (error) {
           toast(error.message, 'error');

@@ -26,7 +26,7 @@ export async function compareFrames(group) {
     className: 'frames-dialog' });
   let job;
   try {
-    const started = await api.get(`/api/groups/${encodeURIComponent(group.id)}/frames`);
+    const started = await api.compareFrames(group.id);
     job = await followJob(started.job_id, null);
   } catch (error) {
     mount(body, h('p', { class: 'inline-error' }, error.message));
@@ -38,10 +38,6 @@ export async function compareFrames(group) {
   }
   render(body, group, job.job_id, job.result, close);
   return job.result;
-}
-
-function frameUrl(jobId, fileIndex, frameIndex) {
-  return api.url(`/api/frames/${jobId}/${fileIndex}/${frameIndex}.jpg`);
 }
 
 function render(body, group, jobId, result, close) {
@@ -72,7 +68,7 @@ function render(body, group, jobId, result, close) {
       }
       const score = keeper ? null : file.column_scores[column];
       grid.append(h('div', { class: 'strip-cell', onClick: () => zoom(column) },
-        h('img', { src: frameUrl(jobId, index, column), alt: '', loading: 'lazy' }),
+        h('img', { src: api.frameUrl(jobId, index, column), alt: '', loading: 'lazy' }),
         score === null || score === undefined ? null
           : h('span', { class: `cell-score ${scoreClass(score)}` }, percent(score))));
     }
@@ -91,7 +87,7 @@ function render(body, group, jobId, result, close) {
   const second = pick('heat-b', other ? other.index : result.keeper_index);
   const heat = h('div', { class: 'heat-row' });
   const showHeat = () => mount(heat, result.positions.map((_, column) => h('img', {
-    src: api.url(`/api/frames/${jobId}/diff/${first.value}/${second.value}/${column}.jpg`),
+    src: api.frameDifferenceUrl(jobId, first.value, second.value, column),
     alt: '', title: 'Dark: the same; bright: different' })));
   first.addEventListener('change', showHeat);
   second.addEventListener('change', showHeat);
@@ -116,7 +112,7 @@ function render(body, group, jobId, result, close) {
       title: `Frame at ${Math.round(result.positions[column] * 100)}% in every file`,
       className: 'zoom-dialog',
       body: h('div', { class: 'zoom-grid' }, usable.map(({ file, index }) => h('figure', {},
-        h('img', { src: frameUrl(jobId, index, column), alt: '' }),
+        h('img', { src: api.frameUrl(jobId, index, column), alt: '' }),
         h('figcaption', {}, `${index + 1}. ${basename(file.path)} `,
           index === result.keeper_index ? '(keeper)'
             : percent(file.column_scores[column]))))),

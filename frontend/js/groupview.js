@@ -89,7 +89,7 @@ export class GroupView {
     else this.element.classList.add('stale');
     let group;
     try {
-      group = await api.get(`/api/groups/${encodeURIComponent(groupId)}`);
+      group = await api.group(groupId);
     } catch (error) {
       if (request === this.request) {
         this.element.classList.remove('stale');
@@ -182,7 +182,7 @@ export class GroupView {
 
   openFile(file = this.selectedFile()) {
     if (!file) return;
-    const source = api.url(`/api/files/${file.file_id}/media`);
+    const source = api.mediaUrl(file.file_id);
     const media = file.media === 'video'
       ? h('video', { src: source, controls: true, autoplay: true, class: 'viewer-media' })
       : h('img', { src: source, alt: file.name, class: 'viewer-media' });
@@ -232,7 +232,7 @@ export class GroupView {
       },
       h('div', { class: 'card-head' },
         h('div', { class: 'thumb', title: 'Open (o)', onClick: () => this.openFile(file) },
-          h('img', { src: api.url(`/api/files/${file.file_id}/thumbnail`), alt: '',
+          h('img', { src: api.thumbnailUrl(file.file_id), alt: '',
             loading: 'lazy',
             onLoad: (event) => event.target.parentElement.classList.add('loaded'),
             onError: (event) => {

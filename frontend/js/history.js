@@ -10,7 +10,7 @@ import { confirmDialog, toast } from './ui.js';
 const MODE_NAMES = { trash: 'System trash', move: 'Trash folder', delete: 'Deleted', undo: 'Undo' };
 
 export async function showHistory(view) {
-  const { batches } = await api.get('/api/history');
+  const { batches } = await api.history();
   const table = h('table', { class: 'table', id: 'history-table' },
     h('thead', {}, h('tr', {},
       ['#', 'When', 'How', 'Files', 'Bytes', 'Status', ''].map((title) => h('th', {}, title)))),
@@ -18,7 +18,7 @@ export async function showHistory(view) {
   mount(view, h('div', { class: 'page' },
     h('div', { class: 'page-header' },
       h('h1', {}, 'History'),
-      h('a', { class: 'button', id: 'export-csv', href: api.url('/api/history.csv'),
+      h('a', { class: 'button', id: 'export-csv', href: api.historyCsvUrl(),
         download: 'stash-dedupe-history.csv' }, 'Export CSV')),
     batches.length ? table : h('p', { class: 'muted' }, 'Nothing removed yet.')));
 }
@@ -41,7 +41,7 @@ function batchRows(batch, view) {
         if (!(await confirmDialog('Undo removal',
           `Put back the files of removal #${batch.id}?`, 'Undo'))) return;
         try {
-          const result = await api.post(`/api/history/${batch.id}/undo`);
+          const result = await api.undoBatch(batch.id);
           toast(`Restored ${count(result.restored.length, 'file')}.`, 'good');
           for (const skipped of result.skipped) toast(skipped.reason, 'warn', 8000);
           const restored = new Set(result.restored.map((r) => r.path));
@@ -58,7 +58,7 @@ function batchRows(batch, view) {
 async function toggleDetails(batch, details) {
   details.hidden = !details.hidden;
   if (details.hidden) return;
-  const { actions } = await api.get(`/api/history/${batch.id}`);
+  const { actions } = await api.batch(batch.id);
   mount(details.firstChild, h('table', { class: 'table inner' },
     h('tbody', {}, actions.map((action) => h('tr', {},
       h('td', { class: `state state-${action.state}` }, action.state),

@@ -44,7 +44,7 @@ export function compareImages(group) {
     onClose: () => clearInterval(flicker) });
 
   function picture(file) {
-    const image = h('img', { src: api.url(`/api/files/${file.file_id}/media`), alt: file.name,
+    const image = h('img', { src: api.mediaUrl(file.file_id), alt: file.name,
       draggable: 'false' });
     if (state.zoom === 1) image.classList.add('fit');
     else image.style.width = `${state.zoom * 100}%`;
@@ -79,7 +79,7 @@ export function compareImages(group) {
     const a = files[state.a];
     const b = files[state.b];
     score.textContent = '…';
-    api.get(`/api/files/${a.file_id}/compare/${b.file_id}`).then((result) => {
+    api.compareImages(a.file_id, b.file_id).then((result) => {
       score.textContent = `${Math.round(result.score * 100)}%`;
     }, (error) => { score.textContent = error.message; });
     if (state.mode === 'side') {
@@ -89,7 +89,7 @@ export function compareImages(group) {
       const shown = pane(a);
       const [image] = shown.getElementsByTagName('img');
       const caption = shown.querySelector('figcaption');
-      const sources = [a, b].map((file) => api.url(`/api/files/${file.file_id}/media`));
+      const sources = [a, b].map((file) => api.mediaUrl(file.file_id));
       let showing = 0;
       mount(stage, shown);
       flicker = setInterval(() => {
@@ -109,7 +109,7 @@ export function compareImages(group) {
     } else {
       mount(stage, h('figure', { class: 'image-pane' },
         h('div', { class: 'image-scroll' }, h('img', {
-          src: api.url(`/api/files/${a.file_id}/difference/${b.file_id}`), alt: '',
+          src: api.imageDifferenceUrl(a.file_id, b.file_id), alt: '',
           style: { width: `${state.zoom * 100}%` } })),
         h('figcaption', {}, 'Dark: the same; bright: different')));
     }

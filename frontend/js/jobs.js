@@ -7,7 +7,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Poll a job; `onProgress(job)` after each poll; resolves with the finished job. */
 export async function followJob(jobId, onProgress, { intervalMs = 400, signal } = {}) {
   for (;;) {
-    const job = await api.get(`/api/jobs/${jobId}`);
+    const job = await api.job(jobId);
     onProgress?.(job);
     if (['done', 'failed', 'cancelled'].includes(job.state)) return job;
     if (signal?.aborted) return job;

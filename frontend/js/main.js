@@ -39,7 +39,7 @@ async function navigate(name) {
 }
 
 async function refreshStatus() {
-  app.status = await api.get('/api/status');
+  app.status = await api.status();
   renderBanners(app.status);
   return app.status;
 }
@@ -52,7 +52,7 @@ function renderBanners(status) {
 }
 
 async function loadSettings() {
-  const data = await api.get('/api/settings');
+  const data = await api.settings();
   app.settings = data.settings;
   app.keeperRules = data.keeper_rules;
   applyTheme(app.settings.theme);

@@ -88,11 +88,10 @@ export function confirmPlan({ title, plan, remove, keep }) {
       error.hidden = true;
       confirmButton.disabled = true;
       try {
-        const result = await api.post('/api/remove', {
-          plan,
+        const result = await api.remove(plan, {
           mode,
-          trash_dir: mode === 'move' ? trashDir.value.trim() : null,
-          confirm_delete: mode === 'delete' && understand.checked,
+          trashDir: mode === 'move' ? trashDir.value.trim() : null,
+          confirmDelete: mode === 'delete' && understand.checked,
         });
         finished = true;
         resolve(result);

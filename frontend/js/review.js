@@ -11,7 +11,7 @@ import { GroupList, PAGE_SIZE } from './grouplist.js';
 import { GroupView } from './groupview.js';
 import { compareImages } from './images.js';
 import { confirmRemoval, renderStashNote, showRemovalOutcome } from './removal.js';
-import { app, filterParams, reportRendered } from './state.js';
+import { app, reportRendered } from './state.js';
 import { renderSummary } from './summary.js';
 import { startBackfill } from './backfill.js';
 import { confirmDialog, setViewKeys, toast } from './ui.js';
@@ -34,8 +34,8 @@ export async function showReview(view) {
   renderStashNote(stashNote);
 
   list = new GroupList(listElement, {
-    fetchPage: (offset, limit) => api.get('/api/groups',
-      { ...filterParams(app.filter), offset, limit }).then((page) => page.items),
+    fetchPage: (offset, limit) => api.groups(app.filter, { offset, limit })
+      .then((page) => page.items),
     onSelect: (index, item) => groupView.show(item.id, { index, total: list.total }),
   });
   groupView = new GroupView(pane, {
@@ -66,8 +66,7 @@ async function loadGroups(request, position) {
   }, 150);
   let page;
   try {
-    page = await api.get('/api/groups', { ...filterParams(app.filter), offset: 0,
-      limit: PAGE_SIZE });
+    page = await api.groups(app.filter, { offset: 0, limit: PAGE_SIZE });
   } catch (error) {
     clearTimeout(slow);
     if (request === loadRequest) {
@@ -100,7 +99,7 @@ async function loadGroups(request, position) {
 
 async function refreshSummary() {
   try {
-    const summary = await api.get('/api/summary', filterParams(app.filter));
+    const summary = await api.summary(app.filter);
     renderSummary(summary, { onBackfill: () => startBackfill(() => load(list.selected)) });
   } catch (error) {
     renderSummary(null);
@@ -112,7 +111,7 @@ async function remove(group, marks) {
 }
 
 async function resolveAll() {
-  await afterRemoval(await autoResolve(filterParams(app.filter)));
+  await afterRemoval(await autoResolve(app.filter));
 }
 
 async function afterRemoval(result) {
@@ -138,7 +137,7 @@ async function compare(group) {
 
 async function dismissGroup(group) {
   try {
-    await api.post(`/api/groups/${encodeURIComponent(group.id)}/dismiss`);
+    await api.dismissGroup(group.id);
   } catch (error) {
     toast(error.message, 'error');
     return;
@@ -149,7 +148,7 @@ async function dismissGroup(group) {
 
 async function dismissFile(group, file) {
   try {
-    await api.post(`/api/files/${file.file_id}/dismiss`, { group_id: group.id });
+    await api.dismissFile(group.id, file.file_id);
   } catch (error) {
     toast(error.message, 'error');
     return;
@@ -161,7 +160,7 @@ async function dismissFile(group, file) {
 async function undoLast() {
   let batchId = app.lastBatchId;
   if (!batchId) {
-    const { batches } = await api.get('/api/history');
+    const { batches } = await api.history();
     batchId = batches.find((b) => b.mode !== 'undo' && b.mode !== 'delete'
       && b.done_count > 0)?.id;
   }
@@ -172,7 +171,7 @@ async function undoLast() {
   if (!(await confirmDialog('Undo removal', `Put back the files of removal #${batchId}?`,
     'Undo'))) return;
   try {
-    const result = await api.post(`/api/history/${batchId}/undo`);
+    const result = await api.undoBatch(batchId);
     toast(`Restored ${count(result.restored.length, 'file')}.`, 'good');
     for (const skipped of result.skipped) toast(skipped.reason, 'warn', 8000);
     app.lastBatchId = null;

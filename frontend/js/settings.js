@@ -151,7 +151,7 @@ export async function showSettings(view) {
     changes.path_mappings = draft.path_mappings.filter((m) => m.stash_prefix || m.local_prefix);
     changes.preferred_folders = draft.preferred_folders.filter(Boolean);
     try {
-      const result = await api.put('/api/settings', changes);
+      const result = await api.saveSettings(changes);
       const databaseChanged = result.settings.database !== app.settings.database;
       app.settings = result.settings;
       forgetStashConnection();

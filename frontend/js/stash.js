@@ -20,7 +20,7 @@ export function stashConnection() {
   if (connection && failedAt && Date.now() - failedAt > RETRY_MS) connection = null;
   if (!connection) {
     failedAt = 0;
-    connection = api.post('/api/stash/test').catch(() => {
+    connection = api.stashVersion().catch(() => {
       failedAt = Date.now();
       return null;
     });
@@ -64,8 +64,8 @@ export function stashSettingsPanel(draft, field) {
       result.className = 'muted small';
       result.textContent = 'Asking Stash…';
       try {
-        const found = await api.post('/api/stash/test', { stash_url: draft.stash_url,
-          stash_api_key: draft.stash_api_key || '' });
+        const found = await api.stashVersion({ url: draft.stash_url,
+          apiKey: draft.stash_api_key || '' });
         result.className = 'good small';
         result.textContent = `Connected to Stash ${found.version} at ${found.url}.`;
       } catch (failure) {
@@ -109,8 +109,8 @@ async function runJob(label, start) {
     job = await followJob(job.job_id, (progress) => mount(bar,
       h('span', {}, h('span', { class: 'spinner' }), ` ${label}: `,
         progressText(progress) || progress.message || 'starting…'),
-      h('button', { type: 'button', class: 'button', onClick: () => api.post(
-        `/api/jobs/${progress.job_id}/cancel`).catch((error) => toast(error.message, 'error')) },
+      h('button', { type: 'button', class: 'button', onClick: () => api.cancelJob(
+        progress.job_id).catch((error) => toast(error.message, 'error')) },
       'Cancel')));
   } catch (error) {
     toast(error.message, 'error', 10000);
@@ -141,7 +141,7 @@ export function tellStashButton(batchId, onDone, label = 'Tell Stash…') {
 export async function tellStash(batchId) {
   let plan;
   try {
-    plan = await api.post('/api/stash/cleanup/preview', { batch_id: batchId });
+    plan = await api.stashCleanupPreview(batchId);
   } catch (error) {
     toast(error.message, 'error', 10000);
     return null;
@@ -170,8 +170,7 @@ export async function tellStash(batchId) {
     });
   });
   if (!confirmed) return null;
-  const result = await runJob('Telling Stash', () => api.post('/api/stash/cleanup/apply',
-    { batch_id: batchId }));
+  const result = await runJob('Telling Stash', () => api.stashCleanup(batchId));
   if (result) {
     for (const outcome of result.outcomes) toast(outcome, 'good', 8000);
     const told = new Set(result.paths);
@@ -210,10 +209,9 @@ function sceneLines(scene) {
 }
 
 async function mergeScenes(group, keeper, onMerged) {
-  const request = { group_id: group.id, keeper_file_id: keeper.file_id };
   let preview;
   try {
-    preview = await api.post('/api/stash/merge/preview', request);
+    preview = await api.stashMergePreview(group.id, keeper.file_id);
   } catch (error) {
     toast(error.message, 'error', 10000);
     return;
@@ -241,7 +239,7 @@ async function mergeScenes(group, keeper, onMerged) {
       { label: 'Cancel' },
       { label: 'Merge in Stash', kind: 'primary', id: 'confirm-merge', onClick: async () => {
         try {
-          const { scene } = await api.post('/api/stash/merge/apply', request);
+          const { scene } = await api.stashMerge(group.id, keeper.file_id);
           toast(`Merged into scene #${scene.scene_id}: ${count(scene.file_paths.length, 'file')}`
             + `, ${count(scene.tags.length, 'tag')}.`, 'good', 8000);
           onMerged?.(scene);
@@ -259,7 +257,7 @@ async function mergeScenes(group, keeper, onMerged) {
 // ---- phash write-back ---------------------------------------------------------------------
 
 export async function sendPhashes() {
-  const result = await runJob('Sending phashes to Stash', () => api.post('/api/stash/phashes'));
+  const result = await runJob('Sending phashes to Stash', () => api.sendPhashes());
   if (!result) return;
   const notWritten = [...result.skipped, ...result.failed];
   if (!result.written && !notWritten.length) {

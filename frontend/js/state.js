@@ -43,18 +43,6 @@ export function defaultFilter(settings) {
   };
 }
 
-/** The filter as API query parameters. */
-export function filterParams(filter) {
-  return {
-    media: filter.media,
-    distance: filter.distance,
-    duration: filter.duration === '' ? 'any' : filter.duration,
-    path: filter.path || undefined,
-    min_size: filter.min_size,
-    suspicious: filter.suspicious ? 1 : undefined,
-  };
-}
-
 export function applyTheme(theme) {
   document.documentElement.dataset.theme = theme === 'light' ? 'light' : 'dark';
 }

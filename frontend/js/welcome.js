@@ -22,7 +22,7 @@ export async function showWelcome(view) {
     error.hidden = true;
     openButton.disabled = true;
     try {
-      await api.post('/api/database', { path });
+      await api.openDatabase(path);
       await app.refreshStatus();
       await app.reloadSettings();
       app.navigate('review');
@@ -63,7 +63,7 @@ export async function showWelcome(view) {
   });
 
   try {
-    const { candidates } = await api.get('/api/databases/candidates');
+    const { candidates } = await api.databaseCandidates();
     mount(candidateList, candidates.length ? candidates.map((candidate) => h('li', {
       class: `candidate ${candidate.error ? 'candidate-bad' : ''}` },
     h('div', { class: 'candidate-text' },

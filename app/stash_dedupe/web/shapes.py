@@ -1,0 +1,138 @@
+"""The JSON the API answers with, shaped from the domain's dataclasses in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from stash_dedupe.dedupe.autoresolve import AutoPreview
+from stash_dedupe.dedupe.dismissals import Dismissal
+from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.session import LibrarySession
+from stash_dedupe.jobs import Job
+from stash_dedupe.media.backfill import BackfillReport
+from stash_dedupe.media.frame_results import GroupComparison
+from stash_dedupe.models import MediaFile
+
+
+def file_json(file: MediaFile) -> dict[str, Any]:
+    data = dataclasses.asdict(file)
+    data["name"] = os.path.basename(file.path)
+    data["folder"] = os.path.dirname(file.path)
+    return data
+
+
+def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
+    return {
+        "id": group.group_id,
+        "kind": group.kind,
+        "media": group.media,
+        "count": len(group.files),
+        "total_size": group.total_size,
+        "reclaimable": group.reclaimable,
+        "max_distance": group.max_distance,
+        "suspicious": group.suspicious,
+        "first_path": group.files[0].path,
+    }
+
+
+def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
+    keeper = session.suggested_keeper(group)
+    files = []
+    for file in group.files:
+        entry = file_json(file)
+        entry["distance"] = session.distance_to(keeper, file)
+        entry["copy_of_keeper"] = group.matches(keeper, file)
+        picture = session.picture_size(file)
+        entry["picture_width"], entry["picture_height"] = picture or (None, None)
+        files.append(entry)
+    return {
+        **group_summary_json(group),
+        "keeper_id": keeper.file_id,
+        "distance_limit": group.distance_limit,
+        "duration_tolerance": group.duration_tolerance,
+        "files": files,
+    }
+
+
+def dismissal_json(dismissal: Dismissal) -> dict[str, Any]:
+    return dataclasses.asdict(dismissal)
+
+
+def comparison_json(comparison: GroupComparison) -> dict[str, Any]:
+    """Scores and how many frames each file has; the frames themselves are separate JPEGs."""
+    return {
+        "keeper_index": comparison.keeper_index,
+        "positions": list(comparison.positions),
+        "files": [
+            {
+                "path": file.path,
+                "error": file.error,
+                "score": file.score,
+                "column_scores": list(file.column_scores),
+                "offset_seconds": file.offset_seconds,
+                "frame_count": len(file.frames.strip) if file.frames else 0,
+                "has_bars": bool(file.frames and file.frames.has_bars),
+                "frame_size": [file.frames.width, file.frames.height] if file.frames else None,
+                "picture_size": (  # even, as video sizes are: bar edges are found to a pixel
+                    [
+                        2 * round(side / 2)
+                        for side in (file.frames.crop.width, file.frames.crop.height)
+                    ]
+                    if file.frames
+                    else None
+                ),
+            }
+            for file in comparison.files
+        ],
+    }
+
+
+def auto_preview_json(preview: AutoPreview) -> dict[str, Any]:
+    def brief(file: MediaFile) -> dict[str, Any]:
+        return {"file_id": file.file_id, "path": file.path, "size": file.size}
+
+    return {
+        "threshold": preview.threshold,
+        "bytes": preview.bytes,
+        "resolved": [
+            {
+                "group_id": resolution.group_id,
+                "keeper": brief(resolution.keeper),
+                "remove": [
+                    {**brief(file), "score": resolution.scores.get(file.file_id)}
+                    for file in resolution.remove
+                ],
+            }
+            for resolution in preview.resolved
+        ],
+        "unresolved": [dataclasses.asdict(unresolved) for unresolved in preview.unresolved],
+        "plan": preview.plan().to_json(),
+    }
+
+
+def backfill_summary_json(report: BackfillReport) -> dict[str, int]:
+    return {"hashed": report.hashed, "failed": len(report.failed)}
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """A job's progress, with its result once finished when the result has a JSON shape."""
+    data = dataclasses.asdict(job.progress())
+    result = job.result if job.finished else None
+    if isinstance(result, GroupComparison):
+        data["result"] = comparison_json(result)
+    elif isinstance(result, AutoPreview):
+        data["result"] = auto_preview_json(result)
+    else:
+        data["result"] = result if _is_json(result) else None
+    return data
+
+
+def _is_json(value: object) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
