@@ -27,7 +27,6 @@ from stash_dedupe.media.sampling import (
     sample_positions,
 )
 from stash_dedupe.media.similarity import (
-    DEFAULT_MATCH_THRESHOLD,
     Crop,
     compare_images,
     decode_jpeg,
@@ -36,6 +35,7 @@ from stash_dedupe.media.similarity import (
     image_difference_heatmap,
     ssim,
 )
+from stash_dedupe.models import DEFAULT_MATCH_THRESHOLD
 
 from .conftest import PHASH_VECTORS as VECTORS
 

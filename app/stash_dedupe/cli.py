@@ -17,11 +17,17 @@ from typing import Any, NoReturn
 
 from stash_dedupe import __version__
 from stash_dedupe.errors import AppError
-from stash_dedupe.models import IMAGE, MAX_DISTANCE, MEDIA_NAMES, VIDEO, MediaFile
+from stash_dedupe.models import (
+    DEFAULT_MATCH_THRESHOLD,
+    IMAGE,
+    MAX_DISTANCE,
+    MEDIA_NAMES,
+    VIDEO,
+    MediaFile,
+)
 from stash_dedupe.stash.pathmap import PathMapping
 
 MEDIA_CHOICES = ("images", "videos")  # models.MEDIA_NAMES maps them to the media
-DEFAULT_THRESHOLD = 0.8  # similarity.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
 
 
 def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
@@ -481,8 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_THRESHOLD,
-        help=f"similarity each copy needs (0-1, default {DEFAULT_THRESHOLD})",
+        default=DEFAULT_MATCH_THRESHOLD,
+        help=f"similarity each copy needs (0-1, default {DEFAULT_MATCH_THRESHOLD})",
     )
     auto.add_argument("--media", choices=MEDIA_CHOICES, default="videos")
     auto.add_argument("--distance", type=int, default=0)

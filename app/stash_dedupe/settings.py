@@ -15,6 +15,7 @@ from pathlib import Path
 from stash_dedupe.appdata import app_data_dir
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules
 from stash_dedupe.errors import AppError
+from stash_dedupe.models import DEFAULT_FRAME_COUNT
 from stash_dedupe.removal.journal import REMOVAL_MODES
 from stash_dedupe.stash.pathmap import PathMapping
 from stash_dedupe.stash.url import normalize_url
@@ -37,7 +38,7 @@ class Settings:
     keeper_rules: list[str] = field(default_factory=lambda: list(DEFAULT_RULES))
     preferred_folders: list[str] = field(default_factory=list)
     theme: str = "dark"
-    frame_samples: int = 9
+    frame_samples: int = DEFAULT_FRAME_COUNT
     stash_url: str = "http://localhost:9999"
     stash_api_key: str = ""
 

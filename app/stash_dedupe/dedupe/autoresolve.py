@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from stash_dedupe.dedupe.grouping import DuplicateGroup
 from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.errors import AppError, MediaError
-from stash_dedupe.media.sampling import DEFAULT_FRAME_COUNT
-from stash_dedupe.media.similarity import DEFAULT_MATCH_THRESHOLD
 from stash_dedupe.media.similarity import compare_images as image_similarity
-from stash_dedupe.models import IMAGE, MediaFile
+from stash_dedupe.models import DEFAULT_FRAME_COUNT, DEFAULT_MATCH_THRESHOLD, IMAGE, MediaFile
 from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan
 
 

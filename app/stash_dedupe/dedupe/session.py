@@ -32,15 +32,17 @@ from stash_dedupe.media.backfill import (
     with_cached_phashes,
 )
 from stash_dedupe.media.frame_results import GroupComparison, SampledFrames
-from stash_dedupe.media.sampling import (
-    DEFAULT_FRAME_COUNT,
-    compare_group,
-    known_picture,
-    sample_group,
-)
+from stash_dedupe.media.sampling import compare_group, known_picture, sample_group
 from stash_dedupe.media.similarity import Crop, compare_images, image_difference_heatmap
 from stash_dedupe.media.thumbnails import Thumbnails
-from stash_dedupe.models import IMAGE, MAX_DISTANCE, MEDIA_NAMES, VIDEO, MediaFile
+from stash_dedupe.models import (
+    DEFAULT_FRAME_COUNT,
+    IMAGE,
+    MAX_DISTANCE,
+    MEDIA_NAMES,
+    VIDEO,
+    MediaFile,
+)
 from stash_dedupe.removal.execute import execute_plan
 from stash_dedupe.removal.journal import Journal, removed_file_ids
 from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan, RemovalResult, UndoResult

@@ -63,8 +63,8 @@ from stash_dedupe.media.similarity import (
     ssim,
     to_compare_gray,
 )
+from stash_dedupe.models import DEFAULT_FRAME_COUNT
 
-DEFAULT_FRAME_COUNT = 9
 EDGE_SKIP = 0.05  # fraction skipped at each end of a video
 STRIP_MAX_SIDE = 240  # longest side of the colour strip frames shown in the UI
 THUMBNAIL_POSITION = 0.15  # the first frame is often black; 15% in usually shows the subject

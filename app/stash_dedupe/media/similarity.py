@@ -22,20 +22,7 @@ from stash_dedupe.media.decoding import load_image
 COMPARE_SIZE = (160, 90)  # width, height of the grayscale pictures SSIM compares
 JPEG_QUALITY = 82
 
-# Where a score becomes "the same video". Measured by tests/test_frames.py (median SSIM, 160x90):
-#   duplicates   480x270 clip re-encoded to 240x136 at crf 36: 0.89 (columns 0.80-0.90)
-#                letterboxed copy: 1.00; copy missing its first 2 s: 0.70 at the same relative
-#                positions, 1.00 once shifted by the 2.0 s the search finds
-#                phash vectors v01-v04 (re-encodes, VP9, letterbox) pairwise: 0.94-0.99
-#                v05 (first 7.8 s only, MPEG-4 at 29.97 fps) vs v01-v04: 0.94-0.99, shift 0 s
-#                images: p* vs n* re-encodes, 400 px, watermark, brighter: 0.95-1.00
-#   different    same generator, other seed (same style and motion): 0.13-0.15
-#                same backdrops, other shapes moving ("same set, other action"): 0.74
-#                v06 (other photos, portrait) vs v01-v05: 0.13-0.19
-#                v07 (v01 rotated 90 degrees; rotation is not searched) vs v01-v05: 0.18-0.30
-#                images: different photos 0.06-0.31; a 5% crop 0.43, a mirror 0.05
-# 0.8 sits between the hardest non-duplicate (0.74) and the harshest re-encode (0.89).
-DEFAULT_MATCH_THRESHOLD = 0.8
+# Where a score becomes "the same video": models.DEFAULT_MATCH_THRESHOLD says how it was set.
 
 # Letterbox detection: a line is a bar when fewer than BAR_BRIGHT_FRACTION of its pixels are
 # brighter than DARK_LEVEL (video black is luma 16, decoded to about 0; noise and ringing stay

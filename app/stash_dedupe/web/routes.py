@@ -25,8 +25,8 @@ from stash_dedupe.dedupe.keeper import RULES
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.frame_results import GroupComparison
-from stash_dedupe.media.similarity import DEFAULT_MATCH_THRESHOLD, decode_jpeg, difference_heatmap
-from stash_dedupe.models import MEDIA_NAMES, VIDEO
+from stash_dedupe.media.similarity import decode_jpeg, difference_heatmap
+from stash_dedupe.models import DEFAULT_MATCH_THRESHOLD, MEDIA_NAMES, VIDEO
 from stash_dedupe.removal.journal import batch_actions, export_history_csv, list_batches
 from stash_dedupe.removal.recovery import undo_batch
 from stash_dedupe.settings import changes_from_page, checked_text, settings_for_page
