@@ -217,7 +217,7 @@ def write_demo_settings(directory: str | os.PathLike[str], database: Path) -> Pa
 
 def create_demo_library(directory: str | os.PathLike[str]) -> Path:
     """Write the demo library into `directory` and return the path of its database."""
-    from stash_dedupe.media.phash import image_phash, video_phash
+    from stash_dedupe.media.phash import image_phash
 
     root = Path(directory).resolve()
     media = root / "media"
@@ -225,90 +225,95 @@ def create_demo_library(directory: str | os.PathLike[str]) -> Path:
     database = root / "stash-go.sqlite"
     if database.exists():
         database.unlink()
-
-    videos = media / "videos"
-    beach = videos / "Beach sunset.mp4"
-    city = videos / "City lights 2019.mp4"
-    forest = videos / "Forest walk.mp4"
-    forest_lookalike = videos / "Forest walk (another day).mp4"
-    write_slideshow(beach, [11, 12, 13, 14, 15, 16])
-    write_slideshow(city, [21, 22, 23, 24, 25, 26])
-    write_slideshow(forest, [31, 32, 33, 34, 35, 36], family=3)
-    write_slideshow(forest_lookalike, [41, 42, 43, 44, 45, 46], family=3)
-
-    beach_copy = media / "backup" / "Beach sunset (copy).mp4"
-    beach_copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(beach, beach_copy)
-    beach_small = media / "phone export" / "beach_sunset_480p.mp4"
-    beach_small_codec = transcode(beach, beach_small, "scale=480:-2", crf=30)
-    beach_trimmed = media / "phone export" / "beach sunset – trimmed.mp4"
-    beach_trimmed_codec = transcode(beach, beach_trimmed, "scale=640:-2", crf=23, start=0.5)
-    city_low = videos / "Ciudad de noche — baja calidad ñ.mp4"
-    city_low_codec = transcode(city, city_low, "scale=320:-2", crf=38)
-    city_letterbox = videos / "City lights 2019 (4x3 letterbox).mp4"
-    city_letterbox_codec = transcode(
-        city, city_letterbox, "pad=640:480:0:60:black" if _ffmpeg() else "pad=640:480"
-    )
-
+    videos = _write_demo_videos(media)
     with LibraryWriter(database, create=True) as writer:
         writer.library_root(str(media))
-
-        def add_video(
-            path: Path, scene_id: int, codec: str = "mpeg4", primary: bool = True
-        ) -> None:
-            facts = probe_video(path)
-            writer.add_video_file(
-                str(path),
-                scene_id=scene_id,
-                primary=primary,
-                phash=video_phash(str(path)).phash,
-                duration=facts.duration,
-                width=facts.width,
-                height=facts.height,
-                video_codec=codec,
-                frame_rate=facts.frame_rate,
-                bit_rate=facts.bit_rate,
-                oshash=oshash(path),
-                md5=file_md5(path),
-            )
-
-        beach_scene = writer.add_scene(
-            "Beach sunset",
-            studio="Coastline Films",
-            rating=80,
-            date="2021-06-01",
-            tags=4,
-            performers=2,
-            markers=2,
-            stash_ids=1,
-            plays=3,
-            o_count=1,
-            organized=True,
-        )
-        add_video(beach, beach_scene)
-        add_video(beach_copy, beach_scene, primary=False)
-        add_video(beach_small, writer.add_scene("beach_sunset_480p", plays=1), beach_small_codec)
-        add_video(
-            beach_trimmed, writer.add_scene("Beach sunset (trimmed)", tags=1), beach_trimmed_codec
-        )
-        add_video(
-            city,
-            writer.add_scene(
-                "City lights",
-                studio="Night Owl",
-                rating=60,
-                date="2019-11-23",
-                tags=2,
-                performers=1,
-            ),
-        )
-        add_video(city_low, writer.add_scene("Ciudad de noche", tags=5, plays=7), city_low_codec)
-        add_video(city_letterbox, writer.add_scene("City lights 4:3"), city_letterbox_codec)
-        add_video(forest, writer.add_scene("Forest walk", rating=40))
-        add_video(forest_lookalike, writer.add_scene("Forest walk (another day)"))
-
+        _add_demo_videos(writer, videos)
         _add_demo_images(writer, media / "pictures", image_phash)
     return database
+
+
+def _write_demo_videos(media: Path) -> dict[str, tuple[Path, str]]:
+    """Make the demo's videos: originals, copies, re-encodes, a trim, a letterboxed copy and a
+    look-alike; each by name, with the codec it was written in."""
+    videos = media / "videos"
+    made = {
+        "beach": videos / "Beach sunset.mp4",
+        "city": videos / "City lights 2019.mp4",
+        "forest": videos / "Forest walk.mp4",
+        "forest lookalike": videos / "Forest walk (another day).mp4",
+    }
+    write_slideshow(made["beach"], [11, 12, 13, 14, 15, 16])
+    write_slideshow(made["city"], [21, 22, 23, 24, 25, 26])
+    write_slideshow(made["forest"], [31, 32, 33, 34, 35, 36], family=3)
+    write_slideshow(made["forest lookalike"], [41, 42, 43, 44, 45, 46], family=3)
+    found = {name: (path, "mpeg4") for name, path in made.items()}
+    beach_copy = media / "backup" / "Beach sunset (copy).mp4"
+    beach_copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(made["beach"], beach_copy)
+    found["beach copy"] = (beach_copy, "mpeg4")
+    letterbox = "pad=640:480:0:60:black" if _ffmpeg() else "pad=640:480"
+    for name, source, target, video_filter, options in (
+        ("beach small", "beach", media / "phone export" / "beach_sunset_480p.mp4",
+         "scale=480:-2", {"crf": 30}),
+        ("beach trimmed", "beach", media / "phone export" / "beach sunset – trimmed.mp4",
+         "scale=640:-2", {"crf": 23, "start": 0.5}),
+        ("city low", "city", videos / "Ciudad de noche — baja calidad ñ.mp4",
+         "scale=320:-2", {"crf": 38}),
+        ("city letterbox", "city", videos / "City lights 2019 (4x3 letterbox).mp4",
+         letterbox, {}),
+    ):  # fmt: skip
+        found[name] = (target, transcode(made[source], target, video_filter, **options))
+    return found
+
+
+def _add_demo_videos(writer: LibraryWriter, videos: dict[str, tuple[Path, str]]) -> None:
+    """Describe the demo's videos as Stash would, in scenes with metadata worth comparing."""
+    from stash_dedupe.media.phash import video_phash
+
+    def add_video(name: str, scene_id: int, primary: bool = True) -> None:
+        path, codec = videos[name]
+        facts = probe_video(path)
+        writer.add_video_file(
+            str(path),
+            scene_id=scene_id,
+            primary=primary,
+            phash=video_phash(str(path)).phash,
+            duration=facts.duration,
+            width=facts.width,
+            height=facts.height,
+            video_codec=codec,
+            frame_rate=facts.frame_rate,
+            bit_rate=facts.bit_rate,
+            oshash=oshash(path),
+            md5=file_md5(path),
+        )
+
+    beach_scene = writer.add_scene(
+        "Beach sunset",
+        studio="Coastline Films",
+        rating=80,
+        date="2021-06-01",
+        tags=4,
+        performers=2,
+        markers=2,
+        stash_ids=1,
+        plays=3,
+        o_count=1,
+        organized=True,
+    )
+    add_video("beach", beach_scene)
+    add_video("beach copy", beach_scene, primary=False)
+    add_video("beach small", writer.add_scene("beach_sunset_480p", plays=1))
+    add_video("beach trimmed", writer.add_scene("Beach sunset (trimmed)", tags=1))
+    city_scene = writer.add_scene(
+        "City lights", studio="Night Owl", rating=60, date="2019-11-23", tags=2, performers=1
+    )
+    add_video("city", city_scene)
+    add_video("city low", writer.add_scene("Ciudad de noche", tags=5, plays=7))
+    add_video("city letterbox", writer.add_scene("City lights 4:3"))
+    add_video("forest", writer.add_scene("Forest walk", rating=40))
+    add_video("forest lookalike", writer.add_scene("Forest walk (another day)"))
 
 
 def _add_demo_images(writer: LibraryWriter, folder: Path, image_phash) -> None:
