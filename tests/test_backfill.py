@@ -161,7 +161,7 @@ def test_cancelled_backfill_keeps_what_was_done(stash_database, tmp_path) -> Non
     job.cancel()
     job.wait(60)
     assert job.state == CANCELLED
-    cached = sum(1 for _ in cache.connection.execute("SELECT 1 FROM phashes"))
+    cached = sum(1 for _ in cache.query("SELECT 1 FROM phashes"))
     assert 0 < cached < len(tasks)  # the batches in flight finish; no new one starts
     assert len(files_to_hash(files, library, cache)) == len(tasks) - cached
     cache.close()
@@ -184,6 +184,6 @@ def test_exact_images_rehashes_fast_ones_and_marks_them_exact(stash_database, tm
     again = run_cli("hash", "--db", str(database), "--media", "images", "--exact-images")
     assert "3 without a phash to compute" in again.stderr  # two fast ones + the broken one
     cache = PhashCache()
-    exact = [row[0] for row in cache.connection.execute("SELECT exact FROM phashes")]
+    exact = [row[0] for row in cache.query("SELECT exact FROM phashes")]
     cache.close()
     assert exact == [1, 1]

@@ -46,6 +46,7 @@ def _library_session(args: argparse.Namespace, settle_journal: bool = False) -> 
     """The library under review, as the window opens it: the same groups, dismissals,
     removals and checks. `--map` replaces the saved path mappings (which apply only to the
     database they were saved with). `settle_journal` first settles what a crash left."""
+    from stash_dedupe.appdata import AppPaths
     from stash_dedupe.dedupe.dismissals import DismissalStore
     from stash_dedupe.dedupe.session import LibrarySession
     from stash_dedupe.removal.journal import Journal
@@ -60,10 +61,11 @@ def _library_session(args: argparse.Namespace, settle_journal: bool = False) -> 
     else:
         mappings = []
     settings = settings.updated({"path_mappings": mappings})
-    with Journal.open() as journal:
+    paths = AppPaths.for_this_run()
+    with Journal.open(paths.journal) as journal, DismissalStore(paths.dismissals) as dismissals:
         if settle_journal:
             reconcile(journal)
-        session = LibrarySession.open(args.db, settings, journal, DismissalStore())
+        session = LibrarySession.open(args.db, settings, journal, dismissals, paths)
         try:
             for warning in session.database.warnings:
                 print(f"warning: {warning}", file=sys.stderr)

@@ -15,7 +15,7 @@ import traceback
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.appdata import AppPaths
 
 LOG_FILE_BYTES = 2 * 1024 * 1024
 LOG_BACKUPS = 3  # stash-dedupe.log.1 ... .3 beside it: at most 8 MB in all
@@ -23,7 +23,7 @@ _lock = threading.Lock()  # one writer at a time, so a rotation never interleave
 
 
 def log_path() -> Path:
-    return app_data_dir() / "logs" / "stash-dedupe.log"
+    return AppPaths.for_this_run().error_log
 
 
 def record_unexpected(error: BaseException, where: str) -> str:

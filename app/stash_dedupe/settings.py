@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules
 from stash_dedupe.errors import AppError
 from stash_dedupe.models import DEFAULT_FRAME_COUNT
@@ -227,7 +227,7 @@ def changes_from_page(changes: dict) -> dict:
 
 
 def settings_path() -> Path:
-    return app_data_dir() / "settings.json"
+    return AppPaths.for_this_run().settings
 
 
 def load_settings() -> Settings:

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.errors import AppError, NotFoundError, is_row_id
 from stash_dedupe.models import MediaFile
 from stash_dedupe.store import SqliteStore
 
-DISMISSALS_FILE_NAME = "dismissals.sqlite3"
 GROUP, FILE = "group", "file"
 
 FileKey = tuple[int, str]
@@ -122,7 +121,7 @@ class DismissalStore(SqliteStore):
     NAME = "dismissals database"
 
     def __init__(self, path: str | Path | None = None) -> None:
-        super().__init__(Path(path) if path is not None else app_data_dir() / DISMISSALS_FILE_NAME)
+        super().__init__(Path(path) if path is not None else AppPaths.for_this_run().dismissals)
 
     def dismiss_group(self, media: str, files: Sequence[MediaFile]) -> Dismissal:
         """Remember that these files are not duplicates of each other."""

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
 from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
@@ -31,6 +32,7 @@ from stash_dedupe.media.backfill import (
     run_backfill,
     with_cached_phashes,
 )
+from stash_dedupe.media.frame_cache import FrameCache, app_frame_cache
 from stash_dedupe.media.frame_results import GroupComparison, SampledFrames
 from stash_dedupe.media.sampling import compare_group, known_picture, sample_group
 from stash_dedupe.media.similarity import Crop, compare_images, image_difference_heatmap
@@ -102,7 +104,10 @@ class LibrarySession:
         dismissals: DismissalStore,
         keeper_rules: Sequence[str] = DEFAULT_RULES,
         preferred_folders: Sequence[str] = (),
+        paths: AppPaths | None = None,
     ) -> None:
+        """`paths`: where the app's caches are (default: the app's data folder as it is now)."""
+        self.paths = paths or AppPaths.for_this_run()
         self.database = database
         self.journal = journal
         self.dismissals = dismissals
@@ -110,7 +115,7 @@ class LibrarySession:
         self.preferred_folders = tuple(preferred_folders)
         # Resolved once: a root swapped for a link later must not move the library.
         self.library_roots = real_roots(database.library_roots())
-        self.thumbnails = Thumbnails(database.path)
+        self.thumbnails = Thumbnails(database.path, self.paths.thumbnails)
         self._files_lock = threading.Lock()
         self._groups_lock = threading.RLock()
         self._files: dict[str, list[MediaFile]] = {}
@@ -132,10 +137,21 @@ class LibrarySession:
         settings: Settings,
         journal: Journal,
         dismissals: DismissalStore,
+        paths: AppPaths | None = None,
     ) -> LibrarySession:
         """Open and check a Stash database (DatabaseError says what is wrong with it)."""
         database = open_stash_database(path, settings.path_mappings)
-        return cls(database, journal, dismissals, settings.keeper_rules, settings.preferred_folders)
+        return cls(
+            database,
+            journal,
+            dismissals,
+            settings.keeper_rules,
+            settings.preferred_folders,
+            paths,
+        )
+
+    def _frame_cache(self) -> FrameCache:
+        return app_frame_cache(self.paths.frame_cache)
 
     def close(self) -> None:
         self.database.close()
@@ -156,9 +172,10 @@ class LibrarySession:
         backfill cache), loaded once per session or `reload`."""
         with self._files_lock:
             if media not in self._files:
-                loaded = with_cached_phashes(
-                    self.database.load_files(media), library_key(self.database.path)
-                )
+                with PhashCache(self.paths.phash_cache) as cache:
+                    loaded = with_cached_phashes(
+                        self.database.load_files(media), library_key(self.database.path), cache
+                    )
                 self._files[media] = loaded
                 self._by_id.update((file.file_id, file) for file in loaded)
             return self._files[media]
@@ -305,7 +322,7 @@ class LibrarySession:
         if file.media != VIDEO:
             return None
         if file.file_id not in self._pictures:  # one look in the frame cache per file
-            known = known_picture(file.path)
+            known = known_picture(file.path, self._frame_cache())
             picture = None if known is None else _picture_in_stash_units(file, *known)
             self._pictures[file.file_id] = picture
         return self._pictures[file.file_id]
@@ -441,13 +458,15 @@ class LibrarySession:
         group = self.group(group_id)
         paths = [self._inside_library(file).path for file in group.files]
         # Sample first: black bars found in the frames can change which file is the keeper.
-        for file, sampled in zip(group.files, sample_group(paths, samples), strict=True):
+        for file, sampled in zip(
+            group.files, sample_group(paths, samples, cache=self._frame_cache()), strict=True
+        ):
             if isinstance(sampled, SampledFrames):
                 self._pictures[file.file_id] = _picture_in_stash_units(
                     file, sampled.width, sampled.height, sampled.crop
                 )
         keeper = self.suggested_keeper(group)
-        return compare_group(paths, group.files.index(keeper), k=samples)
+        return compare_group(paths, group.files.index(keeper), k=samples, cache=self._frame_cache())
 
     def compare_images(self, first_id: int, second_id: int) -> float:
         """Structural similarity (0..1) of two image files of the library."""
@@ -473,7 +492,7 @@ class LibrarySession:
             raise AppError(f"Unknown media {media!r}: use videos, images or all.")
         # Straight from Stash: `files()` already carries cached hashes, which would hide them.
         files = [file for kind in wanted for file in self.database.load_files(kind)]
-        cache = PhashCache()
+        cache = PhashCache(self.paths.phash_cache)
         try:
             return files_to_hash(files, library_key(self.database.path), cache, exact_images)
         finally:
@@ -484,7 +503,9 @@ class LibrarySession:
     ) -> BackfillReport:
         """Compute those phashes (a job: progress, pause, cancel), then regroup."""
         job.total = len(tasks)
-        report = run_backfill(job, tasks, library_key(self.database.path), workers)
+        report = run_backfill(
+            job, tasks, library_key(self.database.path), workers, str(self.paths.phash_cache)
+        )
         self.reload_files()
         return report
 

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.errors import AppError
 from stash_dedupe.jobs import PAUSED, Job
 from stash_dedupe.media.ffmpeg_tools import FfmpegSlots, share_ffmpeg_slots
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+from stash_dedupe.store import SqliteStore
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS phashes (
@@ -104,17 +104,17 @@ def library_key(database_path: str) -> str:
     return os.path.realpath(database_path)
 
 
-class PhashCache:
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path else app_data_dir() / "phash-cache.sqlite"
-        self.connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        # A cache: after a power cut the last few results may be hashed again, never corrupt.
-        self.connection.execute("PRAGMA synchronous=NORMAL")
-        self.connection.executescript(CACHE_SCHEMA)
+class PhashCache(SqliteStore):
+    """Phashes the app computed, per library and file id, with the path, size and mod time they
+    were computed for; and the files whose hashing failed, with the reason."""
 
-    def close(self) -> None:
-        self.connection.close()
+    SCHEMA = CACHE_SCHEMA
+    # A cache: after a power cut the last few results may be hashed again, never corrupt.
+    SYNCHRONOUS = "NORMAL"
+    NAME = "phash cache"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(Path(path) if path else AppPaths.for_this_run().phash_cache)
 
     def lookup(self, library: str, files: Iterable[MediaFile]) -> dict[int, CachedPhash]:
         """The cached phash of each file whose path, size and mod time still match."""
@@ -128,7 +128,7 @@ class PhashCache:
 
     def entries(self, library: str) -> list[CachedPhash]:
         """Every phash cached for a library, unchecked: the caller compares size and mod time."""
-        rows = self.connection.execute(
+        rows = self.query(
             "SELECT file_id, path, size, mod_time, phash, exact FROM phashes WHERE library = ?"
             " ORDER BY file_id",
             (library,),
@@ -144,11 +144,11 @@ class PhashCache:
     def store_many(self, library: str, outcomes: Sequence[HashOutcome]) -> None:
         """Record a batch of results in one transaction."""
         now = time.time()
-        with self.connection:
+        with self.transaction() as connection:
             for outcome in outcomes:
                 task = outcome.task
                 if outcome.phash is not None:
-                    self.connection.execute(
+                    connection.execute(
                         "INSERT OR REPLACE INTO phashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             library,
@@ -161,19 +161,19 @@ class PhashCache:
                             now,
                         ),
                     )
-                    self.connection.execute(
+                    connection.execute(
                         "DELETE FROM failures WHERE library = ? AND file_id = ?",
                         (library, task.file_id),
                     )
                 else:
-                    self.connection.execute(
+                    connection.execute(
                         "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
                         (library, task.file_id, task.path, outcome.error or "unknown error", now),
                     )
 
     def failures(self, library: str) -> list[HashFailure]:
         """The files whose latest hashing failed, with the reason."""
-        rows = self.connection.execute(
+        rows = self.query(
             "SELECT file_id, path, reason FROM failures WHERE library = ? ORDER BY file_id",
             (library,),
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.media.decoding import FileStamp
 from stash_dedupe.media.frame_results import PairComparison, SampledFrames
 from stash_dedupe.media.similarity import Crop
@@ -202,10 +202,11 @@ _app_caches: dict[Path, FrameCache] = {}
 _app_caches_lock = threading.Lock()
 
 
-def app_frame_cache() -> FrameCache:
-    """The cache in app_data_dir()/frames, looked up at each call (STASH_DEDUPE_HOME may change
-    while the process runs). One FrameCache per folder: its schema is set up once, not per file."""
-    folder = app_data_dir() / "frames"
+def app_frame_cache(folder: Path | None = None) -> FrameCache:
+    """The cache in `folder` (default: the app's, AppPaths.frame_cache, looked up at each call,
+    as STASH_DEDUPE_HOME may change while the process runs). One FrameCache per folder: its
+    schema is set up once, not per file."""
+    folder = folder or AppPaths.for_this_run().frame_cache
     with _app_caches_lock:
         cache = _app_caches.get(folder)
         if cache is None or cache.database is None or not cache.database.is_file():

@@ -16,7 +16,7 @@ import re
 import threading
 from pathlib import Path
 
-from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.errors import MediaError
 from stash_dedupe.models import IMAGE, MediaFile
 from stash_dedupe.stash.config import config_beside, generated_dir
@@ -44,7 +44,7 @@ class Thumbnails:
     @property
     def cache_dir(self) -> Path:
         """Looked up when needed, so STASH_DEDUPE_HOME set after opening still applies."""
-        return self._cache_dir or app_data_dir() / "thumbnails"
+        return self._cache_dir or AppPaths.for_this_run().thumbnails
 
     def thumbnail(self, file: MediaFile) -> bytes:
         """JPEG bytes of a small picture of the file (MediaError if none can be made)."""

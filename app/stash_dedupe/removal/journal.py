@@ -21,12 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
-from stash_dedupe.appdata import app_data_dir
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.errors import NotFoundError, RefusedError, is_row_id
 from stash_dedupe.removal.lock import FileLock, LockTimeout
 from stash_dedupe.store import SqliteStore
 
-JOURNAL_FILE_NAME = "journal.sqlite3"
 # How long a removal waits for another one (another window, request or CLI run) to finish.
 REMOVAL_LOCK_WAIT_SECONDS = 300.0
 
@@ -139,8 +138,8 @@ class Journal(SqliteStore):
 
     @classmethod
     def open(cls, path: str | Path | None = None) -> Journal:
-        """Open (creating if needed) the journal, by default `journal.sqlite3` in app_data_dir()."""
-        return cls(Path(path) if path is not None else app_data_dir() / JOURNAL_FILE_NAME)
+        """Open (creating if needed) the journal, by default the app's (AppPaths.journal)."""
+        return cls(Path(path) if path is not None else AppPaths.for_this_run().journal)
 
     @contextmanager
     def removal_lock(self, timeout: float = REMOVAL_LOCK_WAIT_SECONDS) -> Iterator[None]:

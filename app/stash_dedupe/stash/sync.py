@@ -207,7 +207,7 @@ def write_back_phashes(
     Stash's database is read again first: Stash may have computed some phashes since.
     """
     files = [file for media in (VIDEO, IMAGE) for file in session.database.load_files(media)]
-    cache = PhashCache()
+    cache = PhashCache(session.paths.phash_cache)
     try:
         cached = cache.entries(library_key(session.database.path))
     finally:

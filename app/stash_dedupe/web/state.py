@@ -7,6 +7,7 @@ import secrets
 import threading
 from typing import Any
 
+from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.errors import AppError
@@ -27,13 +28,16 @@ class AppState:
         dismissals: DismissalStore | None = None,
         token: str | None = None,
         remember: bool = True,
+        paths: AppPaths | None = None,
     ) -> None:
-        """`remember=False` keeps settings changes in memory only (self-test, tests)."""
+        """`remember=False` keeps settings changes in memory only (self-test, tests); `paths`
+        is where the app's files are (default: the app's data folder, resolved now, once)."""
+        self.paths = paths or AppPaths.for_this_run()
         self.remember = remember
         self.token = token or secrets.token_urlsafe(32)
         self.settings = settings if settings is not None else load_settings()
-        self.journal = journal or Journal.open()
-        self.dismissals = dismissals or DismissalStore()
+        self.journal = journal or Journal.open(self.paths.journal)
+        self.dismissals = dismissals or DismissalStore(self.paths.dismissals)
         self.jobs = JobRegistry()
         self.session: LibrarySession | None = None
         self.open_error: str | None = None
@@ -66,7 +70,7 @@ class AppState:
         path = os.path.abspath(os.path.expanduser(path.strip()))
         with self._lock:
             settings = settings or self.settings
-            session = LibrarySession.open(path, settings, self.journal, self.dismissals)
+            session = LibrarySession.open(path, settings, self.journal, self.dismissals, self.paths)
             # The old session is left to the garbage collector: a request may still use it.
             self.session, self.open_error = session, None
             self.settings = settings.updated({"database": path})
