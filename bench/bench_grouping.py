@@ -22,6 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
+from stash_dedupe.dedupe.cliques import split_into_cliques  # noqa: E402
+from stash_dedupe.dedupe.grouping import FLAT_PHASHES  # noqa: E402
 from stash_dedupe.dedupe.hash_index import (  # noqa: E402
     close_pairs_brute_force,
     connected_components,
@@ -131,8 +133,16 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--distances", default="0,4,8,10")
     parser.add_argument("--quick", action="store_true", help="only 10^4 and 10^5")
+    parser.add_argument(
+        "--cliques",
+        action="store_true",
+        help="instead: Stash's transitive components against the app's groups (every two files"
+        " within the distance), realistic hashes without flat ones",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    if args.cliques:
+        return compare_cliques(sizes, [int(value) for value in args.distances.split(",")])
     if args.quick:
         sizes = [size for size in sizes if size <= FULL_BRUTE_FORCE_UP_TO]
     distances = [int(value) for value in args.distances.split(",")]
@@ -175,6 +185,26 @@ def main() -> int:
     if mismatches:
         print(f"{mismatches} result(s) differ from brute force")
     return 1 if mismatches else 0
+
+
+def compare_cliques(sizes: list[int], distances: list[int]) -> int:
+    """How large Stash's chained components grow, and the app's groups that replace them."""
+    flat = np.array([int(value, 16) for value in FLAT_PHASHES], dtype=np.uint64)
+    print(f"{'hashes':>9} {'d':>3} {'components':>10} {'largest':>8} {'cpu s':>7}   "
+          f"{'groups':>8} {'largest':>8} {'split cpu s':>11}")  # fmt: skip
+    for size in sizes:
+        hashes = realistic_hashes(size, np.random.default_rng(size))
+        hashes = hashes[~np.isin(hashes, flat)]  # flat hashes are opt-in in the app
+        for max_distance in distances:
+            index, components = timed(partial(connected_components, hashes, max_distance))
+            split, groups = timed(partial(split_into_cliques, hashes, components, max_distance))
+            print(
+                f"{size:>9} {max_distance:>3} {len(components):>10} "
+                f"{max(map(len, components), default=0):>8} {index.cpu:>7.1f}   "
+                f"{len(groups):>8} {max(map(len, groups), default=0):>8} {split.cpu:>11.1f}",
+                flush=True,
+            )
+    return 0
 
 
 if __name__ == "__main__":
