@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stash_dedupe.appdata import AppPaths
+from stash_dedupe.errors import AppError
 from stash_dedupe.media.decoding import FileStamp
 from stash_dedupe.media.frame_results import PairComparison, SampledFrames
 from stash_dedupe.media.similarity import Crop
+from stash_dedupe.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -38,28 +38,10 @@ class FrameCache:
 
     def __init__(self, directory: Path | str | None) -> None:
         self.database: Path | None = None
-        if directory is None:
-            return
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        self.database = Path(directory) / self.FILE_NAME
-        with self._connect() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS sampled_frames (
-                    path TEXT NOT NULL, k INTEGER NOT NULL, version INTEGER NOT NULL,
-                    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-                    meta TEXT NOT NULL, gray BLOB NOT NULL, strip BLOB NOT NULL,
-                    PRIMARY KEY (path, k, version));
-                CREATE TABLE IF NOT EXISTS pair_scores (
-                    keeper_path TEXT NOT NULL, other_path TEXT NOT NULL,
-                    k INTEGER NOT NULL, version INTEGER NOT NULL,
-                    keeper_size INTEGER NOT NULL, keeper_mtime_ns INTEGER NOT NULL,
-                    other_size INTEGER NOT NULL, other_mtime_ns INTEGER NOT NULL,
-                    result TEXT NOT NULL,
-                    PRIMARY KEY (keeper_path, other_path, k, version));
-                """
-            )
+        self._store: _FrameStore | None = None
+        if directory is not None:
+            self.database = Path(directory) / self.FILE_NAME
+            self._store = _FrameStore(self.database)
 
     def load_frames(self, stamp: FileStamp, k: int) -> SampledFrames | None:
         row = self._fetch(
@@ -108,7 +90,7 @@ class FrameCache:
             "strip_lengths": [len(jpeg) for jpeg in frames.strip],
         }
         stamp = frames.stamp
-        self._store(
+        self._store_row(
             "INSERT OR REPLACE INTO sampled_frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 stamp.path,
@@ -159,7 +141,7 @@ class FrameCache:
             "offset_seconds": comparison.offset_seconds,
             "offset_score": comparison.offset_score,
         }
-        self._store(
+        self._store_row(
             "INSERT OR REPLACE INTO pair_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 keeper.path,
@@ -174,28 +156,43 @@ class FrameCache:
             ),
         )
 
-    def _connect(self) -> sqlite3.Connection:
-        assert self.database is not None
-        return sqlite3.connect(self.database, timeout=30)
-
     def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        if self.database is None:
+        if self._store is None:
             return None
         try:
-            with closing(self._connect()) as connection:
-                return connection.execute(sql, parameters).fetchone()
-        except sqlite3.Error as error:  # a broken cache only costs time: sample again
-            log.warning("frame cache %s unreadable, sampling again: %s", self.database, error)
+            rows = self._store.query(sql, parameters)
+        except AppError as error:  # a broken cache only costs time: sample again
+            log.warning("%s; sampling again", error.message)
             return None
+        return tuple(rows[0]) if rows else None
 
-    def _store(self, sql: str, parameters: tuple[Any, ...]) -> None:
-        if self.database is None:
+    def _store_row(self, sql: str, parameters: tuple[Any, ...]) -> None:
+        if self._store is None:
             return
         try:
-            with closing(self._connect()) as connection, connection:
-                connection.execute(sql, parameters)
-        except sqlite3.Error as error:  # a full disk must not fail the comparison itself
-            log.warning("frame cache %s not updated: %s", self.database, error)
+            self._store.write(sql, parameters)
+        except AppError as error:  # a full disk must not fail the comparison itself
+            log.warning("%s; the frame cache was not updated", error.message)
+
+
+class _FrameStore(SqliteStore):
+    """The frame cache's SQLite file."""
+
+    NAME = "frame cache"
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS sampled_frames (
+            path TEXT NOT NULL, k INTEGER NOT NULL, version INTEGER NOT NULL,
+            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+            meta TEXT NOT NULL, gray BLOB NOT NULL, strip BLOB NOT NULL,
+            PRIMARY KEY (path, k, version));
+        CREATE TABLE IF NOT EXISTS pair_scores (
+            keeper_path TEXT NOT NULL, other_path TEXT NOT NULL,
+            k INTEGER NOT NULL, version INTEGER NOT NULL,
+            keeper_size INTEGER NOT NULL, keeper_mtime_ns INTEGER NOT NULL,
+            other_size INTEGER NOT NULL, other_mtime_ns INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            PRIMARY KEY (keeper_path, other_path, k, version));
+    """
 
 
 _app_caches: dict[Path, FrameCache] = {}
