@@ -4,6 +4,7 @@ different scenes. Fingerprints come from sampling the videos, or from Stash-styl
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -40,6 +41,7 @@ from stash_dedupe.media.fingerprints import (
 from stash_dedupe.models import VIDEO, MediaFile
 
 from .overlap_corpus import CORPUS, MIN_OVERLAP, TrueOverlap, make_corpus, true_overlaps
+from .test_demo_and_cli import run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
@@ -386,3 +388,90 @@ def test_cancelling_the_job_stops_it_and_keeps_what_was_done(corpus, tmp_path) -
     assert job.wait(120)
     assert job.state == "cancelled"
     assert job.progress().done < len(tasks)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+
+
+@pytest.fixture
+def corpus_library(corpus, stash_database) -> tuple[Path, dict[str, int]]:
+    """A real-schema Stash database listing five corpus videos, one scene each."""
+    database, writer = stash_database(75)
+    ids = {}
+    with writer:
+        for name in ("s0", "s0_trim_start", "s1_intro_outro", "s4_intro", "lookalike_s0"):
+            scene_id = writer.add_scene(name)
+            duration = next(video.duration for video in CORPUS if video.name == name)
+            ids[name] = writer.add_video_file(
+                str(corpus[name]), scene_id=scene_id, duration=duration, width=320, height=180
+            )
+    return database, ids
+
+
+def test_cli_prints_overlaps_as_json_and_caches_the_fingerprints(corpus_library) -> None:
+    database, ids = corpus_library
+    result = run_cli("overlaps", "--db", str(database), "--min-overlap", "8", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "5 to fingerprint" in result.stderr
+    document = json.loads(result.stdout)
+    assert len(document["overlaps"]) == 1
+    overlap = document["overlaps"][0]
+    assert overlap["kind"] == "contained"
+    assert overlap["a"]["file_id"] == ids["s0_trim_start"]
+    assert overlap["b"]["file_id"] == ids["s0"]
+    assert set(overlap["a"]) == {"file_id", "start", "end"}
+    assert overlap["a"]["start"] == pytest.approx(0.0, abs=1) and overlap["a"]["end"] == (
+        pytest.approx(35.0, abs=1)
+    )
+    assert overlap["b"]["start"] == pytest.approx(5.0, abs=1)
+    assert overlap["overlap_seconds"] == pytest.approx(35.0, abs=1)
+    again = run_cli("overlaps", "--db", str(database), "--min-overlap", "8", "--json")
+    assert "0 to fingerprint" in again.stderr
+    assert json.loads(again.stdout) == document
+
+
+def test_cli_reads_stash_sprites_from_the_generated_folder(corpus_library, monkeypatch) -> None:
+    """Videos with a Stash sprite in the generated folder beside the database are
+    fingerprinted from it (the cache says so), the others by sampling; the pair is found."""
+    database, ids = corpus_library
+    folder = database.parent / "generated" / "vtt"
+    folder.mkdir(parents=True)
+    from stash_dedupe.stash.reader import open_stash_database
+
+    stash = open_stash_database(database, [])
+    files = {file.file_id: file for file in stash.load_files(VIDEO)}
+    stash.close()
+    for name in ("s0", "s0_trim_start"):
+        file = files[ids[name]]
+        make_stash_sprite(Path(file.path), folder, file.oshash)
+    result = run_cli("overlaps", "--db", str(database), "--min-overlap", "8", "--json")
+    assert result.returncode == 0, result.stderr
+    pairs = {(o["a"]["file_id"], o["b"]["file_id"]) for o in json.loads(result.stdout)["overlaps"]}
+    assert pairs == {(ids["s0_trim_start"], ids["s0"])}
+    cache = FingerprintCache()
+    sources = {
+        file_id: fingerprint.source
+        for file_id, fingerprint in cache.lookup(str(database.resolve()), files.values()).items()
+    }
+    cache.close()
+    assert sources == {
+        file_id: SPRITE if file_id in (ids["s0"], ids["s0_trim_start"]) else SAMPLED
+        for file_id in ids.values()
+    }
+
+
+def test_cli_on_a_bad_database_is_one_line_and_exit_status_2(tmp_path) -> None:
+    bad = tmp_path / "not-a-database.sqlite"
+    bad.write_text("hello")
+    result = run_cli("overlaps", "--db", str(bad), "--json")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_cli_refuses_a_minimum_overlap_that_is_not_positive(corpus_library) -> None:
+    database, _ = corpus_library
+    result = run_cli("overlaps", "--db", str(database), "--min-overlap", "0")
+    assert result.returncode == 2
+    assert "--min-overlap" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -22,6 +22,7 @@ from stash_dedupe.stash.pathmap import PathMapping
 
 MEDIA_CHOICES = {"videos": VIDEO, "images": IMAGE}
 DEFAULT_THRESHOLD = 0.8  # frames.DEFAULT_MATCH_THRESHOLD, without importing OpenCV at start
+DEFAULT_MIN_OVERLAP = 30.0  # overlaps.DEFAULT_MIN_OVERLAP, without importing numpy at start
 
 
 def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,6 +180,65 @@ def command_hash(args: argparse.Namespace) -> int:
         print(f"failed [{file_id}] {path}: {reason}", file=sys.stderr)
     print(f"hashed {report.hashed}, failed {len(report.failed)}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def command_overlaps(args: argparse.Namespace) -> int:
+    """Fingerprint the videos that need it (progress on stderr, cached), then print the pairs
+    that share footage: trims, added intros, parts, compilations."""
+    from stash_dedupe.dedupe.overlaps import find_overlaps
+    from stash_dedupe.jobs import Job
+    from stash_dedupe.media.backfill import library_key
+    from stash_dedupe.media.fingerprints import (
+        FingerprintCache,
+        fingerprint_tasks,
+        run_fingerprints,
+    )
+
+    if not args.min_overlap > 0:
+        raise AppError(
+            f"--min-overlap must be a positive number of seconds, not {args.min_overlap}."
+        )
+    with _library_session(args) as session:
+        files = session.files(VIDEO)
+        library = library_key(session.database.path)
+        generated, video_hash = session.thumbnails.generated, session.thumbnails.video_hash
+        cache = FingerprintCache()
+        try:
+            tasks = fingerprint_tasks(files, library, cache, generated, video_hash)
+            print(f"{len(files)} videos, {len(tasks)} to fingerprint", file=sys.stderr)
+            job = Job("fingerprints", lambda job: run_fingerprints(job, tasks, library))
+            job.total = len(tasks)
+            job.start()
+            try:
+                while not job.wait(0.5):
+                    _print_progress(job)
+            except KeyboardInterrupt:
+                job.cancel()
+                job.wait()
+                print("\ncancelled; what was done is kept, run again to resume", file=sys.stderr)
+                return 130
+            _print_progress(job)
+            print(file=sys.stderr)
+            if job.error:
+                raise AppError(job.error)
+            for file_id, path, reason in job.result.failed:
+                print(f"failed [{file_id}] {path}: {reason}", file=sys.stderr)
+            fingerprints = cache.lookup(library, files)
+        finally:
+            cache.close()
+    overlaps = find_overlaps(list(fingerprints.values()), args.min_overlap)
+    if args.json:
+        json.dump({"overlaps": [overlap.as_json() for overlap in overlaps]}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    paths = {file.file_id: file.path for file in files}
+    print(f"{len(overlaps)} pairs of videos share at least {args.min_overlap:g} s")
+    for overlap in overlaps:
+        print(f"\n{overlap.kind}  {overlap.overlap_seconds:.1f} s")
+        for segment in (overlap.a, overlap.b):
+            print(f"  [{segment.file_id}] {segment.start:8.1f}-{segment.end:<8.1f} "
+                  f"{paths.get(segment.file_id, '?')}")  # fmt: skip
+    return 0
 
 
 def _print_progress(job) -> None:
@@ -441,6 +501,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="hash images exactly as Stash does (slower; the fast default is within a few bits)",
     )
     backfill.set_defaults(handler=command_hash)
+
+    overlaps = commands.add_parser(
+        "overlaps", help="print videos that share footage (trims, intros, parts, compilations)"
+    )
+    _add_database_arguments(overlaps)
+    overlaps.add_argument(
+        "--min-overlap",
+        type=float,
+        default=DEFAULT_MIN_OVERLAP,
+        metavar="SECONDS",
+        help=f"shortest common segment reported (default {DEFAULT_MIN_OVERLAP:g})",
+    )
+    overlaps.add_argument("--json", action="store_true", help="print one JSON object")
+    overlaps.set_defaults(handler=command_overlaps)
 
     remove = commands.add_parser("remove", help="carry out a removal plan (JSON)")
     _add_database_arguments(remove)
