@@ -34,6 +34,11 @@ SAME, CONTAINED, SHARED = "same", "contained", "shared"
 # of 64 and half of them by 6 or fewer; frames of other footage by 22 or more (measured on the
 # test corpus, tests/overlap_corpus.py). 12 keeps the crop's common frames and all the rest.
 FRAME_DISTANCE = 12
+# The index searches at this radius only (at 12 it costs ~10x more): enough frames of a copy
+# are this close to name the pair, which is then aligned on all its frames within 12.
+CANDIDATE_DISTANCE = 8
+MIN_CANDIDATE_MATCHES = 3
+_ROWS_PER_BLOCK = 512
 COMMON_FRAME_VIDEOS = 16
 DEFAULT_MIN_OVERLAP = 30.0  # seconds; above a studio intro, below a compilation's segments
 OFFSET_BIN_SECONDS = 1.0  # at least; a coarser fingerprint's step widens it
@@ -41,6 +46,9 @@ OFFSET_SLACK_SECONDS = 0.1  # how far off the offset's estimate may be
 MAX_GAP_SECONDS = 4.0  # a run may miss this much (flat frames, a fade) and go on
 EDGE_TOLERANCE = 2.0  # seconds at either end a copy may miss and still cover a file
 MIN_RUN_FRAMES = 4
+# Copies' frames in a run are mostly close (median 0-6 bits, even for a crop); a chain of
+# frames that are all barely within FRAME_DISTANCE is chance.
+MAX_RUN_MEDIAN_DISTANCE = 8
 MIN_RUN_DENSITY = 0.3  # matched frames over the frames the run spans, in the sparser file
 
 
@@ -92,31 +100,39 @@ def find_overlaps(
     max_distance: int = FRAME_DISTANCE,
     work: MatchWork | None = None,
 ) -> list[Overlap]:
-    """Every pair of videos sharing at least `min_overlap` seconds, longest overlap first."""
+    """Every pair of videos sharing at least `min_overlap` seconds, longest overlap first.
+
+    Two stages: the index finds frames within CANDIDATE_DISTANCE bits (cheap to search at
+    that radius), which names the pairs of videos worth a look; each of those is then aligned
+    on all its frames within `max_distance`.
+    """
     work = work if work is not None else MatchWork()
     if min_overlap <= 0:
         raise ValueError("min_overlap must be positive")
-    frame_a, frame_b, videos, times, hashes = _frame_pairs(fingerprints, max_distance, work)
+    search_distance = min(max_distance, CANDIDATE_DISTANCE)
+    frame_a, frame_b, videos, common = _frame_pairs(fingerprints, search_distance, work)
     if not len(frame_a):
         return []
-    video_a, video_b = videos[frame_a], videos[frame_b]
-    swap = video_a > video_b
-    frame_a, frame_b = np.where(swap, frame_b, frame_a), np.where(swap, frame_a, frame_b)
-    video_a, video_b = videos[frame_a], videos[frame_b]
-    key = video_a.astype(np.int64) * len(fingerprints) + video_b
-    order = np.argsort(key, kind="stable")
-    key, frame_a, frame_b = key[order], frame_a[order], frame_b[order]
-    bounds = np.r_[0, np.flatnonzero(np.diff(key)) + 1, len(key)]
+    video_a, video_b = (
+        np.minimum(videos[frame_a], videos[frame_b]),
+        np.maximum(videos[frame_a], videos[frame_b]),
+    )
+    keys, counts = np.unique(video_a * len(fingerprints) + video_b, return_counts=True)
+    candidates = keys[counts >= MIN_CANDIDATE_MATCHES]
+    work.video_pairs = len(candidates)
+    first_frame = np.r_[0, np.cumsum([len(f.hashes) for f in fingerprints])]
     overlaps = []
-    for first, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        if stop - first < MIN_RUN_FRAMES:
+    for key in candidates:
+        index_one, index_other = divmod(int(key), len(fingerprints))
+        one, other = fingerprints[index_one], fingerprints[index_other]
+        usable_one = ~common[first_frame[index_one] : first_frame[index_one + 1]]
+        usable_other = ~common[first_frame[index_other] : first_frame[index_other + 1]]
+        rows, columns, distances = _close_frames(
+            one.hashes, other.hashes, usable_one, usable_other, max_distance
+        )
+        if len(rows) < MIN_RUN_FRAMES:
             continue
-        work.video_pairs += 1
-        one = fingerprints[int(videos[frame_a[first]])]
-        other = fingerprints[int(videos[frame_b[first]])]
-        pair_a, pair_b = frame_a[first:stop], frame_b[first:stop]
-        distances = _popcount(hashes[pair_a] ^ hashes[pair_b])
-        found = _align(one, other, times[pair_a], times[pair_b], distances, max_distance)
+        found = _align(one, other, one.times[rows], other.times[columns], distances, max_distance)
         if found is not None:
             overlap = _classify(one, other, *found, min_overlap)
             if overlap is not None:
@@ -125,17 +141,36 @@ def find_overlaps(
     return overlaps
 
 
+def _close_frames(
+    hashes_a: np.ndarray,
+    hashes_b: np.ndarray,
+    usable_a: np.ndarray,
+    usable_b: np.ndarray,
+    max_distance: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column, distance) of every usable frame pair of two videos within max_distance:
+    all against all, in blocks of rows (a pair of videos has thousands of frames at most)."""
+    rows, columns, distances = [], [], []
+    for start in range(0, len(hashes_a), _ROWS_PER_BLOCK):
+        block = _popcount(hashes_a[start : start + _ROWS_PER_BLOCK, None] ^ hashes_b[None, :])
+        block_usable = usable_a[start : start + _ROWS_PER_BLOCK, None] & usable_b[None, :]
+        row, column = np.nonzero((block <= max_distance) & block_usable)
+        rows.append(row + start)
+        columns.append(column)
+        distances.append(block[row, column])
+    return np.concatenate(rows), np.concatenate(columns), np.concatenate(distances)
+
+
 def _frame_pairs(
     fingerprints: Sequence[Fingerprint], max_distance: int, work: MatchWork
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(frame, frame) index pairs of close hashes in different videos, common hashes left out,
-    with each frame's video index, time and hash."""
+    with each frame's video index and whether its hash is common."""
     counts = [len(fingerprint.hashes) for fingerprint in fingerprints]
     empty = np.empty(0, dtype=np.int64)
     if sum(counts) == 0:
-        return empty, empty, empty, np.empty(0), np.empty(0, dtype=np.uint64)
+        return empty, empty, empty, np.empty(0, dtype=bool)
     hashes = np.concatenate([fingerprint.hashes for fingerprint in fingerprints])
-    times = np.concatenate([fingerprint.times for fingerprint in fingerprints])
     videos = np.repeat(np.arange(len(fingerprints), dtype=np.int64), counts)
     unique, inverse = np.unique(hashes, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -162,7 +197,7 @@ def _frame_pairs(
     apart &= ~same_hash | (frame_a < frame_b)
     frame_a, frame_b = frame_a[apart], frame_b[apart]
     work.frame_pairs = len(frame_a)
-    return frame_a, frame_b, videos, times, hashes
+    return frame_a, frame_b, videos, common[inverse]
 
 
 def _common_hashes(
@@ -257,7 +292,7 @@ def _align(
     chosen = np.abs(offsets - offset) <= 0.5 * step + OFFSET_SLACK_SECONDS
     if chosen.sum() < MIN_RUN_FRAMES:
         return None
-    run_a, run_b = times_a[chosen], times_b[chosen]
+    run_a, run_b, run_distances = times_a[chosen], times_b[chosen], distances[chosen]
     distinct_a = np.unique(run_a)
     gaps = np.flatnonzero(np.diff(distinct_a) > max(MAX_GAP_SECONDS, 2.5 * step))
     run_starts = np.r_[0, gaps + 1]
@@ -265,10 +300,12 @@ def _align(
     longest = int(np.argmax(distinct_a[run_ends] - distinct_a[run_starts]))
     low, high = distinct_a[run_starts[longest]], distinct_a[run_ends[longest]]
     inside = (run_a >= low) & (run_a <= high)
-    run_a, run_b = run_a[inside], run_b[inside]
+    run_a, run_b, run_distances = run_a[inside], run_b[inside], run_distances[inside]
     frames = min(run_ends[longest] - run_starts[longest] + 1, len(np.unique(run_b)))
     if frames < max(MIN_RUN_FRAMES, MIN_RUN_DENSITY * ((high - low) / step + 1)):
         return None
+    if np.median(run_distances) > MAX_RUN_MEDIAN_DISTANCE:
+        return None  # a chance chain of barely-close frames, not a copy
     start = min(float(low), float(run_b.min()) + offset)
     end = max(float(high) + one.step, float(run_b.max()) + other.step + offset)
     return offset, start, end, step
