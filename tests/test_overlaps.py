@@ -40,7 +40,16 @@ from stash_dedupe.media.fingerprints import (
 )
 from stash_dedupe.models import VIDEO, MediaFile
 
-from .overlap_corpus import CORPUS, MIN_OVERLAP, TrueOverlap, make_corpus, true_overlaps
+from .overlap_corpus import (
+    CORPUS,
+    MIN_OVERLAP,
+    CorpusVideo,
+    TrueOverlap,
+    make_corpus,
+    render_video,
+    scene,
+    true_overlaps,
+)
 from .test_demo_and_cli import run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
@@ -85,7 +94,7 @@ def make_stash_sprite(video: Path, target_dir: Path, checksum: str) -> tuple[Pat
     sprite = target_dir / f"{checksum}_sprite.jpg"
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-i", str(video), "-vf",
-         f"fps={1 / step:.6f}:round=down,scale=160:-2,tile={grid}x{grid}", "-frames:v", "1",
+         f"fps={1 / step:.6f}:round=up,scale=160:-2,tile={grid}x{grid}", "-frames:v", "1",
          "-q:v", "4", str(sprite)], check=True,
     )  # fmt: skip
     from PIL import Image
@@ -301,6 +310,37 @@ def test_sprite_and_sampled_fingerprints_match_each_other(sprites, sampled) -> N
         for index, name in enumerate(NAMES)
     ]
     check_against_truth(find_overlaps(mixed, MIN_OVERLAP))
+
+
+def test_a_long_trimmed_copy_is_contained_from_sparse_sprites_and_from_mixed_sources(
+    corpus, tmp_path
+) -> None:
+    """Four minutes of the scenes and a copy missing 17.3 s at the start and 8.9 s at the end,
+    re-encoded larger: sprite cells 3 s apart (not lined up between the two), and a stretch of
+    a striped texture whose hashes are unstable, still give one contained segment."""
+    sources = {path.stem.removeprefix("source_"): path for path in corpus["s0"].parent.glob(
+        "sources/source_*.mp4")}  # fmt: skip
+    whole = CorpusVideo("long", tuple(scene(f"s{number}") for number in range(6)))
+    trimmed = CorpusVideo(
+        "long_trim",
+        (scene("s0", 17.3), *(scene(f"s{number}") for number in range(1, 5)), scene("s5", 0, 31.1)),
+        "scale=480:270",
+    )
+    paths = {video.name: render_video(video, sources, tmp_path / f"{video.name}.mp4")
+             for video in (whole, trimmed)}  # fmt: skip
+    sprite_of = {
+        name: sprite_fingerprint(
+            number, *make_stash_sprite(paths[name], tmp_path, f"{number:016x}")
+        )
+        for number, name in enumerate(paths)
+    }
+    sampled_trim = sampled_fingerprint(1, str(paths["long_trim"]))
+    for pair in ([sprite_of["long"], sprite_of["long_trim"]], [sprite_of["long"], sampled_trim]):
+        (overlap,) = find_overlaps(pair, 30.0)
+        assert overlap.kind == CONTAINED
+        assert overlap.a.file_id == 1
+        assert (overlap.a.start, overlap.a.end) == pytest.approx((0.0, 213.8), abs=BOUNDARY_SECONDS)
+        assert overlap.b.start == pytest.approx(17.3, abs=BOUNDARY_SECONDS)
 
 
 def test_a_broken_sprite_falls_back_to_sampling(corpus, tmp_path) -> None:

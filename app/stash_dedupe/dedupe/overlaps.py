@@ -10,9 +10,10 @@ match where a run of their frames agree at one consistent time offset:
    is dropped. A studio intro shared by only two scenes survives, but it is as long as the
    intro: below the minimum overlap, so it makes no pair on its own.
 3. Per pair of videos: each frame pair votes for offset = t_a - t_b in bins of about a
-   second; the best bin (with its neighbours) keeps the frame pairs at that offset; the
-   longest run of them with no gap over MAX_GAP_SECONDS is the common segment. Random
-   matches between look-alikes do not line up at one offset, so they make no run.
+   second; the best bin (with its neighbours) gives the offset, and the frame pairs within
+   half a sampling step of it are the evidence. Runs of them (no gap over MAX_GAP_SECONDS,
+   at least MIN_RUN_FRAMES frames) span the common segment. Random matches between
+   look-alikes do not line up at one offset, so they make no run.
 4. Classify: `same` when the segment covers both files up to EDGE_TOLERANCE seconds at
    their ends, `contained` when it covers the shorter one (a trim, a part), else `shared`
    (a compilation, a re-cut) when at least `min_overlap` seconds long. `a` is the shorter
@@ -297,11 +298,16 @@ def _align(
     gaps = np.flatnonzero(np.diff(distinct_a) > max(MAX_GAP_SECONDS, 2.5 * step))
     run_starts = np.r_[0, gaps + 1]
     run_ends = np.r_[gaps, len(distinct_a) - 1]
-    longest = int(np.argmax(distinct_a[run_ends] - distinct_a[run_starts]))
-    low, high = distinct_a[run_starts[longest]], distinct_a[run_ends[longest]]
+    # Runs at this same offset are one segment with a stretch that gives no evidence between
+    # them (a texture, a fade); a stray match at the offset is not a run.
+    lengths = run_ends - run_starts + 1
+    solid = np.flatnonzero(lengths >= 2)
+    if lengths.max() < MIN_RUN_FRAMES:
+        return None
+    low, high = distinct_a[run_starts[solid[0]]], distinct_a[run_ends[solid[-1]]]
     inside = (run_a >= low) & (run_a <= high)
     run_a, run_b, run_distances = run_a[inside], run_b[inside], run_distances[inside]
-    frames = min(run_ends[longest] - run_starts[longest] + 1, len(np.unique(run_b)))
+    frames = min(len(np.unique(run_a)), len(np.unique(run_b)))
     if frames < max(MIN_RUN_FRAMES, MIN_RUN_DENSITY * ((high - low) / step + 1)):
         return None
     if np.median(run_distances) > MAX_RUN_MEDIAN_DISTANCE:

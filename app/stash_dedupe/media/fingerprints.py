@@ -275,7 +275,7 @@ def sampled_fingerprint(
     command = [
         ffmpeg, "-nostdin", "-v", "error", "-threads", "1", "-skip_loop_filter", "all",
         "-i", path, "-map", "0:v:0", "-an", "-sn", "-dn",
-        "-vf", f"fps=1/{interval:.6f},scale={width}:{height}:flags=area,format=gray",
+        "-vf", f"fps=1/{interval:.6f}:round=up,scale={width}:{height}:flags=area,format=gray",
         "-f", "rawvideo", "-",
     ]  # fmt: skip
     raw = _run(command, started + timeout, f"ffmpeg cannot sample frames of {path}")
