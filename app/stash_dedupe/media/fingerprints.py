@@ -6,7 +6,9 @@ so two videos can be matched segment by segment (see dedupe/overlaps.py).
 
 Frames come from Stash's scrubber sprite when it has one (`<generated>/vtt/<hash>_sprite.jpg`,
 cell times from `<hash>_thumbs.vtt`): no video is decoded at all. Otherwise ffmpeg decodes the
-video once and keeps a small grey frame every SAMPLE_INTERVAL seconds. Each frame is hashed the
+video once and keeps a small grey frame every SAMPLE_INTERVAL seconds (decoding keyframes
+only is ~15x cheaper, but gives one frame per GOP, 2-10 s apart in most files: too sparse
+for segment ends within 2 s; see bench/bench_overlaps.py). Each frame is hashed the
 same way in both cases: black bars found over the whole video are cropped, the picture is
 shrunk to 32x32, and the 8x8 lowest DCT frequencies are compared with their median (the
 classic DCT phash). Flat frames (black, fades, a title card's plain field) are dropped: they
