@@ -199,8 +199,8 @@ def sampling_cost(directory: Path, seconds: int) -> None:
         work()
         timings[label] = time.perf_counter() - started
     phash = timings.pop("Stash-style phash (25 seeks)")
-    print(f"Stash-style phash (25 seeks)   {phash:6.2f} s per file, about the same for any "
-          "length (each seek decodes up to one GOP)")  # fmt: skip
+    print(f"Stash-style phash (25 seeks)   {phash:6.2f} s per file (25 seeks whatever the "
+          "length; not measured on a longer file here)")  # fmt: skip
     for label, elapsed in timings.items():
         per_hour = elapsed * 3600 / seconds
         print(f"{label:30} {elapsed:6.2f} s for this file, {per_hour:5.0f} s per hour of video: "
