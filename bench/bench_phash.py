@@ -218,7 +218,7 @@ def stash_sequential_video_phash(path: Path) -> str:
     """Stash's generator: ffprobe, then the 25 screenshots one after another, then the hash."""
     ffmpeg, ffprobe = ffmpeg_tools.find_ffmpeg()
     deadline, path = time.monotonic() + 600, os.path.abspath(path)
-    duration, _ = video_sprite._probe(path, ffprobe, deadline)
+    duration, _ = video_sprite.probe(path, ffprobe, deadline)
     frames = [video_sprite._screenshot(path, ffmpeg, seconds, deadline)
               for seconds in video_sprite._screenshot_times(duration)]  # fmt: skip
     return phash._perception_hash(video_sprite._sprite(frames))

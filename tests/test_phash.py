@@ -239,7 +239,7 @@ def stash_style_video_phash(path: Path) -> str:
     """Stash's generator as it runs: one ffmpeg process per screenshot, one after another."""
     ffmpeg, ffprobe = find_ffmpeg()
     deadline = time.monotonic() + 120
-    duration, _ = video_sprite._probe(str(path), ffprobe, deadline)
+    duration, _ = video_sprite.probe(str(path), ffprobe, deadline)
     frames = [video_sprite._screenshot(str(path), ffmpeg, seconds, deadline)
               for seconds in video_sprite._screenshot_times(duration)]  # fmt: skip
     return phash._perception_hash(video_sprite._sprite(frames))

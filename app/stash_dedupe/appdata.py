@@ -59,6 +59,10 @@ class AppPaths:
         return self.home / "phash-cache.sqlite"
 
     @property
+    def fingerprint_cache(self) -> Path:
+        return self.home / "fingerprint-cache.sqlite"
+
+    @property
     def frame_cache(self) -> Path:
         return self.home / "frames"
 

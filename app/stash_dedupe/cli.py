@@ -19,6 +19,7 @@ from stash_dedupe import __version__
 from stash_dedupe.errors import AppError
 from stash_dedupe.models import (
     DEFAULT_MATCH_THRESHOLD,
+    DEFAULT_MIN_OVERLAP,
     IMAGE,
     MAX_DISTANCE,
     MEDIA_NAMES,
@@ -162,24 +163,84 @@ def command_hash(args: argparse.Namespace) -> int:
         print(f"{count} files, {len(tasks)} without a phash to compute", file=sys.stderr)
         job = Job("hash", lambda job: session.backfill(job, tasks, args.workers))
         job.total = len(tasks)
-        job.start()
-        try:
-            while not job.wait(0.5):
-                _print_progress(job)
-        except KeyboardInterrupt:
-            job.cancel()
-            job.wait()
-            print("\ncancelled; what was hashed is kept, run again to resume", file=sys.stderr)
+        if not _ran_to_the_end(job):
             return 130
-    _print_progress(job)
-    print(file=sys.stderr)
-    if job.error:
-        raise AppError(job.error)
     report = job.result
     for failure in report.failed:
         print(f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr)
     print(f"hashed {report.hashed}, failed {len(report.failed)}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def command_overlaps(args: argparse.Namespace) -> int:
+    """Fingerprint the videos that need it (progress on stderr, cached), then print the pairs
+    that share footage: trims, added intros, parts, compilations."""
+    from stash_dedupe.dedupe.overlaps import find_overlaps
+    from stash_dedupe.jobs import Job
+    from stash_dedupe.media.backfill import library_key
+    from stash_dedupe.media.fingerprints import (
+        FingerprintCache,
+        fingerprint_tasks,
+        run_fingerprints,
+    )
+
+    if not args.min_overlap > 0:
+        raise AppError(
+            f"--min-overlap must be a positive number of seconds, not {args.min_overlap}."
+        )
+    with _library_session(args) as session:
+        files = session.files(VIDEO)
+        library = library_key(session.database.path)
+        generated, video_hash = session.thumbnails.generated, session.thumbnails.video_hash
+        cache = FingerprintCache(session.paths.fingerprint_cache)
+        try:
+            tasks = fingerprint_tasks(files, library, cache, generated, video_hash)
+            print(f"{len(files)} videos, {len(tasks)} to fingerprint", file=sys.stderr)
+            cache_path = session.paths.fingerprint_cache
+            job = Job(
+                "fingerprints",
+                lambda job: run_fingerprints(job, tasks, library, cache_path=cache_path),
+            )
+            job.total = len(tasks)
+            if not _ran_to_the_end(job):
+                return 130
+            for file_id, path, reason in job.result.failed:
+                print(f"failed [{file_id}] {path}: {reason}", file=sys.stderr)
+            fingerprints = cache.lookup(library, files)
+        finally:
+            cache.close()
+    overlaps = find_overlaps(list(fingerprints.values()), args.min_overlap)
+    if args.json:
+        json.dump({"overlaps": [overlap.as_json() for overlap in overlaps]}, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    paths = {file.file_id: file.path for file in files}
+    print(f"{len(overlaps)} pairs of videos share at least {args.min_overlap:g} s")
+    for overlap in overlaps:
+        print(f"\n{overlap.kind}  {overlap.overlap_seconds:.1f} s")
+        for segment in (overlap.a, overlap.b):
+            print(f"  [{segment.file_id}] {segment.start:8.1f}-{segment.end:<8.1f} "
+                  f"{paths.get(segment.file_id, '?')}")  # fmt: skip
+    return 0
+
+
+def _ran_to_the_end(job: Any) -> bool:
+    """Run a job with a progress bar on stderr; False if Ctrl-C cancelled it (what was done
+    is kept), AppError if it failed."""
+    job.start()
+    try:
+        while not job.wait(0.5):
+            _print_progress(job)
+    except KeyboardInterrupt:
+        job.cancel()
+        job.wait()
+        print("\ncancelled; what was done is kept, run again to resume", file=sys.stderr)
+        return False
+    _print_progress(job)
+    print(file=sys.stderr)
+    if job.error:
+        raise AppError(job.error)
+    return True
 
 
 def _print_progress(job) -> None:
@@ -442,6 +503,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="hash images exactly as Stash does (slower; the fast default is within a few bits)",
     )
     backfill.set_defaults(handler=command_hash)
+
+    overlaps = commands.add_parser(
+        "overlaps", help="print videos that share footage (trims, intros, parts, compilations)"
+    )
+    _add_database_arguments(overlaps)
+    overlaps.add_argument(
+        "--min-overlap",
+        type=float,
+        default=DEFAULT_MIN_OVERLAP,
+        metavar="SECONDS",
+        help=f"shortest common segment reported (default {DEFAULT_MIN_OVERLAP:g})",
+    )
+    overlaps.add_argument("--json", action="store_true", help="print one JSON object")
+    overlaps.set_defaults(handler=command_overlaps)
 
     remove = commands.add_parser("remove", help="carry out a removal plan (JSON)")
     _add_database_arguments(remove)

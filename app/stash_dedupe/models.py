@@ -24,6 +24,9 @@ DEFAULT_FRAME_COUNT = 9
 #                images: different photos 0.06-0.31; a 5% crop 0.43, a mirror 0.05
 # 0.8 sits between the hardest non-duplicate (0.74) and the harshest re-encode (0.89).
 DEFAULT_MATCH_THRESHOLD = 0.8
+# The shortest segment two videos must share to be reported as overlapping, in seconds:
+# longer than a studio's intro, shorter than the pieces of a compilation.
+DEFAULT_MIN_OVERLAP = 30.0
 # The largest phash distance (bits of 64) the app groups at: beyond it look-alikes dominate.
 MAX_DISTANCE = 16
 

@@ -205,6 +205,15 @@ def connected_components(
     return _components_from_labels(_join(np.arange(count), element_left, element_right))
 
 
+def close_pairs(unique_hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i, j), i < j, of distinct hashes within max_distance bits, found with the
+    index (or the all-pairs loop where it is cheaper). Equal hashes are the caller's to pair:
+    pass np.unique's output. Frame matching (dedupe/overlaps.py) searches with this."""
+    _check_distance(max_distance)
+    unique_hashes = np.ascontiguousarray(unique_hashes, dtype=np.uint64)
+    return close_unique_pairs(unique_hashes, max_distance, "auto", keep_all=True)
+
+
 def close_unique_pairs(
     unique: np.ndarray, max_distance: int, strategy: str, keep_all: bool
 ) -> tuple[np.ndarray, np.ndarray]:

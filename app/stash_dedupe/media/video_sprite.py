@@ -51,7 +51,7 @@ class VideoSprite:
 
 def ffmpeg_sprite(path: str, ffmpeg: str, ffprobe: str, deadline: float) -> VideoSprite:
     """Stash's sprite, from screenshots taken by ffmpeg processes running side by side."""
-    duration, pixels = _probe(path, ffprobe, deadline)
+    duration, pixels = probe(path, ffprobe, deadline)
     times = _screenshot_times(duration)
     if pixels:
         per_process = max(1, SCREENSHOT_PIXELS_PER_PROCESS // pixels)
@@ -77,7 +77,7 @@ def ffmpeg_sprite(path: str, ffmpeg: str, ffprobe: str, deadline: float) -> Vide
     return VideoSprite(_sprite(frames), duration)
 
 
-def _probe(path: str, ffprobe: str, deadline: float) -> tuple[float, int]:
+def probe(path: str, ffprobe: str, deadline: float) -> tuple[float, int]:
     """The *format* duration, rounded to 1/100 s as Go's math.Round does (half away from 0),
     and width x height of the only video stream (0 when there are several, say cover art,
     or its size is unknown: then ffmpeg's own choice of stream cannot be named safely)."""
