@@ -462,7 +462,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="open a demo library, group it, hash a file, and exit",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_finding_commands(commands)
+    _add_removal_commands(commands)
 
+    demo = commands.add_parser("demo-library", help="write a small demo library into DIR")
+    demo.add_argument("directory", metavar="DIR")
+    demo.set_defaults(handler=command_demo_library)
+
+    return parser
+
+
+def _add_finding_commands(commands: Any) -> None:
+    """groups, phash, hash, overlaps: what finds duplicates and what they need."""
     groups = commands.add_parser("groups", help="print duplicate groups")
     _add_database_arguments(groups)
     groups.add_argument("--media", choices=MEDIA_CHOICES, default="videos")
@@ -518,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     overlaps.add_argument("--json", action="store_true", help="print one JSON object")
     overlaps.set_defaults(handler=command_overlaps)
 
+
+def _add_removal_commands(commands: Any) -> None:
+    """remove, undo, history, auto: what removes files, and how to take it back."""
     remove = commands.add_parser("remove", help="carry out a removal plan (JSON)")
     _add_database_arguments(remove)
     remove.add_argument(
@@ -573,12 +587,6 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument("--dry-run", action="store_true", help="only print the preview")
     auto.add_argument("--yes", action="store_true", help="move the files to the OS trash")
     auto.set_defaults(handler=command_auto)
-
-    demo = commands.add_parser("demo-library", help="write a small demo library into DIR")
-    demo.add_argument("directory", metavar="DIR")
-    demo.set_defaults(handler=command_demo_library)
-
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
