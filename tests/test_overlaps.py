@@ -412,9 +412,9 @@ def test_a_failure_is_recorded_and_the_rest_go_on(corpus, tmp_path) -> None:
     job.start()
     assert job.wait(120)
     report = job.result
-    assert report.computed == 1 and [failure[0] for failure in report.failed] == [1]
+    assert report.computed == 1 and [failure.file_id for failure in report.failed] == [1]
     cache = FingerprintCache(cache_path)
-    assert [row[0] for row in cache.failures("library")] == [1]
+    assert [failure.file_id for failure in cache.failures("library")] == [1]
     cache.close()
 
 

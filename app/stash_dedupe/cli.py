@@ -166,8 +166,7 @@ def command_hash(args: argparse.Namespace) -> int:
         if not _ran_to_the_end(job):
             return 130
     report = job.result
-    for failure in report.failed:
-        print(f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr)
+    _print_failures(report.failed)
     print(f"hashed {report.hashed}, failed {len(report.failed)}", file=sys.stderr)
     return 1 if report.failed else 0
 
@@ -204,8 +203,10 @@ def command_overlaps(args: argparse.Namespace) -> int:
             job.total = len(tasks)
             if not _ran_to_the_end(job):
                 return 130
-            for file_id, path, reason in job.result.failed:
-                print(f"failed [{file_id}] {path}: {reason}", file=sys.stderr)
+            for failure in job.result.failed:
+                print(
+                    f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr
+                )
             fingerprints = cache.lookup(library, files)
         finally:
             cache.close()
@@ -241,6 +242,11 @@ def _ran_to_the_end(job: Any) -> bool:
     if job.error:
         raise AppError(job.error)
     return True
+
+
+def _print_failures(failures: Sequence[Any]) -> None:
+    for failure in failures:
+        print(f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr)
 
 
 def _print_progress(job) -> None:

@@ -21,8 +21,8 @@ from stash_dedupe.appdata import AppPaths
 from stash_dedupe.errors import AppError
 from stash_dedupe.jobs import PAUSED, Job
 from stash_dedupe.media.ffmpeg_tools import FfmpegSlots, share_ffmpeg_slots
+from stash_dedupe.media.file_results import FAILURES_SCHEMA, FileFailure, FileResultStore
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile
-from stash_dedupe.store import SqliteStore
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS phashes (
@@ -34,14 +34,6 @@ CREATE TABLE IF NOT EXISTS phashes (
     phash TEXT NOT NULL,
     exact INTEGER NOT NULL,
     computed_at REAL NOT NULL,
-    PRIMARY KEY (library, file_id)
-);
-CREATE TABLE IF NOT EXISTS failures (
-    library TEXT NOT NULL,
-    file_id INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    failed_at REAL NOT NULL,
     PRIMARY KEY (library, file_id)
 );
 """
@@ -70,15 +62,6 @@ class HashOutcome:
 
 
 @dataclass(frozen=True)
-class HashFailure:
-    """A file that could not be hashed, and the reason, for the user."""
-
-    file_id: int
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class CachedPhash:
     """A cache row: the phash of a file as it was when hashed (size and mod time as Stash had
     them then)."""
@@ -96,7 +79,7 @@ class BackfillReport:
     """What a backfill run did: how many files it hashed, and which failed and why."""
 
     hashed: int
-    failed: tuple[HashFailure, ...]
+    failed: tuple[FileFailure, ...]
 
 
 def library_key(database_path: str) -> str:
@@ -104,13 +87,11 @@ def library_key(database_path: str) -> str:
     return os.path.realpath(database_path)
 
 
-class PhashCache(SqliteStore):
+class PhashCache(FileResultStore):
     """Phashes the app computed, per library and file id, with the path, size and mod time they
     were computed for; and the files whose hashing failed, with the reason."""
 
-    SCHEMA = CACHE_SCHEMA
-    # A cache: after a power cut the last few results may be hashed again, never corrupt.
-    SYNCHRONOUS = "NORMAL"
+    SCHEMA = CACHE_SCHEMA + FAILURES_SCHEMA
     NAME = "phash cache"
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -161,23 +142,11 @@ class PhashCache(SqliteStore):
                             now,
                         ),
                     )
-                    connection.execute(
-                        "DELETE FROM failures WHERE library = ? AND file_id = ?",
-                        (library, task.file_id),
-                    )
+                    self.forget_failure(connection, library, task.file_id)
                 else:
-                    connection.execute(
-                        "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
-                        (library, task.file_id, task.path, outcome.error or "unknown error", now),
-                    )
-
-    def failures(self, library: str) -> list[HashFailure]:
-        """The files whose latest hashing failed, with the reason."""
-        rows = self.query(
-            "SELECT file_id, path, reason FROM failures WHERE library = ? ORDER BY file_id",
-            (library,),
-        )
-        return [HashFailure(file_id, path, reason) for file_id, path, reason in rows]
+                    reason = outcome.error or "unknown error"
+                    failure = FileFailure(task.file_id, task.path, reason)
+                    self.record_failure(connection, library, failure)
 
 
 def with_cached_phashes(
@@ -312,7 +281,7 @@ def run_backfill(
     cache = PhashCache(cache_path)
     job.total = len(tasks)
     hashed = 0
-    failed: list[HashFailure] = []
+    failed: list[FileFailure] = []
     pending: dict[Future[list[HashOutcome]], list[HashTask]] = {}
     queue = list(reversed(tasks))
     try:
@@ -332,7 +301,7 @@ def run_backfill(
                     cache.store_many(library, outcomes)
                     failures = [outcome for outcome in outcomes if outcome.phash is None]
                     failed.extend(
-                        HashFailure(outcome.task.file_id, outcome.task.path, outcome.error or "")
+                        FileFailure(outcome.task.file_id, outcome.task.path, outcome.error or "")
                         for outcome in failures
                     )
                     hashed += len(outcomes) - len(failures)

@@ -32,9 +32,9 @@ import numpy as np
 from stash_dedupe.appdata import AppPaths
 from stash_dedupe.errors import AppError, MediaError
 from stash_dedupe.jobs import PAUSED, Job
+from stash_dedupe.media.file_results import FAILURES_SCHEMA, FileFailure, FileResultStore
 from stash_dedupe.media.similarity import detect_crop
 from stash_dedupe.models import MediaFile
-from stash_dedupe.store import SqliteStore
 
 FINGERPRINT_VERSION = 1  # bump when frames are taken or hashed differently: old rows drop
 SAMPLE_INTERVAL = 1.0  # seconds between sampled frames
@@ -74,14 +74,6 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     computed_at REAL NOT NULL,
     PRIMARY KEY (library, file_id)
 );
-CREATE TABLE IF NOT EXISTS failures (
-    library TEXT NOT NULL,
-    file_id INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    failed_at REAL NOT NULL,
-    PRIMARY KEY (library, file_id)
-);
 """
 
 
@@ -113,7 +105,7 @@ class FingerprintTask:
 @dataclass(frozen=True)
 class FingerprintReport:
     computed: int
-    failed: list[tuple[int, str, str]] = field(default_factory=list)  # file id, path, reason
+    failed: list[FileFailure] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,11 +296,10 @@ def fingerprint_one(task: FingerprintTask) -> Fingerprint:
 # The cache
 
 
-class FingerprintCache(SqliteStore):
+class FingerprintCache(FileResultStore):
     """Fingerprints by (library, file id) in an SQLite file in the app's data dir."""
 
-    SCHEMA = CACHE_SCHEMA
-    SYNCHRONOUS = "NORMAL"  # a cache: recomputed if lost
+    SCHEMA = CACHE_SCHEMA + FAILURES_SCHEMA
     NAME = "fingerprint cache"
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -350,22 +341,10 @@ class FingerprintCache(SqliteStore):
                         result.hashes.astype("<u8").tobytes(), now,
                     ),
                 )  # fmt: skip
-                connection.execute(
-                    "DELETE FROM failures WHERE library = ? AND file_id = ?",
-                    (library, task.file_id),
-                )
+                self.forget_failure(connection, library, task.file_id)
             else:
-                connection.execute(
-                    "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
-                    (library, task.file_id, task.path, result, now),
-                )
-
-    def failures(self, library: str) -> list[tuple[int, str, str]]:
-        rows = self.query(
-            "SELECT file_id, path, reason FROM failures WHERE library = ? ORDER BY file_id",
-            (library,),
-        )
-        return [tuple(row) for row in rows]
+                failure = FileFailure(task.file_id, task.path, result)
+                self.record_failure(connection, library, failure)
 
 
 def fingerprint_tasks(
@@ -441,7 +420,7 @@ def run_fingerprints(
                     result = future.result()
                     cache.store(library, task, result)
                     if isinstance(result, str):
-                        report.failed.append((task.file_id, task.path, result))
+                        report.failed.append(FileFailure(task.file_id, task.path, result))
                         job.advance(1, failed=1, message=f"failed: {task.path}")
                     else:
                         computed += 1
