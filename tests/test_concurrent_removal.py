@@ -7,6 +7,7 @@ phashes are far from every other group's, so each group is known and checked on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -97,20 +98,29 @@ def build_library(folder: Path, group_sizes: list[int], seed: int = 1) -> Librar
 # ---- crossed requests to one server -------------------------------------------------------
 
 
+@contextlib.contextmanager
+def serving(database: Path, folder: Path) -> Iterator[tuple[AppState, Client]]:
+    """The app on a real server with `database` open; its own journal and dismissals."""
+    state = AppState(
+        Settings(duration_tolerance=None),
+        Journal.open(folder / "journal.sqlite3"),
+        DismissalStore(folder / "dismissals.sqlite3"),
+        remember=False,
+    )
+    state.open_database(str(database))
+    server, _url = start(state)
+    try:
+        yield state, Client(server.server_address[1], state.token)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def served_library(tmp_path: Path) -> Iterator[tuple[Library, AppState, Client]]:
     library = build_library(tmp_path / "library", [2] * 20)
-    state = AppState(
-        Settings(duration_tolerance=None),
-        Journal.open(tmp_path / "journal.sqlite3"),
-        DismissalStore(tmp_path / "dismissals.sqlite3"),
-        remember=False,
-    )
-    state.open_database(str(library.database))
-    server, _url = start(state)
-    yield library, state, Client(server.server_address[1], state.token)
-    server.shutdown()
-    server.server_close()
+    with serving(library.database, tmp_path) as (state, client):
+        yield library, state, client
 
 
 def run_together(calls: list[Callable[[], Any]]) -> list[Any]:

@@ -331,14 +331,8 @@ def widen_crash_windows(
         patch(module, name, pausing(f"{module.__name__}.{name}", getattr(module, name)))
 
 
-def run_and_kill(work: Callable[[], object], rng: random.Random, max_delay: float | None) -> float:
-    """Run `work` in a forked child and SIGKILL it after a random delay; returns how long.
-
-    With `max_delay` None the child runs to the end, which measures how long a batch takes.
-    Fork rather than a new interpreter: the child starts in a millisecond, not 100.
-    """
-    seed = rng.random()
-    started = time.monotonic()
+def start_child(work: Callable[[], object], seed: float) -> int:
+    """Fork a child that runs `work` with widened crash windows; returns its pid."""
     pid = os.fork()
     if pid == 0:  # the child never returns into pytest
         exit_code = 1
@@ -350,6 +344,17 @@ def run_and_kill(work: Callable[[], object], rng: random.Random, max_delay: floa
             traceback.print_exc()
         finally:
             os._exit(exit_code)
+    return pid
+
+
+def run_and_kill(work: Callable[[], object], rng: random.Random, max_delay: float | None) -> float:
+    """Run `work` in a forked child and SIGKILL it after a random delay; returns how long.
+
+    With `max_delay` None the child runs to the end, which measures how long a batch takes.
+    Fork rather than a new interpreter: the child starts in a millisecond, not 100.
+    """
+    started = time.monotonic()
+    pid = start_child(work, rng.random())
     if max_delay is not None:
         time.sleep(rng.uniform(0, max_delay))
         os.kill(pid, signal.SIGKILL)
@@ -499,22 +504,6 @@ def test_an_undo_killed_at_any_moment_loses_no_file(workspace: Path, kind: str) 
                     undo_batch(journal, batch_id)  # undoing again finishes the job
                 assert not removed_file_ids(journal) & scenario.removed_ids, context
                 assert_every_file_is_whole_somewhere(journal, scenario, trash_roots, context)
-
-
-def start_child(work: Callable[[], object], seed: float) -> int:
-    """Fork a child that runs `work` with widened crash windows; returns its pid."""
-    pid = os.fork()
-    if pid == 0:  # the child never returns into pytest
-        exit_code = 1
-        try:
-            widen_crash_windows(random.Random(seed))
-            work()
-            exit_code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(exit_code)
-    return pid
 
 
 def assert_every_group_keeps_a_whole_copy(

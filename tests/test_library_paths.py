@@ -9,13 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stash_dedupe.dedupe.dismissals import DismissalStore
-from stash_dedupe.removal.journal import Journal
-from stash_dedupe.settings import Settings
-from stash_dedupe.web.server import start
-from stash_dedupe.web.state import AppState
-
-from .test_concurrent_removal import Library, build_library
+from .test_concurrent_removal import Library, build_library, serving
 from .test_server import Client
 
 SECRET = b"outside the library: never served\n" * 50
@@ -27,17 +21,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Library, Client, Path]]:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.mp4").write_bytes(SECRET)
-    state = AppState(
-        Settings(duration_tolerance=None),
-        Journal.open(tmp_path / "journal.sqlite3"),
-        DismissalStore(tmp_path / "dismissals.sqlite3"),
-        remember=False,
-    )
-    state.open_database(str(library.database))
-    server, _url = start(state)
-    yield library, Client(server.server_address[1], state.token), outside
-    server.shutdown()
-    server.server_close()
+    with serving(library.database, tmp_path) as (_state, client):
+        yield library, client, outside
 
 
 def routes_for(file_id: int, other_id: int) -> list[str]:
@@ -112,24 +97,12 @@ def test_a_folder_inside_the_library_linked_to_outside_serves_nothing(tmp_path: 
         sub_id = writer.folder(str(sub))
         writer.connection.execute("UPDATE files SET parent_folder_id = ?", (sub_id,))
         writer.connection.commit()
-    state = AppState(
-        Settings(duration_tolerance=None),
-        Journal.open(tmp_path / "journal.sqlite3"),
-        DismissalStore(tmp_path / "dismissals.sqlite3"),
-        remember=False,
-    )
-    state.open_database(str(library.database))
-    server, _url = start(state)
-    try:
-        client = Client(server.server_address[1], state.token)
+    with serving(library.database, tmp_path) as (_state, client):
         status, _, body = client.request("GET", f"/api/files/{first}/media")
         assert status == 200 and body != SECRET
         sub.rename(tmp_path / "moved sub")
         sub.symlink_to(outside, target_is_directory=True)
         assert_nothing_outside_is_served(client, first, second)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_missing_library_file_is_reported_not_served(served) -> None:
