@@ -92,7 +92,9 @@ def test_a_stash_that_starts_after_the_app_is_noticed_a_minute_later(
                 for item in file.items:
                     fake.add_scene(item.item_id)
             fake.canned_response = (502, b"Bad Gateway\n", {})  # still starting
-            open_review(page, app)
+            # The page must have had the failed check's answer before its clock moves on.
+            with page.expect_response(lambda response: "/api/stash/test" in response.url):
+                open_review(page, app)
             expect(page.locator(".card").first).to_be_visible()
             wait_until(lambda: len(fake.requests) >= 1)
             fake.canned_response = None  # Stash is up now
