@@ -124,3 +124,21 @@ def test_phash_command_prints_hash_and_path(demo_library: Path, tmp_path: Path) 
     assert result.returncode == 1
     assert result.stdout.splitlines() == [f"{image.phash}  {image.path}"]
     assert "broken file.jpg" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_groups_json_is_streamed_byte_for_byte_as_one_document() -> None:
+    """`groups --json` writes group by group; the bytes are those json.dump would write."""
+    import io
+    import json as json_module
+
+    from stash_dedupe import cli
+
+    header = {"schema_version": 75, "media": "videos", "distance": 8, "duration_diff": None}
+    groups = [{"group_id": "a1", "files": [{"path": "/m/ñ é.mp4"}]}, {"group_id": "b2"}]
+    for items in (groups, []):
+        expected = json_module.dumps({**header, "groups": items}, ensure_ascii=False) + "\n"
+        streamed = io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sys, "stdout", streamed)
+            cli._write_json_stream(header, "groups", iter(items))
+        assert streamed.getvalue() == expected

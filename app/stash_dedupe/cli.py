@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from stash_dedupe import __version__
@@ -101,25 +101,13 @@ def command_groups(args: argparse.Namespace) -> int:
         groups = session.groups(group_filter)
         schema_version = session.database.schema_version
     if args.json:
-        document = {
+        header = {
             "schema_version": schema_version,
             "media": args.media,
             "distance": args.distance,
             "duration_diff": group_filter.duration_tolerance,
-            "groups": [
-                {
-                    "group_id": group.group_id,
-                    "kind": group.kind,
-                    "max_distance": group.max_distance,
-                    "total_size": group.total_size,
-                    "reclaimable": group.reclaimable,
-                    "files": [file_as_json(file, media) for file in group.files],
-                }
-                for group in groups
-            ],
         }
-        json.dump(document, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        _write_json_stream(header, "groups", (group_as_json(group, media) for group in groups))
         return 0
     total = sum(group.reclaimable for group in groups)
     print(
@@ -137,6 +125,28 @@ def command_groups(args: argparse.Namespace) -> int:
             shown_hash = file.phash or "-" * 16
             print(f"  [{file.file_id}] {shown_hash}  {size:>9}  {resolution:>9}  {file.path}")
     return 0
+
+
+def group_as_json(group: Any, media: str) -> dict:
+    return {
+        "group_id": group.group_id,
+        "kind": group.kind,
+        "max_distance": group.max_distance,
+        "total_size": group.total_size,
+        "reclaimable": group.reclaimable,
+        "files": [file_as_json(file, media) for file in group.files],
+    }
+
+
+def _write_json_stream(header: dict, key: str, items: Iterable[dict]) -> None:
+    """Print `{**header, key: [items...]}` as `json.dump` would, one item at a time, so a
+    million groups never sit in memory as one document."""
+    write = sys.stdout.write
+    opening = json.dumps(header, ensure_ascii=False)
+    write((opening[:-1] + ", " if header else "{") + json.dumps(key) + ": [")
+    for number, item in enumerate(items):
+        write((", " if number else "") + json.dumps(item, ensure_ascii=False))
+    write("]}\n")
 
 
 def command_phash(args: argparse.Namespace) -> int:
