@@ -102,3 +102,30 @@ def test_the_page_marks_only_close_copies_remove(served, page: Page) -> None:
     page.keyboard.press("a")  # accept the suggestion again: the same marks
     expect(part).to_have_class(re.compile("card-keep"))
     expect(page.locator("#remove-marked")).to_contain_text("Remove 1")
+
+
+def test_only_the_most_recent_filters_keep_their_groups_in_memory(tmp_path: Path) -> None:
+    from unittest import mock
+
+    from stash_dedupe.dedupe import session as session_module
+    from stash_dedupe.dedupe.session import KEEP_FILTERS, GroupFilter, LibrarySession
+
+    database, _ids = chain_library(tmp_path / "library")
+    session = LibrarySession.open(
+        database,
+        Settings(duration_tolerance=None),
+        Journal.open(tmp_path / "journal.sqlite3"),
+        DismissalStore(tmp_path / "dismissals.sqlite3"),
+    )
+    filters = [GroupFilter(media="video", distance=d) for d in range(KEEP_FILTERS + 2)]
+    with mock.patch.object(
+        session_module, "find_groups", wraps=session_module.find_groups
+    ) as grouping:
+        for group_filter in filters:
+            session.groups(group_filter)
+        assert grouping.call_count == len(filters)
+        session.groups(filters[-1])  # recent: kept
+        assert grouping.call_count == len(filters)
+        session.groups(filters[0])  # viewed longest ago: forgotten, grouped again
+        assert grouping.call_count == len(filters) + 1
+    session.close()

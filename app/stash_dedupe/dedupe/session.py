@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ from stash_dedupe.removal.recovery import undo_batch
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.reader import StashDatabase, open_stash_database
 
+# How many filters (distance, duration, path, ...) keep their groups in memory at once.
+KEEP_FILTERS = 8
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for
 # groups up to this size (larger ones keep the engine's value, an upper bound).
 _RECOMPUTE_DISTANCE_UP_TO = 200
@@ -121,7 +124,8 @@ class LibrarySession:
         self._files: dict[str, list[MediaFile]] = {}
         self._by_id: dict[int, MediaFile] = {}
         self._raw_groups: dict[tuple[object, ...], list[DuplicateGroup]] = {}
-        self._filtered: dict[GroupFilter, list[DuplicateGroup]] = {}
+        # The filters viewed, least recent first: at most KEEP_FILTERS keep their groups.
+        self._filtered: OrderedDict[GroupFilter, list[DuplicateGroup]] = OrderedDict()
         self._current: dict[str, DuplicateGroup] = {}
         self._removed: set[int] = set()
         # Video file id -> (width, height) of the picture inside black bars, in Stash's units;
@@ -258,6 +262,7 @@ class LibrarySession:
         with self._groups_lock:
             cached = self._filtered.get(group_filter)
             if cached is not None:
+                self._filtered.move_to_end(group_filter)
                 return cached
             raw = self._raw(group_filter)
             needle = group_filter.path.casefold()
@@ -272,7 +277,19 @@ class LibrarySession:
             result.sort(key=lambda group: (-group.reclaimable, group.group_id))
             self._filtered[group_filter] = result
             self._current.update((group.group_id, group) for group in result)
+            if len(self._filtered) > KEEP_FILTERS:
+                self._forget_least_recent_filter()
             return result
+
+    def _forget_least_recent_filter(self) -> None:
+        """Bound memory: drop the groups of the filter viewed longest ago, and its grouping
+        when no filter kept uses it (plans for its groups are then refused: reload)."""
+        forgotten, _ = self._filtered.popitem(last=False)
+        if all(kept.grouping_key != forgotten.grouping_key for kept in self._filtered):
+            self._raw_groups.pop(forgotten.grouping_key, None)
+        self._current = {
+            group.group_id: group for groups in self._filtered.values() for group in groups
+        }
 
     def _raw(self, group_filter: GroupFilter) -> list[DuplicateGroup]:
         key = group_filter.grouping_key
