@@ -109,16 +109,7 @@ class FrameCache:
             "SELECT result FROM pair_scores WHERE keeper_path = ? AND other_path = ? AND k = ?"
             " AND version = ? AND keeper_size = ? AND keeper_mtime_ns = ? AND other_size = ?"
             " AND other_mtime_ns = ?",
-            (
-                keeper.path,
-                other.path,
-                k,
-                SAMPLING_VERSION,
-                keeper.size,
-                keeper.mtime_ns,
-                other.size,
-                other.mtime_ns,
-            ),
+            _pair_key(keeper, other, k),
         )
         if row is None:
             return None
@@ -143,17 +134,7 @@ class FrameCache:
         }
         self._store_row(
             "INSERT OR REPLACE INTO pair_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                keeper.path,
-                other.path,
-                k,
-                SAMPLING_VERSION,
-                keeper.size,
-                keeper.mtime_ns,
-                other.size,
-                other.mtime_ns,
-                json.dumps(result),
-            ),
+            (*_pair_key(keeper, other, k), json.dumps(result)),
         )
 
     def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -173,6 +154,14 @@ class FrameCache:
             self._store.write(sql, parameters)
         except AppError as error:  # a full disk must not fail the comparison itself
             log.warning("%s; the frame cache was not updated", error.message)
+
+
+def _pair_key(keeper: FileStamp, other: FileStamp, k: int) -> tuple[Any, ...]:
+    """A pair's row key, in the columns' order: both files as they were, K, the version."""
+    return (
+        keeper.path, other.path, k, SAMPLING_VERSION,
+        keeper.size, keeper.mtime_ns, other.size, other.mtime_ns,
+    )  # fmt: skip
 
 
 class _FrameStore(SqliteStore):
