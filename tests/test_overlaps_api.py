@@ -233,3 +233,25 @@ def test_an_unknown_pair_is_a_404(overlap_app) -> None:
     _, client, _, _ = overlap_app
     assert "not among" in client.get("/api/overlaps/overlap-1-2", expect=404)["error"]
     assert "not among" in client.post("/api/overlaps/overlap-1-2/frames", expect=404)["error"]
+
+
+def test_the_cli_removes_a_pair_through_the_same_checks(overlap_app, tmp_path: Path) -> None:
+    """A plan written for an overlap pair (as the page sends it) is held against the current
+    overlaps by `remove` too: the longer file only with allow_longer."""
+    _, client, database, ids = overlap_app
+    trim = pair_named(fingerprinted(client), ids, "s0_trim_start", "s0")
+    shorter, longer = trim["files"]
+    trash = tmp_path / "cli-trash"
+    trash.mkdir()
+    plan_file = tmp_path / "plan.json"
+    command = ["remove", "--db", str(database), "--plan", str(plan_file), "--mode", "move"]
+    command += ["--trash-dir", str(trash)]
+    plan_file.write_text(json.dumps(plan(trim, shorter["file_id"], longer["file_id"])))
+    refused = run_cli(*command)
+    assert refused.returncode == 2 and "allow_longer" in refused.stderr, refused.stderr
+    assert Path(longer["path"]).exists()
+    chosen = plan(trim, shorter["file_id"], longer["file_id"], allow_longer=True)
+    plan_file.write_text(json.dumps(chosen))
+    done = run_cli(*command)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert not Path(longer["path"]).exists() and Path(shorter["path"]).exists()
