@@ -480,6 +480,11 @@ CALL_EVERY_ENDPOINT = """async () => {
   await call('stashMerge', 'no-such-group', imageFiles[0].file_id);
   await call('sendPhashes');
   if (answers.sendPhashes.job) await api.cancelJob(answers.sendPhashes.job);
+  await call('overlaps', 30);
+  await call('overlap', 'overlap-1-2');
+  await call('compareOverlapFrames', 'overlap-1-2');
+  await call('computeFingerprints');
+  if (answers.computeFingerprints.job) await api.cancelJob(answers.computeFingerprints.job);
   return { names: Object.keys(api), answers };
 }"""
 

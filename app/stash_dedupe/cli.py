@@ -184,14 +184,7 @@ def command_hash(args: argparse.Namespace) -> int:
 def command_overlaps(args: argparse.Namespace) -> int:
     """Fingerprint the videos that need it (progress on stderr, cached), then print the pairs
     that share footage: trims, added intros, parts, compilations."""
-    from stash_dedupe.dedupe.overlaps import find_overlaps
     from stash_dedupe.jobs import Job
-    from stash_dedupe.media.backfill import library_key
-    from stash_dedupe.media.fingerprints import (
-        FingerprintCache,
-        fingerprint_tasks,
-        run_fingerprints,
-    )
 
     if not args.min_overlap > 0:
         raise AppError(
@@ -199,28 +192,16 @@ def command_overlaps(args: argparse.Namespace) -> int:
         )
     with _library_session(args) as session:
         files = session.files(VIDEO)
-        library = library_key(session.database.path)
-        generated, video_hash = session.thumbnails.generated, session.thumbnails.video_hash
-        cache = FingerprintCache(session.paths.fingerprint_cache)
-        try:
-            tasks = fingerprint_tasks(files, library, cache, generated, video_hash)
-            print(f"{len(files)} videos, {len(tasks)} to fingerprint", file=sys.stderr)
-            cache_path = session.paths.fingerprint_cache
-            job = Job(
-                "fingerprints",
-                lambda job: run_fingerprints(job, tasks, library, cache_path=cache_path),
-            )
-            job.total = len(tasks)
-            if not _ran_to_the_end(job):
-                return 130
-            for failure in job.result.failed:
-                print(
-                    f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr
-                )
-            fingerprints = cache.lookup(library, files)
-        finally:
-            cache.close()
-    overlaps = find_overlaps(list(fingerprints.values()), args.min_overlap)
+        tasks = session.fingerprints_to_compute()
+        print(f"{len(files)} videos, {len(tasks)} to fingerprint", file=sys.stderr)
+        job = Job("fingerprints", lambda job: session.compute_fingerprints(job, tasks))
+        job.total = len(tasks)
+        if not _ran_to_the_end(job):
+            return 130
+        for failure in job.result.failed:
+            print(f"failed [{failure.file_id}] {failure.path}: {failure.reason}", file=sys.stderr)
+        pairs = session.overlaps(args.min_overlap)
+    overlaps = [pair.overlap for pair in pairs]
     if args.json:
         json.dump({"overlaps": [overlap.as_json() for overlap in overlaps]}, sys.stdout)
         sys.stdout.write("\n")

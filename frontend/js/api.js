@@ -107,6 +107,12 @@ export const api = {
   dismissals: () => get('/api/dismissals'),
   undoDismissal: (dismissalId) => request('DELETE', path`/api/dismissals/${dismissalId}`),
 
+  // -- overlaps: videos sharing footage (a pair's removal goes through `remove`) --
+  overlaps: (minOverlap) => get('/api/overlaps', { min_overlap: minOverlap }),
+  overlap: (pairId) => get(path`/api/overlaps/${pairId}`),
+  computeFingerprints: () => post('/api/overlaps/fingerprints'),
+  compareOverlapFrames: (pairId) => post(path`/api/overlaps/${pairId}/frames`),
+
   // -- files, by Stash file id --
   thumbnailUrl: (fileId) => withToken(path`/api/files/${fileId}/thumbnail`),
   mediaUrl: (fileId) => withToken(path`/api/files/${fileId}/media`),

@@ -3,8 +3,11 @@
 import { debounce, h, mount } from './dom.js';
 import { DISTANCE_PRESETS, DURATION_PRESETS } from './state.js';
 
-/** Render the controls for `filter` into `element`; `onChange(filter)` on every change. */
-export function renderFilters(element, filter, onChange) {
+/**
+ * Render the controls for `filter` into `element`; `onChange(filter)` on every change.
+ * `onOverlaps()`, when given, adds the third list (Overlaps) to the media switch.
+ */
+export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
   const change = (patch) => {
     Object.assign(filter, patch);
     // A chosen option should not keep the keys: j/k go back to the group list.
@@ -53,20 +56,13 @@ export function renderFilters(element, filter, onChange) {
     selected: preset.value === filter.duration }, preset.label)),
   h('option', { value: 'custom', selected: !durationPreset }, 'Custom…'));
 
-  const mediaButton = (media, label) => h('button', {
-    type: 'button', id: `filter-media-${media}`,
-    class: `segment${filter.media === media ? ' active' : ''}`,
-    'aria-pressed': filter.media === media ? 'true' : 'false',
-    onClick: () => {
-      if (filter.media === media) return;
-      change({ media });
-      renderFilters(element, filter, onChange);
-    } }, label);
-
   mount(element,
     h('div', { class: 'filter-row' },
-      h('div', { class: 'segmented', role: 'group', 'aria-label': 'Media' },
-        mediaButton('video', 'Videos'), mediaButton('image', 'Images')),
+      mediaSwitch(filter.media, (media) => {
+        if (filter.media === media) return;
+        change({ media });
+        renderFilters(element, filter, onChange, { onOverlaps });
+      }, onOverlaps),
       distance, customDistance),
     h('div', { class: 'filter-row' },
       durationSelect, customDuration,
@@ -83,4 +79,22 @@ export function renderFilters(element, filter, onChange) {
         'Flat pictures (one colour) all share a phash; such groups are hidden unless checked' },
       h('input', { type: 'checkbox', id: 'filter-suspicious', checked: filter.suspicious,
         onChange: (event) => change({ suspicious: event.target.checked }) }), ' flat')));
+}
+
+/**
+ * The switch between the lists: Videos, Images and (with `onOverlaps`) Overlaps. `active` is
+ * 'video', 'image' or 'overlaps'; `onMedia(media)` picks a media's duplicate groups.
+ */
+export function mediaSwitch(active, onMedia, onOverlaps) {
+  const button = (name, label, onClick) => h('button', {
+    type: 'button', id: `filter-media-${name}`,
+    class: `segment${active === name ? ' active' : ''}`,
+    'aria-pressed': active === name ? 'true' : 'false',
+    onClick }, label);
+  return h('div', { class: 'segmented', role: 'group', 'aria-label': 'Media' },
+    button('video', 'Videos', () => onMedia('video')),
+    button('image', 'Images', () => onMedia('image')),
+    onOverlaps ? button('overlaps', 'Overlaps', () => {
+      if (active !== 'overlaps') onOverlaps();
+    }) : null);
 }

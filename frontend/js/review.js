@@ -5,11 +5,12 @@ import { api } from './api.js';
 import { autoResolve } from './autoresolve.js';
 import { h, mount } from './dom.js';
 import { bytes, count } from './format.js';
-import { renderFilters } from './filters.js';
+import { mediaSwitch, renderFilters } from './filters.js';
 import { compareFrames } from './frames.js';
 import { GroupList, PAGE_SIZE } from './grouplist.js';
 import { GroupView } from './groupview.js';
 import { compareImages } from './images.js';
+import { showOverlaps } from './overlaps.js';
 import { confirmRemoval, renderStashNote, showRemovalOutcome } from './removal.js';
 import { app, reportRendered } from './state.js';
 import { renderSummary } from './summary.js';
@@ -23,6 +24,14 @@ let stashNote = null;
 let loadRequest = 0;
 
 export async function showReview(view) {
+  if (app.reviewList === 'overlaps') {
+    await showOverlaps(view, mediaSwitch('overlaps', (media) => {
+      app.reviewList = 'groups';
+      app.filter.media = media;
+      showReview(view);
+    }, () => {}));
+    return;
+  }
   const filters = h('div', { class: 'filters', id: 'filters' });
   listHeader = h('div', { class: 'list-header', id: 'list-header' });
   const listElement = h('div', { id: 'group-list' });
@@ -44,7 +53,10 @@ export async function showReview(view) {
     onDismissFile: dismissFile,
     onCompare: compare,
   });
-  renderFilters(filters, app.filter, () => load(0));
+  renderFilters(filters, app.filter, () => load(0), { onOverlaps: () => {
+    app.reviewList = 'overlaps';
+    showReview(view);
+  } });
   setViewKeys(handleKey);
   await load(0);
 }

@@ -21,6 +21,15 @@ from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalS
 from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, suggest_keeper
+from stash_dedupe.dedupe.overlap_pairs import (
+    OVERLAP_GROUP,
+    OverlapPair,
+    check_pair_removal,
+    is_overlap_group_id,
+    overlap_group_id,
+)
+from stash_dedupe.dedupe.overlap_pairs import suggested_keeper as pair_keeper
+from stash_dedupe.dedupe.overlaps import Overlap, find_overlaps
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.jobs import Job
 from stash_dedupe.library_paths import checked_library_path, readable_library_path, real_roots
@@ -33,13 +42,22 @@ from stash_dedupe.media.backfill import (
     run_backfill,
     with_cached_phashes,
 )
+from stash_dedupe.media.fingerprints import (
+    FingerprintCache,
+    FingerprintReport,
+    FingerprintTask,
+    fingerprint_tasks,
+    run_fingerprints,
+)
 from stash_dedupe.media.frame_cache import FrameCache, app_frame_cache
 from stash_dedupe.media.frame_results import GroupComparison, SampledFrames
+from stash_dedupe.media.overlap_frames import compare_at_times, matching_times
 from stash_dedupe.media.sampling import compare_group, known_picture, sample_group
 from stash_dedupe.media.similarity import Crop, compare_images, image_difference_heatmap
 from stash_dedupe.media.thumbnails import Thumbnails
 from stash_dedupe.models import (
     DEFAULT_FRAME_COUNT,
+    DEFAULT_MIN_OVERLAP,
     IMAGE,
     MAX_DISTANCE,
     MEDIA_NAMES,
@@ -132,6 +150,10 @@ class LibrarySession:
         # learnt when frames are sampled, or read back from the frame cache (None: not known).
         self._pictures: dict[int, tuple[int, int] | None] = {}
         self._rules: DismissalRules = dismissals.rules()
+        # Overlaps found from the cached fingerprints, per minimum overlap (reset when
+        # fingerprints are computed or files reloaded); removals are applied when read.
+        self._overlaps_lock = threading.Lock()
+        self._overlaps: dict[float, list[Overlap]] = {}
         self._refresh_removed()
 
     @classmethod
@@ -411,6 +433,9 @@ class LibrarySession:
                     "removal in this window, another window or the command line), so nothing "
                     "in this plan was removed. Reload the groups and decide again."
                 )
+        if is_overlap_group_id(group.group_id):
+            check_pair_removal(self.overlap_pair(group.group_id or ""), group, label)
+            return
         members = set(group.keep) | set(group.remove)
         if self._current_group_for(group.group_id, members) is None:
             raise RefusedError(
@@ -532,7 +557,126 @@ class LibrarySession:
             self._files.clear()
             self._by_id = {}
             self._raw_groups.clear()
+        with self._overlaps_lock:
+            self._overlaps.clear()
         self._decisions_changed()
+
+    # ---- overlaps: videos sharing footage (dedupe/overlaps.py, dedupe/overlap_pairs.py) --
+
+    def fingerprints_to_compute(self) -> list[FingerprintTask]:
+        """The videos with no current frame fingerprint in the cache (Stash's scrubber
+        sprite is used for those that have one)."""
+        with FingerprintCache(self.paths.fingerprint_cache) as cache:
+            return fingerprint_tasks(
+                self.files(VIDEO),
+                library_key(self.database.path),
+                cache,
+                self.thumbnails.generated,
+                self.thumbnails.video_hash,
+            )
+
+    def fingerprint_failures(self) -> dict[int, str]:
+        """Why each video that could not be fingerprinted could not, by file id."""
+        with FingerprintCache(self.paths.fingerprint_cache) as cache:
+            failures = cache.failures(library_key(self.database.path))
+        return {failure.file_id: failure.reason for failure in failures}
+
+    def compute_fingerprints(
+        self, job: Job, tasks: Sequence[FingerprintTask], workers: int | None = None
+    ) -> FingerprintReport:
+        """Fingerprint those videos (a job: progress, pause, cancel); overlaps are found
+        again on the next look, with what was done even if cancelled."""
+        job.total = len(tasks)
+        try:
+            return run_fingerprints(
+                job,
+                tasks,
+                library_key(self.database.path),
+                workers,
+                cache_path=self.paths.fingerprint_cache,
+            )
+        finally:
+            with self._overlaps_lock:
+                self._overlaps.clear()
+
+    def overlaps(self, min_overlap: float = DEFAULT_MIN_OVERLAP) -> list[OverlapPair]:
+        """Pairs of videos sharing at least `min_overlap` seconds of footage, from the cached
+        fingerprints (none for videos not yet fingerprinted), longest overlap first; pairs
+        with a removed file are left out."""
+        if not min_overlap > 0:
+            raise AppError(
+                f"The minimum overlap must be a positive number of seconds, not {min_overlap}."
+            )
+        with self._overlaps_lock:
+            found = self._overlaps.get(min_overlap)
+            if found is None:
+                files = self.files(VIDEO)
+                with FingerprintCache(self.paths.fingerprint_cache) as cache:
+                    fingerprints = cache.lookup(library_key(self.database.path), files)
+                found = find_overlaps(list(fingerprints.values()), min_overlap)
+                if len(self._overlaps) >= KEEP_FILTERS:  # a few minimums viewed, not all
+                    self._overlaps.pop(next(iter(self._overlaps)))
+                self._overlaps[min_overlap] = found
+        library = self.library()
+        removed = self._removed
+        return [
+            self._pair(overlap, library[overlap.a.file_id], library[overlap.b.file_id])
+            for overlap in found
+            if overlap.a.file_id not in removed and overlap.b.file_id not in removed
+        ]
+
+    def overlap_pair(self, group_id: str) -> OverlapPair:
+        """A current overlap pair by its id (`overlap-<a>-<b>`), among those found so far at
+        any minimum (else at the default one)."""
+        with self._overlaps_lock:
+            known = [overlap for found in self._overlaps.values() for overlap in found]
+        if not known:
+            self.overlaps()
+            with self._overlaps_lock:
+                known = [overlap for found in self._overlaps.values() for overlap in found]
+        for overlap in known:
+            if overlap_group_id(overlap) == group_id:
+                if {overlap.a.file_id, overlap.b.file_id} & self._removed:
+                    break
+                library = self.library()
+                return self._pair(overlap, library[overlap.a.file_id], library[overlap.b.file_id])
+        raise NotFoundError(
+            f"{group_id} is not among the current overlaps (a file was removed, or the "
+            "library was reopened): reload the overlaps."
+        )
+
+    def _pair(self, overlap: Overlap, shorter: MediaFile, longer: MediaFile) -> OverlapPair:
+        keeper = pair_keeper(overlap, shorter, longer)
+        if keeper is None:  # a `same` pair: the keeper rules decide, as for any group
+            group = DuplicateGroup(
+                overlap_group_id(overlap), OVERLAP_GROUP, VIDEO, (shorter, longer), 0, False
+            )
+            keeper = self.suggested_keeper(group)
+        return OverlapPair(overlap, shorter, longer, keeper)
+
+    def overlap_frame_times(
+        self, group_id: str, samples: int = DEFAULT_FRAME_COUNT
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Matching times in both files of a pair (the shorter first): `samples` moments
+        spread over the common segment, in each file's own time."""
+        overlap = self.overlap_pair(group_id).overlap
+        return (
+            matching_times(overlap.a.start, overlap.a.end, samples),
+            matching_times(overlap.b.start, overlap.b.end, samples),
+        )
+
+    def compare_overlap_frames(
+        self, group_id: str, samples: int = DEFAULT_FRAME_COUNT
+    ) -> GroupComparison:
+        """Both files' frames at the matching times (the shorter file first), scored against
+        the suggested keeper."""
+        pair = self.overlap_pair(group_id)
+        paths = (
+            self._inside_library(pair.shorter).path,
+            self._inside_library(pair.longer).path,
+        )
+        keeper_index = 0 if pair.keeper.file_id == pair.shorter.file_id else 1
+        return compare_at_times(paths, self.overlap_frame_times(group_id, samples), keeper_index)
 
     def undo_batch(self, batch_id: int) -> UndoResult:
         with self.journal.removal_lock():

@@ -327,6 +327,22 @@ class FingerprintCache(FileResultStore):
                 )
         return found
 
+    def current_ids(self, library: str, files: Iterable[MediaFile]) -> set[int]:
+        """Ids of the files whose cached fingerprint still matches, without reading the
+        fingerprints themselves (what is missing is asked often; the frames are large)."""
+        wanted = {file.file_id: file for file in files}
+        rows = self.query(
+            "SELECT file_id, path, size, mod_time FROM fingerprints"
+            " WHERE library = ? AND version = ?",
+            (library, FINGERPRINT_VERSION),
+        )
+        return {
+            file_id
+            for file_id, path, size, mod_time in rows
+            if (file := wanted.get(file_id))
+            and (file.path, file.size, file.mod_time) == (path, size, mod_time)
+        }
+
     def store(self, library: str, task: FingerprintTask, result: Fingerprint | str) -> None:
         """Record a fingerprint, or the reason (a string) it could not be made."""
         now = time.time()
@@ -356,7 +372,7 @@ def fingerprint_tasks(
 ) -> list[FingerprintTask]:
     """The videos (zip members aside) with no current fingerprint in the cache."""
     candidates = [file for file in files if file.zip_file_id is None]
-    cached = cache.lookup(library, candidates)
+    cached = cache.current_ids(library, candidates)
     tasks = []
     for file in candidates:
         if file.file_id in cached:

@@ -274,13 +274,13 @@ def _sample_many(
             results[index] = errors[0]
             continue
         info = parts[0][0]
-        sampled = _build_sampled(stamp, info, positions, [f for part in parts for f in part[1]])
+        sampled = build_sampled(stamp, info, positions, [f for part in parts for f in part[1]])
         cache.save_frames(sampled)
         results[index] = sampled
     return [result for result in results if result is not None]
 
 
-def _build_sampled(
+def build_sampled(
     stamp: FileStamp, info: VideoInfo, positions: tuple[float, ...], frames: list[np.ndarray]
 ) -> SampledFrames:
     work_crop = detect_crop(frames)

@@ -34,12 +34,15 @@ class RemovalGroup:
     """Files of one duplicate group: `keep` stays, `remove` goes.
 
     `group_id` names the duplicate group the user reviewed (None in a hand-written plan): the
-    session holds the plan group against that group, and messages name it.
+    session holds the plan group against that group, and messages name it. `allow_longer`
+    is the user's explicit choice to remove the longer file of an overlap pair (the one with
+    footage the other lacks), which is refused otherwise.
     """
 
     keep: tuple[int, ...]
     remove: tuple[int, ...]
     group_id: str | None = None
+    allow_longer: bool = False
 
     def label(self, number: int) -> str:
         """How messages name this group: by its id, else by its place in the plan."""
@@ -67,11 +70,17 @@ class RemovalPlan:
             group_id = group.get("group_id")
             if group_id is not None and (not isinstance(group_id, str) or len(group_id) > 64):
                 raise RefusedError(f'The plan\'s group {number} "group_id" must be a group id.')
+            allow_longer = group.get("allow_longer", False)
+            if not isinstance(allow_longer, bool):
+                raise RefusedError(
+                    f'The plan\'s group {number} "allow_longer" must be true or false.'
+                )
             parsed.append(
                 RemovalGroup(
                     keep=_file_ids(group.get("keep"), f'group {number} "keep"'),
                     remove=_file_ids(group.get("remove"), f'group {number} "remove"'),
                     group_id=group_id or None,
+                    allow_longer=allow_longer,
                 )
             )
         return cls(tuple(parsed))
@@ -84,6 +93,7 @@ class RemovalPlan:
                     **({"group_id": group.group_id} if group.group_id else {}),
                     "keep": list(group.keep),
                     "remove": list(group.remove),
+                    **({"allow_longer": True} if group.allow_longer else {}),
                 }
                 for group in self.groups
             ]

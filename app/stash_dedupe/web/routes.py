@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import io
 import json
+import math
 import mimetypes
 import os
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.frame_results import GroupComparison
 from stash_dedupe.media.similarity import decode_jpeg, difference_heatmap
-from stash_dedupe.models import DEFAULT_MATCH_THRESHOLD, MEDIA_NAMES, VIDEO
+from stash_dedupe.models import DEFAULT_MATCH_THRESHOLD, DEFAULT_MIN_OVERLAP, MEDIA_NAMES, VIDEO
 from stash_dedupe.removal.journal import batch_actions, export_history_csv, list_batches
 from stash_dedupe.removal.recovery import undo_batch
 from stash_dedupe.settings import changes_from_page, checked_text, settings_for_page
@@ -58,6 +59,7 @@ from stash_dedupe.web.shapes import (
     group_detail_json,
     group_summary_json,
     job_json,
+    overlap_json,
 )
 from stash_dedupe.web.state import AppState
 
@@ -85,6 +87,7 @@ def create_app(state: AppState) -> bottle.Bottle:
     _removal_routes(app, state)
     _frame_routes(app, state)
     _job_routes(app, state)
+    _overlap_routes(app, state)
     _stash_routes(app, state)
 
     @app.route("/api/<anything:path>", method=["GET", "POST", "PUT", "DELETE"])
@@ -393,6 +396,77 @@ def _job_routes(app: bottle.Bottle, state: AppState) -> None:
         job = state.jobs.get(job_id)
         getattr(job, action)()
         return job_json(job)
+
+
+# ---- overlaps: videos sharing footage, their fingerprints and frames --------------------------
+
+
+def _overlap_routes(app: bottle.Bottle, state: AppState) -> None:
+    request = bottle.request
+
+    @app.get("/api/overlaps")
+    def overlaps() -> dict[str, Any]:
+        session = state.require_session()
+        min_overlap = _min_overlap(request.query.get("min_overlap"))
+        pairs = session.overlaps(min_overlap)
+        offset = max(0, query_int(request.query.get("offset"), "offset", 0))
+        limit = min(MAX_PAGE, max(1, query_int(request.query.get("limit"), "limit", 200)))
+        missing = session.fingerprints_to_compute()
+        failures = session.fingerprint_failures()
+        running = state.jobs.running("fingerprints")
+        return {
+            "total": len(pairs),
+            "offset": offset,
+            "min_overlap": min_overlap,
+            "fingerprints": {
+                "videos": len(session.files(VIDEO)),
+                "missing": sum(1 for task in missing if task.file_id not in failures),
+                "failed": sum(1 for task in missing if task.file_id in failures),
+                "job": job_json(running) if running else None,
+            },
+            "items": [overlap_json(pair) for pair in pairs[offset : offset + limit]],
+        }
+
+    @app.get("/api/overlaps/<group_id>")
+    def overlap(group_id: str) -> dict[str, Any]:
+        return overlap_json(state.require_session().overlap_pair(group_id), detail=True)
+
+    @app.post("/api/overlaps/fingerprints")
+    def fingerprints() -> dict[str, Any]:
+        """Fingerprint the videos that have none yet (a job), or follow the one running."""
+        session = state.require_session()
+
+        def work(job: Job) -> dict[str, int]:
+            report = session.compute_fingerprints(job, session.fingerprints_to_compute())
+            return {"computed": report.computed, "failed": len(report.failed)}
+
+        job = state.jobs.running("fingerprints") or state.jobs.start(Job("fingerprints", work))
+        return job_json(job)
+
+    @app.post("/api/overlaps/<group_id>/frames")
+    def overlap_frames(group_id: str) -> dict[str, Any]:
+        """Frames of both files at matching times of the common segment (a job); the frames
+        are then served by the frame routes, like a group's."""
+        session = state.require_session()
+        samples = state.settings.frame_samples
+        times = session.overlap_frame_times(group_id, samples)
+        job = state.jobs.start(
+            Job("frames", lambda job: session.compare_overlap_frames(group_id, samples), total=1)
+        )
+        return {"job_id": job.job_id, "times": [list(own) for own in times]}
+
+
+def _min_overlap(value: str | None) -> float:
+    """The shortest common segment to list, in seconds (a positive number)."""
+    if value is None or value == "":
+        return DEFAULT_MIN_OVERLAP
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise AppError(f"min_overlap must be a positive number of seconds, not {value!r}.")
+    return seconds
 
 
 # ---- Stash, over its GraphQL API (optional: nothing else needs it) ---------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from stash_dedupe.dedupe.autoresolve import AutoPreview
 from stash_dedupe.dedupe.dismissals import Dismissal
 from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.overlap_pairs import OverlapPair
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.backfill import BackfillReport
@@ -54,6 +55,33 @@ def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[st
         "distance_limit": group.distance_limit,
         "duration_tolerance": group.duration_tolerance,
         "files": files,
+    }
+
+
+def overlap_json(pair: OverlapPair, detail: bool = False) -> dict[str, Any]:
+    """An overlap pair: its segments (`a` the shorter file), the keeper suggested, and both
+    files (briefly in the list; as cards when `detail`)."""
+
+    def side(file: MediaFile) -> dict[str, Any]:
+        if detail:
+            return file_json(file)
+        return {
+            "file_id": file.file_id,
+            "path": file.path,
+            "name": os.path.basename(file.path),
+            "size": file.size,
+            "duration": file.duration,
+            "width": file.width,
+            "height": file.height,
+        }
+
+    return {
+        "id": pair.group_id,
+        **pair.overlap.as_json(),
+        "offset": round(pair.overlap.offset, 3),
+        "keeper_id": pair.keeper.file_id,
+        "longer_has_more": pair.longer_has_more,
+        "files": [side(pair.shorter), side(pair.longer)],
     }
 
 
