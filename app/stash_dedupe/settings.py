@@ -25,13 +25,17 @@ MAX_TEXT_LENGTH = 4096  # the longest path (Linux's PATH_MAX) or other text a se
 MAX_LIST_LENGTH = 200  # path mappings, preferred folders, keeper rules
 MAPPING_KEYS = ("stash_prefix", "local_prefix")
 MAX_DURATION_TOLERANCE = 86400  # seconds; beyond a day, "any" says it better
+# A fresh start opens at Medium (8): re-encodes, trims and letterboxed copies show, not only
+# byte-exact phash twins (Exact 0 hides most of what a user comes for; High 4 misses a
+# letterboxed copy of the demo). The page remembers the distance the user picks after that.
+DEFAULT_DISTANCE = 8
 
 
 @dataclass
 class Settings:
     database: str | None = None
     path_mappings: list[PathMapping] = field(default_factory=list)
-    default_distance: int = 0
+    default_distance: int = DEFAULT_DISTANCE
     duration_tolerance: float | None = 1.0
     removal_mode: str = "trash"
     trash_dir: str | None = None

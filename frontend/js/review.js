@@ -11,7 +11,7 @@ import { GroupList, PAGE_SIZE } from './grouplist.js';
 import { GroupView } from './groupview.js';
 import { compareImages } from './images.js';
 import { confirmRemoval, renderStashNote, showRemovalOutcome } from './removal.js';
-import { app, reportRendered } from './state.js';
+import { app, rememberFilter, reportRendered } from './state.js';
 import { renderSummary } from './summary.js';
 import { startBackfill } from './backfill.js';
 import { confirmDialog, setViewKeys, toast } from './ui.js';
@@ -44,7 +44,10 @@ export async function showReview(view) {
     onDismissFile: dismissFile,
     onCompare: compare,
   });
-  renderFilters(filters, app.filter, () => load(0));
+  renderFilters(filters, app.filter, () => {
+    rememberFilter(app.filter);
+    load(0);
+  });
   setViewKeys(handleKey);
   await load(0);
 }

@@ -2,7 +2,7 @@
 
 import { api, whenWindowApi } from './api.js';
 import { h, mount } from './dom.js';
-import { app, applyTheme, defaultFilter } from './state.js';
+import { app, applyTheme, defaultFilter, rememberFilter } from './state.js';
 import { forgetStashConnection, stashSettingsPanel } from './stash.js';
 import { toast } from './ui.js';
 
@@ -157,6 +157,7 @@ export async function showSettings(view) {
       forgetStashConnection();
       applyTheme(app.settings.theme);
       app.filter = { ...defaultFilter(app.settings), media: app.filter.media };
+      rememberFilter(app.filter);
       await app.refreshStatus();
       toast('Settings saved.', 'good');
       if (databaseChanged) app.navigate('review');

@@ -1,0 +1,81 @@
+"""The small things a new user trips over, in the real page: defaults, labels, prompts, marks.
+
+Each app runs on a private copy of the demo library (see tests/test_browser.py), here with the
+review settings of a fresh start unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from stash_dedupe.settings import Settings
+from tests.test_browser import App, list_count, open_review, run_app, settled
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def fresh_app(demo_library: Path, tmp_path: Path) -> Iterator[App]:
+    """An app on the demo library whose review settings are those of a fresh start."""
+    app, server = run_app(tmp_path, demo_library)
+    fresh = Settings()
+    app.state.settings = dataclasses.replace(
+        app.state.settings,
+        default_distance=fresh.default_distance,
+        duration_tolerance=fresh.duration_tolerance,
+        stash_url=fresh.stash_url,
+    )
+    yield app
+    server.shutdown()
+
+
+# ---- the review's filter: a useful default, remembered -------------------------------------
+
+
+def test_a_fresh_start_shows_near_duplicates_at_medium_distance(page: Page, fresh_app: App) -> None:
+    open_review(page, fresh_app)
+    expect(page.locator("#filter-distance")).to_have_value("8")
+    assert list_count(page) == 2  # the exact copies and the re-encoded, letterboxed city
+    expect(page.locator(".group-row", has_text="City lights")).to_have_count(1)
+
+
+def test_the_distance_and_filters_are_remembered_across_reloads(page: Page, fresh_app: App) -> None:
+    open_review(page, fresh_app)
+    page.select_option("#filter-distance", "4")
+    page.click("#filter-media-image")
+    page.fill("#filter-min-size", "3")
+    page.press("#filter-min-size", "Tab")
+    settled(page)
+    page.reload()
+    expect(page.locator("body[data-rendered=review]")).to_have_count(1)
+    expect(page.locator("#filter-distance")).to_have_value("4")
+    expect(page.locator("#filter-media-image")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#filter-min-size")).to_have_value("3")
+    expect(page.locator(".group-row").first).to_contain_text(re.compile(r"\.(jpg|png)"))
+    assert list_count(page) == 1  # at least 3 files: the four copies of the mountain
+
+
+def test_a_remembered_filter_that_is_not_valid_falls_back_to_the_defaults(
+    page: Page, fresh_app: App
+) -> None:
+    open_review(page, fresh_app)
+    page.evaluate(
+        """() => localStorage.setItem('stash-dedupe-filter', JSON.stringify(
+            { distance: 'near', media: 'audio', min_size: 1, path: 7, duration: '-3',
+              suspicious: 'yes', min_size_typo: 4 }))"""
+    )
+    page.reload()
+    expect(page.locator("body[data-rendered=review]")).to_have_count(1)
+    expect(page.locator("#filter-distance")).to_have_value("8")
+    expect(page.locator("#filter-media-video")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#filter-min-size")).to_have_value("2")
+    assert list_count(page) == 2
+    page.evaluate("() => localStorage.setItem('stash-dedupe-filter', '{not json')")
+    page.reload()
+    expect(page.locator("#filter-distance")).to_have_value("8")
