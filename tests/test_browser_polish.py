@@ -79,3 +79,31 @@ def test_a_remembered_filter_that_is_not_valid_falls_back_to_the_defaults(
     page.evaluate("() => localStorage.setItem('stash-dedupe-filter', '{not json')")
     page.reload()
     expect(page.locator("#filter-distance")).to_have_value("8")
+
+
+# ---- Stash: asked only when configured, or when the user asks ------------------------------
+
+
+def test_with_no_stash_url_the_page_never_asks_stash_until_the_user_tests_it(
+    page: Page, fresh_app: App
+) -> None:
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: asked.append(request.url) if "/api/stash/" in request.url else None,
+    )
+    open_review(page, fresh_app)
+    page.keyboard.press("j")
+    expect(page.locator(".group-header h2")).to_contain_text("Group 2 of")
+    page.click("#tabs [data-view=history]")
+    page.click("#tabs [data-view=settings]")
+    expect(page.locator("#setting-stash_url")).to_have_value("")
+    expect(page.locator("#send-phashes")).to_be_hidden()
+    assert asked == []
+    page.click("#test-stash")
+    expect(page.locator("#stash-test-result")).to_contain_text("Type Stash's URL first")
+    assert asked == []
+    page.fill("#setting-stash_url", "http://127.0.0.1:9")
+    with page.expect_response(lambda response: "/api/stash/test" in response.url):
+        page.click("#test-stash")
+    expect(page.locator("#stash-test-result")).to_contain_text("Cannot reach Stash")

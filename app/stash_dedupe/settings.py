@@ -43,7 +43,7 @@ class Settings:
     preferred_folders: list[str] = field(default_factory=list)
     theme: str = "dark"
     frame_samples: int = DEFAULT_FRAME_COUNT
-    stash_url: str = "http://localhost:9999"
+    stash_url: str = ""  # empty: no Stash to reach (the page never asks one unprompted)
     stash_api_key: str = ""
 
     def __post_init__(self) -> None:
