@@ -107,3 +107,29 @@ def test_with_no_stash_url_the_page_never_asks_stash_until_the_user_tests_it(
     with page.expect_response(lambda response: "/api/stash/test" in response.url):
         page.click("#test-stash")
     expect(page.locator("#stash-test-result")).to_contain_text("Cannot reach Stash")
+
+
+# ---- History: an undone batch says so --------------------------------------------------------
+
+
+def test_an_undone_batch_is_marked_undone_and_cannot_be_undone_again(
+    page: Page, fresh_app: App, tmp_path: Path
+) -> None:
+    trash = tmp_path / "trash"
+    trash.mkdir()
+    open_review(page, fresh_app)
+    page.click("#remove-marked")
+    page.locator(".dialog.remove input[value=move]").check()
+    page.fill("#remove-trash-dir", str(trash))
+    page.click("#confirm-remove")
+    expect(page.locator(".toast-good")).to_contain_text("Removed")
+    page.click("#tabs [data-view=history]")
+    row = page.locator("#history-table tbody tr[data-batch='1']")
+    expect(row.locator(".undo-batch")).to_be_enabled()
+    row.locator(".undo-batch").click()
+    page.locator(".dialog").get_by_role("button", name="Undo").click()
+    expect(page.locator(".toast-good").last).to_contain_text("Restored")
+    row = page.locator("#history-table tbody tr[data-batch='1']")
+    expect(row.locator(".batch-status")).to_have_text("undone")
+    expect(row.locator(".undo-batch")).to_be_disabled()
+    expect(page.locator("#history-table tbody tr[data-batch='2']")).to_contain_text("Undo")

@@ -165,7 +165,7 @@ async function undoLast() {
   if (!batchId) {
     const { batches } = await api.history();
     batchId = batches.find((b) => b.mode !== 'undo' && b.mode !== 'delete'
-      && b.done_count > 0)?.id;
+      && b.done_count > (b.undone_count || 0))?.id;
   }
   if (!batchId) {
     toast('Nothing to undo.', 'info');
