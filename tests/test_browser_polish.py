@@ -133,3 +133,23 @@ def test_an_undone_batch_is_marked_undone_and_cannot_be_undone_again(
     expect(row.locator(".batch-status")).to_have_text("undone")
     expect(row.locator(".undo-batch")).to_be_disabled()
     expect(page.locator("#history-table tbody tr[data-batch='2']")).to_contain_text("Undo")
+
+
+# ---- the filter bar: every control says what it is --------------------------------------------
+
+
+def test_every_filter_control_has_a_visible_label_tied_to_it(page: Page, fresh_app: App) -> None:
+    open_review(page, fresh_app)
+    for text, control in (
+        ("Distance", "#filter-distance"),
+        ("Duration", "#filter-duration"),
+        ("Min. files per group", "#filter-min-size"),
+        ("Include blank/flat pictures", "#filter-suspicious"),
+    ):
+        label = page.locator(f"label[for='{control[1:]}']")
+        expect(label).to_be_visible()
+        expect(label).to_have_text(text)
+        expect(page.get_by_label(text, exact=True)).to_have_attribute("id", control[1:])
+    assert "flat" not in page.locator("#filters").inner_text().split()
+    page.get_by_text("Include blank/flat pictures").click()  # the label toggles its box
+    expect(page.locator("#filter-suspicious")).to_be_checked()
