@@ -153,3 +153,23 @@ def test_every_filter_control_has_a_visible_label_tied_to_it(page: Page, fresh_a
     assert "flat" not in page.locator("#filters").inner_text().split()
     page.get_by_text("Include blank/flat pictures").click()  # the label toggles its box
     expect(page.locator("#filter-suspicious")).to_be_checked()
+
+
+# ---- auto-resolve: the threshold in percent, like the scores ----------------------------------
+
+
+def test_the_auto_resolve_threshold_is_asked_in_percent_like_the_scores(
+    page: Page, fresh_app: App
+) -> None:
+    open_review(page, fresh_app)
+    page.click("#auto-resolve")
+    expect(page.get_by_label("Threshold (similarity)")).to_have_value("80")
+    expect(page.locator(".auto-dialog")).to_contain_text("%")
+    page.fill("#auto-threshold", "0")
+    page.click("#auto-preview")
+    expect(page.locator("#auto-results")).to_contain_text("in percent")
+    page.fill("#auto-threshold", "97")
+    with page.expect_request(lambda request: "/api/autoresolve" in request.url) as sent:
+        page.click("#auto-preview")
+    assert sent.value.post_data_json == {"threshold": 0.97}
+    page.keyboard.press("Escape")  # closing the dialog cancels the preview's job
