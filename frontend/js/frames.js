@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { h, mount } from './dom.js';
 import { basename } from './format.js';
+import { differenceLegend } from './images.js';
 import { followJob } from './jobs.js';
 import { dialog } from './ui.js';
 
@@ -88,7 +89,7 @@ function render(body, group, jobId, result, close) {
   const heat = h('div', { class: 'heat-row' });
   const showHeat = () => mount(heat, result.positions.map((_, column) => h('img', {
     src: api.frameDifferenceUrl(jobId, first.value, second.value, column),
-    alt: '', title: 'Dark: the same; bright: different' })));
+    alt: '', title: 'Black: the same; purple to yellow: more and more different' })));
   first.addEventListener('change', showHeat);
   second.addEventListener('change', showHeat);
 
@@ -104,7 +105,7 @@ function render(body, group, jobId, result, close) {
     h('div', { class: 'strip-scroll' }, grid),
     usable.length >= 2 ? h('div', { class: 'heat' },
       h('div', { class: 'heat-controls' }, 'Difference of ', first, ' and ', second),
-      heat) : null);
+      heat, differenceLegend()) : null);
   if (usable.length >= 2) showHeat();
 
   function zoom(column) {
