@@ -7,15 +7,24 @@ review settings of a fresh start unless a test says otherwise.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import pytest
 from playwright.sync_api import Page, expect
 
 from stash_dedupe.settings import Settings
-from tests.test_browser import App, list_count, open_review, run_app, settled
+from tests.test_browser import (
+    SCREENSHOT_DIR_VARIABLE,
+    App,
+    list_count,
+    open_review,
+    run_app,
+    settled,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -173,3 +182,71 @@ def test_the_auto_resolve_threshold_is_asked_in_percent_like_the_scores(
         page.click("#auto-preview")
     assert sent.value.post_data_json == {"threshold": 0.97}
     page.keyboard.press("Escape")  # closing the dialog cancels the preview's job
+
+
+# ---- a wide group: the keeper stays in view ---------------------------------------------------
+
+
+@pytest.fixture
+def wide_group_app(stash_database, tmp_path: Path) -> Iterator[App]:
+    """A library whose one group has nine copies of a picture; the best (the suggested keeper)
+    sorts last by path, so without pinning it is the card furthest to the right."""
+    from PIL import Image
+
+    from stash_dedupe.demo import picture
+    from stash_dedupe.media.phash import image_phash
+
+    database, writer = stash_database()
+    media = tmp_path / "media"
+    base = picture(101, (1600, 1067))
+    with writer:
+        writer.library_root(str(media))
+        for number in range(9):
+            width = 1600 if number == 8 else 560 + 60 * number
+            path = media / f"copy {number + 1}" / f"mountain {width}.jpg"
+            path.parent.mkdir(parents=True)
+            resized = cv2.resize(base, (width, width * 1067 // 1600), interpolation=cv2.INTER_AREA)
+            Image.fromarray(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)).save(path, quality=85)
+            writer.add_image_file(
+                str(path),
+                image_id=writer.add_image(f"mountain {number + 1}"),
+                phash=image_phash(str(path)),
+                width=width,
+                height=width * 1067 // 1600,
+            )
+    app, server = run_app(tmp_path / "app", None)
+    app.state.open_database(str(database))
+    yield app
+    server.shutdown()
+
+
+def test_in_a_nine_file_group_the_keeper_stays_in_view_while_the_cards_scroll(
+    page: Page, wide_group_app: App, tmp_path: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(wide_group_app.url)
+    page.click("#filter-media-image")
+    expect(page.locator(".card")).to_have_count(9)
+    keeper = page.locator(".card:has(.thumb-suggested)")
+    expect(keeper).to_contain_text("mountain 1600.jpg")
+    expect(keeper.locator(".card-number")).to_have_text("1")
+    scroller = page.locator(".cards-scroll")
+    widest = scroller.evaluate("element => element.scrollWidth - element.clientWidth")
+    assert widest > 500, "the nine cards must not fit: the test would prove nothing"
+    for scroll_left in (0, widest // 2, widest):
+        scroller.evaluate(f"element => {{ element.scrollLeft = {scroll_left}; }}")
+        page.wait_for_function(
+            f"document.querySelector('.cards-scroll').scrollLeft >= {scroll_left} - 1"
+        )
+        box, view = keeper.bounding_box(), scroller.bounding_box()
+        assert box and view
+        assert view["x"] <= box["x"] and box["x"] + box["width"] <= view["x"] + view["width"]
+        on_top = page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).closest('.card')?.dataset.fileId",
+            [box["x"] + box["width"] / 2, box["y"] + 200],
+        )
+        assert on_top == keeper.get_attribute("data-file-id"), scroll_left
+    expect(page.locator(".card-labels")).to_be_in_viewport()
+    shots = Path(os.environ.get(SCREENSHOT_DIR_VARIABLE) or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "wide-group-scrolled-1280x800.png"))

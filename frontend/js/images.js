@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { h, mount } from './dom.js';
 import { basename, resolution } from './format.js';
+import { keeperFirst } from './groupview.js';
 import { dialog } from './ui.js';
 
 const ZOOMS = [1, 2, 4];
@@ -19,9 +20,8 @@ export function differenceLegend() {
 }
 
 export function compareImages(group) {
-  const files = group.files;
-  const keeperIndex = Math.max(0, files.findIndex((f) => f.file_id === group.keeper_id));
-  const state = { a: keeperIndex, b: keeperIndex === 0 ? 1 : 0, mode: 'side', zoom: 1 };
+  const files = keeperFirst(group.files, group.keeper_id); // numbered as the cards are
+  const state = { a: 0, b: 1, mode: 'side', zoom: 1 };
   const stage = h('div', { class: 'image-stage' });
   const score = h('span', { class: 'score', id: 'image-score' }, '…');
   let flicker = 0;
