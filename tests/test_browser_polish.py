@@ -250,3 +250,83 @@ def test_in_a_nine_file_group_the_keeper_stays_in_view_while_the_cards_scroll(
     shots = Path(os.environ.get(SCREENSHOT_DIR_VARIABLE) or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "wide-group-scrolled-1280x800.png"))
+
+
+# ---- Settings: unsaved edits, errors where they belong, labelled inputs --------------------------
+
+
+def test_leaving_settings_with_unsaved_edits_asks_first(page: Page, fresh_app: App) -> None:
+    open_review(page, fresh_app)
+    page.click("#tabs [data-view=settings]")
+    page.click("#tabs [data-view=history]")  # nothing edited: no question
+    expect(page.locator("#history-table, .page p.muted").first).to_be_visible()
+    page.click("#tabs [data-view=settings]")
+    page.fill("#setting-default_distance", "4")
+    page.click("#tabs [data-view=review]")
+    question = page.locator(".dialog", has_text="You have unsaved changes: discard them?")
+    expect(question).to_be_visible()
+    question.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#setting-default_distance")).to_have_value("4")  # still there
+    page.click("#tabs [data-view=review]")
+    question.get_by_role("button", name="Discard changes").click()
+    expect(page.locator("body[data-rendered=review]")).to_have_count(1)
+    expect(page.locator("#group-view")).to_be_visible()
+    assert fresh_app.state.settings.default_distance == 8
+    page.click("#tabs [data-view=settings]")
+    expect(page.locator("#setting-default_distance")).to_have_value("8")
+    page.fill("#setting-default_distance", "4")
+    page.click("#save-settings")
+    expect(page.locator(".toast-good")).to_contain_text("Settings saved")
+    page.click("#tabs [data-view=review]")  # saved: nothing to ask
+    expect(page.locator("#group-view")).to_be_visible()
+    expect(question).to_have_count(0)
+
+
+def test_a_wrong_path_mapping_is_marked_on_its_row_with_the_reason_below_it(
+    page: Page, fresh_app: App, tmp_path: Path
+) -> None:
+    open_review(page, fresh_app)
+    page.click("#tabs [data-view=settings]")
+    page.click("#add-mapping")
+    rows = page.locator("#path-mappings .field-row")
+    expect(rows).to_have_count(2)
+    new_row = rows.nth(1)
+    new_row.get_by_label("Mapping 2: the folder as Stash sees it").fill("/data")
+    new_row.get_by_label("Mapping 2: the same folder on this computer").fill(
+        str(tmp_path / "not here")
+    )
+    page.click("#save-settings")
+    expect(new_row).to_have_class(re.compile("invalid"))
+    local = new_row.get_by_label("Mapping 2: the same folder on this computer")
+    expect(local).to_have_attribute("aria-invalid", "true")
+    expect(local).to_be_focused()
+    reason = page.locator("#path-mappings + .field-error, #path-mappings .field-error")
+    expect(reason).to_contain_text("does not exist here")
+    expect(local).to_have_attribute("aria-describedby", reason.get_attribute("id") or "")
+    first = rows.nth(0)
+    expect(first).not_to_have_class(re.compile("invalid"))
+    expect(first.locator("[aria-invalid]")).to_have_count(0)
+    new_row.get_by_label("Mapping 2: the same folder on this computer").fill(str(tmp_path))
+    page.click("#save-settings")
+    expect(page.locator(".toast-good")).to_contain_text("Settings saved")
+    expect(page.locator(".field-error")).to_have_count(0)
+    expect(page.locator("[aria-invalid]")).to_have_count(0)
+
+
+def test_every_settings_label_names_its_input(page: Page, fresh_app: App) -> None:
+    open_review(page, fresh_app)
+    page.click("#tabs [data-view=settings]")
+    for label, control in (
+        ("Stash database", "#setting-database"),
+        ("Default distance", "#setting-default_distance"),
+        ("Duration tolerance", "#setting-duration_tolerance"),
+        ("Frames to compare", "#setting-frame_samples"),
+        ("Default mode", "#setting-removal_mode"),
+        ("Trash folder", "#setting-trash_dir"),
+        ("Stash URL", "#setting-stash_url"),
+        ("API key", "#setting-stash_api_key"),
+        ("Theme", "#setting-theme"),
+    ):
+        expect(page.get_by_label(label, exact=True)).to_have_attribute("id", control[1:])
+    expect(page.get_by_role("group", name="Path mappings")).to_have_attribute("id", "path-mappings")
+    expect(page.get_by_role("group", name="Keeper rules")).to_have_attribute("id", "keeper-rules")

@@ -20,6 +20,9 @@ const views = {
 };
 
 async function navigate(name) {
+  // The view being left may hold unsaved edits (Settings): it may ask to stay.
+  if (app.beforeLeave && !(await app.beforeLeave())) return;
+  app.beforeLeave = null;
   const view = document.getElementById('view');
   const needsDatabase = name === 'review';
   if (needsDatabase && !app.status?.database) name = 'welcome';

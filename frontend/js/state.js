@@ -10,6 +10,8 @@ export const app = {
   filter: null,
   lastBatchId: null,
   removedPaths: [],
+  // Set by a view with unsaved edits: resolves true when it may be left.
+  beforeLeave: null,
   // Filled in by main.js:
   navigate: async () => {},
   refreshStatus: async () => {},
