@@ -192,6 +192,17 @@ def test_a_setting_of_the_wrong_type_is_refused_naming_it_and_not_saved(
     assert client.get("/api/settings") == before
 
 
+def test_a_refused_setting_names_the_field_for_the_page_to_mark(
+    app: tuple[AppState, Client, Library],
+) -> None:
+    _, client, _ = app
+    changes = {"path_mappings": [{"stash_prefix": "/data", "local_prefix": "/no/such/folder"}]}
+    refused = client.json("PUT", "/api/settings", changes, expect=400)
+    assert refused["field"] == "path_mappings.0.local_prefix"
+    assert "does not exist here" in refused["error"]
+    assert "field" not in client.json("GET", "/api/groups/nope", expect=404)
+
+
 def test_a_path_mapping_onto_a_file_is_refused(app: tuple[AppState, Client, Library]) -> None:
     _, client, library = app
     a_file = str(library.media / "keep me.mp4")

@@ -408,6 +408,27 @@ def test_difference_heatmap_is_a_colour_jpeg_the_size_of_the_first_frame(media) 
     assert same.mean() < heatmap.mean()
 
 
+def test_a_five_percent_brightness_change_shows_clearly_in_the_difference_map() -> None:
+    picture = decoding.load_image(str(VECTORS / "p01_mountain.jpg"), 320)
+    brighter = np.clip(picture.astype(np.float32) * 1.05, 0, 255).astype(np.uint8)
+    changed = decode_jpeg(difference_heatmap(picture, brighter))
+    same = decode_jpeg(difference_heatmap(picture, picture.copy()))
+    zero_colour = cv2.applyColorMap(np.zeros((1, 1), np.uint8), cv2.COLORMAP_INFERNO)[0, 0]
+    assert np.abs(same.astype(int) - zero_colour.astype(int)).max() <= 3  # JPEG rounding only
+    assert changed.mean() > 60, changed.mean()  # far from near-black: the map's purple-red
+    assert changed.mean() > 20 * max(1.0, same.mean())
+
+
+def test_re_encoding_noise_stays_darker_than_a_small_real_change() -> None:
+    picture = decoding.load_image(str(VECTORS / "p01_mountain.jpg"), 320)
+    _, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 35])
+    re_encoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    brighter = np.clip(picture.astype(np.float32) * 1.05, 0, 255).astype(np.uint8)
+    noise = decode_jpeg(difference_heatmap(picture, re_encoded))
+    changed = decode_jpeg(difference_heatmap(picture, brighter))
+    assert noise.mean() < changed.mean() / 2, (noise.mean(), changed.mean())
+
+
 def test_video_thumbnail_is_not_the_black_first_frame(media) -> None:
     capture = cv2.VideoCapture(str(media["source"]))
     _, first = capture.read()

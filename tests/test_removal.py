@@ -679,6 +679,23 @@ def test_undo_batch_restores_byte_identical_files(
         assert list((home_trash() / "files").iterdir()) == []
 
 
+def test_history_counts_the_files_undo_put_back_until_none_is_left(
+    library: Library, journal: Journal, trash_folder: Path
+) -> None:
+    pairs = [library.duplicates(f"{name}.mp4") for name in ("a", "b")]
+    groups = [group for keeper, copy in pairs for group in pair(keeper, copy)]
+    result = remove(library, journal, groups, mode="move", trash_dir=str(trash_folder))
+    batch_id = result.batch_id or 0
+    assert (journal.batch(batch_id).done_count, journal.batch(batch_id).undone_count) == (2, 0)
+
+    undo_action(journal, batch_actions(journal, batch_id)[0].id)
+    assert (journal.batch(batch_id).done_count, journal.batch(batch_id).undone_count) == (2, 1)
+    undo_batch(journal, batch_id)
+    assert (journal.batch(batch_id).done_count, journal.batch(batch_id).undone_count) == (2, 2)
+    with pytest.raises(RefusedError, match="no removed files left"):
+        undo_batch(journal, batch_id)
+
+
 def test_undo_refuses_to_overwrite_a_file_now_at_the_original_path(
     library: Library, journal: Journal
 ) -> None:

@@ -88,6 +88,40 @@ def test_wrong_types_and_values_are_refused_naming_the_setting(changes: dict, fi
         Settings().updated(changes)
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"default_distance": 40}, "default_distance"),
+        ({"removal_mode": "move", "trash_dir": None}, "trash_dir"),
+        ({"keeper_rules": ["nope"]}, "keeper_rules"),
+        ({"stash_url": "ftp://nas"}, "stash_url"),
+        ({"preferred_folders": ["/media/best", "relative"]}, "preferred_folders.1"),
+        (
+            {
+                "path_mappings": [
+                    {"stash_prefix": "/data", "local_prefix": "/tmp"},
+                    {"stash_prefix": "/nas", "local_prefix": "mnt"},
+                ]
+            },
+            "path_mappings.1.local_prefix",
+        ),
+        (
+            {"path_mappings": [{"stash_prefix": "", "local_prefix": "/tmp"}]},
+            "path_mappings.0.stash_prefix",
+        ),
+        (
+            {"path_mappings": [{"stash_prefix": "/data", "local_prefix": "/no/such/folder"}]},
+            "path_mappings.0.local_prefix",
+        ),
+        ({"path_mappings": [["/data", "/mnt"]]}, "path_mappings.0"),
+    ],
+)
+def test_a_refused_setting_names_the_field_a_form_should_mark(changes: dict, field: str) -> None:
+    with pytest.raises(AppError) as refused:
+        Settings().updated(changes)
+    assert refused.value.field == field
+
+
 def test_a_whole_number_of_seconds_is_a_duration_tolerance() -> None:
     assert Settings().updated({"duration_tolerance": 2}).duration_tolerance == 2
     assert Settings().updated({"duration_tolerance": None}).duration_tolerance is None

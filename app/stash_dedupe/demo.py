@@ -207,7 +207,7 @@ DEMO_APP_HOME = "app-home"  # `make run` points STASH_DEDUPE_HOME here
 def write_demo_settings(directory: str | os.PathLike[str], database: Path) -> Path:
     """Settings for the demo's own app home, so trying the demo leaves the user's settings,
     journal and caches alone. The demo opens at distance 8, where its near duplicates
-    (re-encodes, a trim, a letterboxed copy) show; a real library starts at Stash's exact 0."""
+    (re-encodes, a trim, a letterboxed copy) show, as a fresh start does."""
     from stash_dedupe.settings import Settings, save_settings
 
     path = Path(directory).resolve() / DEMO_APP_HOME / "settings.json"

@@ -11,9 +11,12 @@ class AppError(Exception):
     http_status = 400
     exit_code = 2
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # The input at fault, for a form to mark it: a setting's name, and for an entry of a
+        # list its index and part, e.g. "path_mappings.0.local_prefix".
+        self.field = field
 
 
 class DatabaseError(AppError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -25,13 +27,17 @@ MAX_TEXT_LENGTH = 4096  # the longest path (Linux's PATH_MAX) or other text a se
 MAX_LIST_LENGTH = 200  # path mappings, preferred folders, keeper rules
 MAPPING_KEYS = ("stash_prefix", "local_prefix")
 MAX_DURATION_TOLERANCE = 86400  # seconds; beyond a day, "any" says it better
+# A fresh start opens at Medium (8): re-encodes, trims and letterboxed copies show, not only
+# byte-exact phash twins (Exact 0 hides most of what a user comes for; High 4 misses a
+# letterboxed copy of the demo). The page remembers the distance the user picks after that.
+DEFAULT_DISTANCE = 8
 
 
 @dataclass
 class Settings:
     database: str | None = None
     path_mappings: list[PathMapping] = field(default_factory=list)
-    default_distance: int = 0
+    default_distance: int = DEFAULT_DISTANCE
     duration_tolerance: float | None = 1.0
     removal_mode: str = "trash"
     trash_dir: str | None = None
@@ -39,7 +45,7 @@ class Settings:
     preferred_folders: list[str] = field(default_factory=list)
     theme: str = "dark"
     frame_samples: int = DEFAULT_FRAME_COUNT
-    stash_url: str = "http://localhost:9999"
+    stash_url: str = ""  # empty: no Stash to reach (the page never asks one unprompted)
     stash_api_key: str = ""
 
     def __post_init__(self) -> None:
@@ -57,7 +63,8 @@ class Settings:
         merged.validate()
         for number, mapping in enumerate(merged.path_mappings, 1):
             if mapping not in self.path_mappings:
-                _check_local_folder(mapping.local_prefix, number)
+                with _about(f"path_mappings.{number - 1}.local_prefix"):
+                    _check_local_folder(mapping.local_prefix, number)
         return merged
 
     def validate(self) -> None:
@@ -71,27 +78,32 @@ class Settings:
         ):
             raise AppError(
                 "The duration tolerance (duration_tolerance) must be empty (any) or seconds"
-                f" from 0 to {MAX_DURATION_TOLERANCE}."
+                f" from 0 to {MAX_DURATION_TOLERANCE}.",
+                field="duration_tolerance",
             )
         if not isinstance(self.removal_mode, str) or self.removal_mode not in REMOVAL_MODES:
             raise AppError(
-                f"The removal mode (removal_mode) must be one of {', '.join(REMOVAL_MODES)}."
+                f"The removal mode (removal_mode) must be one of {', '.join(REMOVAL_MODES)}.",
+                field="removal_mode",
             )
         if self.trash_dir not in (None, ""):
             checked_path(self.trash_dir, "trash_dir", "The trash folder")
         if self.removal_mode == "move" and not self.trash_dir:
             raise AppError(
-                "Moving to a trash folder needs the folder: set the trash folder (trash_dir)."
+                "Moving to a trash folder needs the folder: set the trash folder (trash_dir).",
+                field="trash_dir",
             )
         for rule in _checked_list(self.keeper_rules, "keeper_rules", "The keeper rules"):
             checked_text(rule, "keeper_rules", "Each keeper rule")
-        check_rules(self.keeper_rules)
-        for folder in _checked_list(
-            self.preferred_folders, "preferred_folders", "The preferred folders"
+        with _about("keeper_rules"):
+            check_rules(self.keeper_rules)
+        for index, folder in enumerate(
+            _checked_list(self.preferred_folders, "preferred_folders", "The preferred folders")
         ):
-            checked_path(folder, "preferred_folders", "Each preferred folder")
+            with _about(f"preferred_folders.{index}"):
+                checked_path(folder, "preferred_folders", "Each preferred folder")
         if not isinstance(self.theme, str) or self.theme not in THEMES:
-            raise AppError(f"The theme (theme) must be one of {', '.join(THEMES)}.")
+            raise AppError(f"The theme (theme) must be one of {', '.join(THEMES)}.", field="theme")
         _check_whole_number(self.frame_samples, "frame_samples", "Frame samples", 49, lowest=1)
         checked_text(self.stash_url, "stash_url", "The Stash URL", line=True)
         checked_text(self.stash_api_key, "stash_api_key", "The Stash API key", line=True)
@@ -99,10 +111,20 @@ class Settings:
             try:
                 normalize_url(self.stash_url)
             except AppError as error:  # a StashError (502): here it is the user's input
-                raise AppError(error.message) from None
+                raise AppError(error.message, field="stash_url") from None
 
 
 # ---- checks, shared with the API's parsing of request bodies -----------------------------
+
+
+@contextmanager
+def _about(field: str) -> Iterator[None]:
+    """Errors raised inside are about `field` (more precise than the name the check knows)."""
+    try:
+        yield
+    except AppError as error:
+        error.field = field
+        raise
 
 
 def quoted(value: object) -> str:
@@ -127,15 +149,17 @@ def checked_text(value: object, name: str, label: str, line: bool = False) -> st
     """`value` if it is text of at most MAX_TEXT_LENGTH characters that the OS can take:
     no NUL, no lone surrogate, and with `line` no control character (a header value)."""
     if not isinstance(value, str):
-        raise AppError(f"{label} ({name}) must be text, not {quoted(value)}.")
+        raise AppError(f"{label} ({name}) must be text, not {quoted(value)}.", field=name)
     if len(value) > MAX_TEXT_LENGTH:
-        raise AppError(f"{label} ({name}) is longer than {MAX_TEXT_LENGTH} characters.")
+        raise AppError(f"{label} ({name}) is longer than {MAX_TEXT_LENGTH} characters.", field=name)
     if "\0" in value or (line and any(ord(c) < 32 or ord(c) == 127 for c in value)):
-        raise AppError(f"{label} ({name}) must not contain control characters.")
+        raise AppError(f"{label} ({name}) must not contain control characters.", field=name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise AppError(f"{label} ({name}) is not valid text (a lone surrogate).") from None
+        raise AppError(
+            f"{label} ({name}) is not valid text (a lone surrogate).", field=name
+        ) from None
     return value
 
 
@@ -143,7 +167,9 @@ def checked_path(value: object, name: str, label: str) -> str:
     """`value` if it is text (see `checked_text`) naming an absolute path."""
     path = checked_text(value, name, label)
     if not os.path.isabs(path):
-        raise AppError(f"{label} ({name}) must be an absolute path, not {quoted(path)}.")
+        raise AppError(
+            f"{label} ({name}) must be an absolute path, not {quoted(path)}.", field=name
+        )
     return path
 
 
@@ -151,14 +177,16 @@ def _check_whole_number(
     value: object, name: str, label: str, highest: int, lowest: int = 0
 ) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
-        raise AppError(f"{label} ({name}) must be a whole number from {lowest} to {highest}.")
+        raise AppError(
+            f"{label} ({name}) must be a whole number from {lowest} to {highest}.", field=name
+        )
 
 
 def _checked_list(value: object, name: str, label: str) -> list:
     if not isinstance(value, list):
-        raise AppError(f"{label} ({name}) must be a list, not {quoted(value)}.")
+        raise AppError(f"{label} ({name}) must be a list, not {quoted(value)}.", field=name)
     if len(value) > MAX_LIST_LENGTH:
-        raise AppError(f"{label} ({name}) may have at most {MAX_LIST_LENGTH} entries.")
+        raise AppError(f"{label} ({name}) may have at most {MAX_LIST_LENGTH} entries.", field=name)
     return value
 
 
@@ -173,7 +201,8 @@ def _parsed_path_mappings(mappings: object) -> list[PathMapping]:
         if not isinstance(mapping, dict) or set(mapping) != set(MAPPING_KEYS):
             raise AppError(
                 f"Each path mapping (path_mappings) needs a Stash prefix and a local prefix"
-                f" (stash_prefix, local_prefix); number {number} is {quoted(mapping)}."
+                f" (stash_prefix, local_prefix); number {number} is {quoted(mapping)}.",
+                field=f"path_mappings.{number - 1}",
             )
         parsed.append(PathMapping(mapping["stash_prefix"], mapping["local_prefix"]))
     return parsed
@@ -182,12 +211,17 @@ def _parsed_path_mappings(mappings: object) -> list[PathMapping]:
 def _check_path_mappings(mappings: list[PathMapping]) -> None:
     for number, mapping in enumerate(mappings, 1):
         label = f"Path mapping {number}'s"
-        checked_text(mapping.stash_prefix, "path_mappings", f"{label} Stash side")
-        checked_path(mapping.local_prefix, "path_mappings", f"{label} local side")
+        field = f"path_mappings.{number - 1}"
+        with _about(f"{field}.stash_prefix"):
+            checked_text(mapping.stash_prefix, "path_mappings", f"{label} Stash side")
+        with _about(f"{field}.local_prefix"):
+            checked_path(mapping.local_prefix, "path_mappings", f"{label} local side")
         if not mapping.stash_prefix or not mapping.local_prefix:
+            empty = "stash_prefix" if not mapping.stash_prefix else "local_prefix"
             raise AppError(
                 f"Each path mapping (path_mappings) needs a Stash prefix and a local prefix;"
-                f" number {number} has an empty one."
+                f" number {number} has an empty one.",
+                field=f"{field}.{empty}",
             )
 
 

@@ -6,9 +6,11 @@
 const TOKEN_KEY = 'stash-dedupe-token';
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  /** `field`: the input at fault when the API names one (e.g. "path_mappings.0.local_prefix"). */
+  constructor(message, status, field = null) {
     super(message);
     this.status = status;
+    this.field = field;
   }
 }
 
@@ -60,7 +62,7 @@ async function request(method, path, { params, body } = {}) {
   }
   if (!response.ok) {
     throw new ApiError((data && data.error) || `${response.status} ${response.statusText}`,
-      response.status);
+      response.status, (data && data.field) || null);
   }
   return data;
 }

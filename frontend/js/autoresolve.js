@@ -13,8 +13,9 @@ export function autoResolve(filter) {
   return new Promise((resolve) => {
     let outcome = null;
     let jobId = null;
+    // In percent, like the scores it is compared with ("98%"); the API takes a fraction.
     const threshold = h('input', { type: 'number', id: 'auto-threshold', class: 'narrow',
-      min: 0.05, max: 1, step: 0.01, value: '0.8' });
+      min: 1, max: 100, step: 1, value: '80' });
     const results = h('div', { class: 'auto-results', id: 'auto-results' });
     const previewButton = h('button', { type: 'button', class: 'button button-primary',
       id: 'auto-preview', onClick: preview }, 'Preview');
@@ -26,8 +27,8 @@ export function autoResolve(filter) {
           + 'suggested keeper (frames for videos, pictures for images). Groups whose every copy '
           + 'scores at least the threshold are resolved by your keeper rules; the others stay '
           + 'for you to review.'),
-        h('div', { class: 'field-row' }, h('label', { for: 'auto-threshold' }, 'Threshold'),
-          threshold, previewButton),
+        h('div', { class: 'field-row' }, h('label', { for: 'auto-threshold' },
+          'Threshold (similarity)'), threshold, h('span', {}, '%'), previewButton),
         results),
       onClose: () => {
         if (jobId && !outcome) api.cancelJob(jobId).catch(() => {});
@@ -36,11 +37,19 @@ export function autoResolve(filter) {
     });
 
     async function preview() {
+      const percent = Number(threshold.value);
+      if (!(threshold.value !== '' && percent > 0 && percent <= 100)) {
+        mount(results, h('p', { class: 'inline-error' },
+          'The threshold is a similarity in percent: above 0, at most 100.'));
+        threshold.setAttribute('aria-invalid', 'true');
+        return;
+      }
+      threshold.removeAttribute('aria-invalid');
       previewButton.disabled = true;
       mount(results, h('p', {}, h('span', { class: 'spinner' }), ' Comparing…'));
       let job;
       try {
-        const started = await api.autoResolve(filter, Number(threshold.value));
+        const started = await api.autoResolve(filter, percent / 100);
         jobId = started.job_id;
         job = await followJob(jobId, (progress) => mount(results, h('p', {},
           h('span', { class: 'spinner' }), ` Comparing groups: ${progressText(progress)} `,

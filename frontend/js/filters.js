@@ -56,6 +56,9 @@ export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
     selected: preset.value === filter.duration }, preset.label)),
   h('option', { value: 'custom', selected: !durationPreset }, 'Custom…'));
 
+  // Every control has a visible label tied to it (for=), so it says what it does.
+  const label = (control, text, title) => h('label', { for: control, class: 'filter-label',
+    title }, text);
   mount(element,
     h('div', { class: 'filter-row' },
       mediaSwitch(filter.media, (media) => {
@@ -63,22 +66,28 @@ export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
         change({ media });
         renderFilters(element, filter, onChange, { onOverlaps });
       }, onOverlaps),
+      label('filter-distance', 'Distance', 'How alike the pictures must be'),
       distance, customDistance),
     h('div', { class: 'filter-row' },
+      label('filter-duration', 'Duration', 'Videos: how far durations may differ'),
       durationSelect, customDuration,
-      h('label', { class: 'inline', title: 'Only groups with at least this many files' },
-        'Min ', h('input', { type: 'number', min: 2, step: 1, class: 'narrow',
-          id: 'filter-min-size', value: String(filter.min_size),
-          onChange: (event) => change({ min_size: Math.max(2, Number(event.target.value) || 2) }),
-        }))),
+      label('filter-min-size', 'Min. files per group', 'Only groups with at least this many '
+        + 'files'),
+      h('input', { type: 'number', min: 2, step: 1, class: 'narrow',
+        id: 'filter-min-size', value: String(filter.min_size),
+        onChange: (event) => change({ min_size: Math.max(2, Number(event.target.value) || 2) }),
+      })),
     h('div', { class: 'filter-row' },
       h('input', { type: 'search', id: 'filter-path', class: 'grow',
+        'aria-label': 'Only groups touching a folder',
         placeholder: 'Only groups touching a folder…', value: filter.path, spellcheck: 'false',
-        onInput: debounce((event) => change({ path: event.target.value }), 350) }),
-      h('label', { class: 'inline', title:
-        'Flat pictures (one colour) all share a phash; such groups are hidden unless checked' },
+        onInput: debounce((event) => change({ path: event.target.value }), 350) })),
+    h('div', { class: 'filter-row' },
       h('input', { type: 'checkbox', id: 'filter-suspicious', checked: filter.suspicious,
-        onChange: (event) => change({ suspicious: event.target.checked }) }), ' flat')));
+        onChange: (event) => change({ suspicious: event.target.checked }) }),
+      label('filter-suspicious', 'Include blank/flat pictures', 'Blank or one-colour pictures '
+        + 'all share a phash, so their groups are rarely real duplicates: hidden unless '
+        + 'checked')));
 }
 
 /**

@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { h, mount } from './dom.js';
 import { basename } from './format.js';
+import { differenceLegend } from './images.js';
 import { followJob } from './jobs.js';
 import { dialog } from './ui.js';
 
@@ -42,16 +43,21 @@ export async function compareFrames(group) {
 
 function render(body, group, jobId, result, close) {
   const columns = result.positions.length;
+  // Rows in the cards' order and numbering: the keeper first, then the group's order.
+  const order = [result.keeper_index, ...result.files.map((_, index) => index)
+    .filter((index) => index !== result.keeper_index)];
+  const number = (index) => order.indexOf(index) + 1;
   const grid = h('div', { class: 'strip-grid' });
   grid.style.gridTemplateColumns = `var(--strip-label) repeat(${columns}, 1fr)`;
   grid.append(h('div', { class: 'strip-head' }, 'File · score'));
   result.positions.forEach((position, column) => grid.append(h('button', {
     type: 'button', class: 'strip-head link-button', title: 'Zoom this column',
     onClick: () => zoom(column) }, `${Math.round(position * 100)}%`)));
-  result.files.forEach((file, index) => {
+  order.forEach((index) => {
+    const file = result.files[index];
     const keeper = index === result.keeper_index;
     grid.append(h('div', { class: 'strip-label', title: file.path },
-      h('div', { class: 'strip-name' }, `${index + 1}. ${basename(file.path)}`),
+      h('div', { class: 'strip-name' }, `${number(index)}. ${basename(file.path)}`),
       h('div', {}, keeper ? h('span', { class: 'badge badge-good' }, 'keeper')
         : h('span', { class: `score ${scoreClass(file.score)}` }, percent(file.score)),
       file.offset_seconds ? h('span', { class: 'muted small' },
@@ -74,11 +80,11 @@ function render(body, group, jobId, result, close) {
     }
   });
 
-  const usable = result.files.map((file, index) => ({ file, index }))
+  const usable = order.map((index) => ({ file: result.files[index], index }))
     .filter(({ file }) => !file.error && file.frame_count);
   const pick = (id, selected) => h('select', { id },
     usable.map(({ file, index }) => h('option', { value: String(index),
-      selected: index === selected }, `${index + 1}. ${basename(file.path)}`)));
+      selected: index === selected }, `${number(index)}. ${basename(file.path)}`)));
   // Show the least similar file against the keeper first: that is where to look.
   const others = usable.filter(({ index }) => index !== result.keeper_index)
     .sort((a, b) => (a.file.score ?? 1) - (b.file.score ?? 1));
@@ -88,7 +94,7 @@ function render(body, group, jobId, result, close) {
   const heat = h('div', { class: 'heat-row' });
   const showHeat = () => mount(heat, result.positions.map((_, column) => h('img', {
     src: api.frameDifferenceUrl(jobId, first.value, second.value, column),
-    alt: '', title: 'Dark: the same; bright: different' })));
+    alt: '', title: 'Black: the same; purple to yellow: more and more different' })));
   first.addEventListener('change', showHeat);
   second.addEventListener('change', showHeat);
 
@@ -96,7 +102,7 @@ function render(body, group, jobId, result, close) {
   const moved = keeperFile && keeperFile.file_id !== group.keeper_id;
   mount(body,
     moved ? h('p', { class: 'notice keeper-moved' }, `Suggested keeper is now `
-      + `${result.keeper_index + 1}. ${basename(keeperFile.path)}: the black bars found in `
+      + `${basename(keeperFile.path)}: the black bars found in `
       + 'the frames do not count as resolution. Marks you did not change follow it.') : null,
     h('p', { class: 'muted small' }, 'Frames at the same relative positions in every file '
       + '(black bars cropped). Scores: structural similarity to the keeper, per column and '
@@ -104,7 +110,7 @@ function render(body, group, jobId, result, close) {
     h('div', { class: 'strip-scroll' }, grid),
     usable.length >= 2 ? h('div', { class: 'heat' },
       h('div', { class: 'heat-controls' }, 'Difference of ', first, ' and ', second),
-      heat) : null);
+      heat, differenceLegend()) : null);
   if (usable.length >= 2) showHeat();
 
   function zoom(column) {
@@ -113,7 +119,7 @@ function render(body, group, jobId, result, close) {
       className: 'zoom-dialog',
       body: h('div', { class: 'zoom-grid' }, usable.map(({ file, index }) => h('figure', {},
         h('img', { src: api.frameUrl(jobId, index, column), alt: '' }),
-        h('figcaption', {}, `${index + 1}. ${basename(file.path)} `,
+        h('figcaption', {}, `${number(index)}. ${basename(file.path)} `,
           index === result.keeper_index ? '(keeper)'
             : percent(file.column_scores[column]))))),
     });

@@ -11,6 +11,11 @@ import { dialog, toast } from './ui.js';
 
 const item = (file) => file.items[0] || {};
 
+/** A group's files in the order shown and numbered: the suggested keeper first, then the
+ * others in the API's order (the keeper's card is pinned as the first column). */
+export const keeperFirst = (files, keeperId) => [...files].sort((a, b) =>
+  (b.file_id === keeperId) - (a.file_id === keeperId));
+
 /** Whether frame sampling found black bars around a video's picture. */
 const hasBars = (f) => Boolean(f.picture_width && f.picture_height
   && (f.picture_width !== f.width || f.picture_height !== f.height));
@@ -73,6 +78,7 @@ export class GroupView {
     this.marks = new Map();
     this.touched = new Set(); // groups whose marks the user changed by hand
     this.group = null;
+    this.files = []; // the group's files as shown: the suggested keeper first (pinned)
     this.selectedCard = 0;
     this.request = 0;
   }
@@ -100,8 +106,9 @@ export class GroupView {
     if (request !== this.request) return;
     this.element.classList.remove('stale');
     this.group = group;
+    this.files = keeperFirst(group.files, group.keeper_id);
     this.marksFor(group);
-    this.selectedCard = Math.max(0, group.files.findIndex((f) => f.file_id === group.keeper_id));
+    this.selectedCard = 0;
     this.render();
   }
 
@@ -151,7 +158,7 @@ export class GroupView {
   }
 
   toggleSelected() {
-    const file = this.group?.files[this.selectedCard];
+    const file = this.group && this.files[this.selectedCard];
     if (file) this.toggle(file.file_id);
   }
 
@@ -165,14 +172,14 @@ export class GroupView {
 
   selectCard(index) {
     if (!this.group) return;
-    this.selectedCard = Math.max(0, Math.min(this.group.files.length - 1, index));
+    this.selectedCard = Math.max(0, Math.min(this.files.length - 1, index));
     this.render();
     this.element.querySelector('.card.selected')?.scrollIntoView({ block: 'nearest',
       inline: 'nearest' });
   }
 
   selectedFile() {
-    return this.group?.files[this.selectedCard] || null;
+    return (this.group && this.files[this.selectedCard]) || null;
   }
 
   toRemove() {
@@ -219,11 +226,12 @@ export class GroupView {
     labels.style.gridRow = span;
     cards.append(labels);
 
-    group.files.forEach((file, index) => {
+    this.files.forEach((file, index) => {
       const mark = marks.get(file.file_id);
       const suggested = file.file_id === group.keeper_id;
       const card = h('article', {
-        class: `card card-${mark}${index === this.selectedCard ? ' selected' : ''}`,
+        class: `card card-${mark}${index === this.selectedCard ? ' selected' : ''}`
+          + `${suggested ? ' pinned' : ''}`,
         dataset: { fileId: String(file.file_id), index: String(index) },
         'aria-label': `${mark === 'keep' ? 'Keep' : 'Remove'}: ${file.path}`,
         onClick: () => {

@@ -25,7 +25,11 @@ export async function showHistory(view) {
 
 function batchRows(batch, view) {
   const details = h('tr', { class: 'details', hidden: true }, h('td', { colspan: 7 }));
-  const canUndo = batch.mode !== 'undo' && batch.mode !== 'delete' && batch.done_count > 0;
+  const undoable = batch.mode !== 'undo' && batch.mode !== 'delete';
+  const left = batch.done_count - (batch.undone_count || 0); // removed and not put back
+  const undone = undoable && batch.done_count > 0 && left === 0;
+  const status = undone ? 'undone' : `${batch.status}${batch.undone_count
+    ? ` · ${batch.undone_count} put back` : ''}`;
   const row = h('tr', { dataset: { batch: String(batch.id) } },
     h('td', {}, String(batch.id)),
     h('td', {}, dateTime(batch.started)),
@@ -33,25 +37,28 @@ function batchRows(batch, view) {
       batch.trash_dir ? h('div', { class: 'muted small' }, batch.trash_dir) : null),
     h('td', {}, `${batch.done_count} / ${batch.action_count}`),
     h('td', {}, bytes(batch.done_bytes)),
-    h('td', {}, batch.status),
+    h('td', { class: `batch-status${undone ? ' batch-undone' : ''}` }, status),
     h('td', { class: 'actions' },
       h('button', { type: 'button', class: 'button', onClick: () => toggleDetails(batch,
         details) }, 'Files'),
-      canUndo ? h('button', { type: 'button', class: 'button undo-batch', onClick: async () => {
-        if (!(await confirmDialog('Undo removal',
-          `Put back the files of removal #${batch.id}?`, 'Undo'))) return;
-        try {
-          const result = await api.undoBatch(batch.id);
-          toast(`Restored ${count(result.restored.length, 'file')}.`, 'good');
-          for (const skipped of result.skipped) toast(skipped.reason, 'warn', 8000);
-          const restored = new Set(result.restored.map((r) => r.path));
-          app.removedPaths = app.removedPaths.filter((path) => !restored.has(path));
-        } catch (error) {
-          toast(error.message, 'error');
-        }
-        showHistory(view);
-      } }, 'Undo') : null,
-      batch.mode !== 'undo' && batch.done_count > 0 ? tellStashButton(batch.id) : null));
+      undoable && batch.done_count > 0 ? h('button', { type: 'button', class: 'button undo-batch',
+        disabled: undone, title: undone ? 'Every file of this removal was put back' : null,
+        onClick: async () => {
+          if (!(await confirmDialog('Undo removal',
+            `Put back the files of removal #${batch.id}?`, 'Undo'))) return;
+          try {
+            const result = await api.undoBatch(batch.id);
+            toast(`Restored ${count(result.restored.length, 'file')}.`, 'good');
+            for (const skipped of result.skipped) toast(skipped.reason, 'warn', 8000);
+            const restored = new Set(result.restored.map((r) => r.path));
+            app.removedPaths = app.removedPaths.filter((path) => !restored.has(path));
+            if (app.lastBatchId === batch.id) app.lastBatchId = null; // nothing left for "u"
+          } catch (error) {
+            toast(error.message, 'error');
+          }
+          showHistory(view);
+        } }, 'Undo') : null,
+      batch.mode !== 'undo' && left > 0 ? tellStashButton(batch.id) : null));
   return [row, details];
 }
 

@@ -4,14 +4,24 @@
 import { api } from './api.js';
 import { h, mount } from './dom.js';
 import { basename, resolution } from './format.js';
+import { keeperFirst } from './groupview.js';
 import { dialog } from './ui.js';
 
 const ZOOMS = [1, 2, 4];
 
+/** The key to a difference map (media/similarity.py: amplified 16×, the inferno colours). */
+export function differenceLegend() {
+  return h('div', { class: 'difference-legend', role: 'note' },
+    h('span', {}, 'same'),
+    h('span', { class: 'difference-scale', 'aria-hidden': 'true' }),
+    h('span', {}, 'different'),
+    h('span', { class: 'muted small' }, ' · amplified: a 6 % brightness change is already '
+      + 'the brightest yellow; re-encoding noise stays near black'));
+}
+
 export function compareImages(group) {
-  const files = group.files;
-  const keeperIndex = Math.max(0, files.findIndex((f) => f.file_id === group.keeper_id));
-  const state = { a: keeperIndex, b: keeperIndex === 0 ? 1 : 0, mode: 'side', zoom: 1 };
+  const files = keeperFirst(group.files, group.keeper_id); // numbered as the cards are
+  const state = { a: 0, b: 1, mode: 'side', zoom: 1 };
   const stage = h('div', { class: 'image-stage' });
   const score = h('span', { class: 'score', id: 'image-score' }, '…');
   let flicker = 0;
@@ -111,7 +121,7 @@ export function compareImages(group) {
         h('div', { class: 'image-scroll' }, h('img', {
           src: api.imageDifferenceUrl(a.file_id, b.file_id), alt: '',
           style: { width: `${state.zoom * 100}%` } })),
-        h('figcaption', {}, 'Dark: the same; bright: different')));
+        h('figcaption', {}, differenceLegend())));
     }
   }
   render();

@@ -6,7 +6,7 @@ import { showDismissals } from './dismissals.js';
 import { showHistory } from './history.js';
 import { showReview } from './review.js';
 import { showSettings } from './settings.js';
-import { app, applyTheme, defaultFilter, reportRendered } from './state.js';
+import { app, applyTheme, rememberedFilter, reportRendered } from './state.js';
 import { renderSummary } from './summary.js';
 import { helpOverlay, setGlobalKey, setViewKeys, toast } from './ui.js';
 import { showWelcome } from './welcome.js';
@@ -20,6 +20,9 @@ const views = {
 };
 
 async function navigate(name) {
+  // The view being left may hold unsaved edits (Settings): it may ask to stay.
+  if (app.beforeLeave && !(await app.beforeLeave())) return;
+  app.beforeLeave = null;
   const view = document.getElementById('view');
   const needsDatabase = name === 'review';
   if (needsDatabase && !app.status?.database) name = 'welcome';
@@ -80,7 +83,7 @@ async function boot() {
       h('div', { class: 'error-panel', role: 'alert' }, error.message));
     return;
   }
-  app.filter = defaultFilter(app.settings);
+  app.filter = rememberedFilter(app.settings);
   app.navigate = navigate;
   app.refreshStatus = refreshStatus;
   app.reloadSettings = loadSettings;

@@ -12,7 +12,7 @@ import { GroupView } from './groupview.js';
 import { compareImages } from './images.js';
 import { showOverlaps } from './overlaps.js';
 import { confirmRemoval, renderStashNote, showRemovalOutcome } from './removal.js';
-import { app, reportRendered } from './state.js';
+import { app, rememberFilter, reportRendered } from './state.js';
 import { renderSummary } from './summary.js';
 import { startBackfill } from './backfill.js';
 import { confirmDialog, setViewKeys, toast } from './ui.js';
@@ -53,7 +53,10 @@ export async function showReview(view) {
     onDismissFile: dismissFile,
     onCompare: compare,
   });
-  renderFilters(filters, app.filter, () => load(0), { onOverlaps: () => {
+  renderFilters(filters, app.filter, () => {
+    rememberFilter(app.filter);
+    load(0);
+  }, { onOverlaps: () => {
     app.reviewList = 'overlaps';
     showReview(view);
   } });
@@ -174,7 +177,7 @@ async function undoLast() {
   if (!batchId) {
     const { batches } = await api.history();
     batchId = batches.find((b) => b.mode !== 'undo' && b.mode !== 'delete'
-      && b.done_count > 0)?.id;
+      && b.done_count > (b.undone_count || 0))?.id;
   }
   if (!batchId) {
     toast('Nothing to undo.', 'info');

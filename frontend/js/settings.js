@@ -2,9 +2,9 @@
 
 import { api, whenWindowApi } from './api.js';
 import { h, mount } from './dom.js';
-import { app, applyTheme, defaultFilter } from './state.js';
+import { app, applyTheme, defaultFilter, rememberFilter } from './state.js';
 import { forgetStashConnection, stashSettingsPanel } from './stash.js';
-import { toast } from './ui.js';
+import { confirmDialog, toast } from './ui.js';
 
 export async function showSettings(view) {
   await app.reloadSettings();
@@ -55,13 +55,18 @@ export async function showSettings(view) {
 
   function renderMappings() {
     mount(mappingsBox,
-      draft.path_mappings.map((mapping, index) => h('div', { class: 'field-row' },
+      draft.path_mappings.map((mapping, index) => h('div', { class: 'field-row',
+        dataset: { field: `path_mappings.${index}` } },
         h('input', { type: 'text', class: 'path-input', placeholder: 'Stash sees: /data',
+          'aria-label': `Mapping ${index + 1}: the folder as Stash sees it`,
+          dataset: { field: `path_mappings.${index}.stash_prefix` },
           value: mapping.stash_prefix, onInput: (event) => {
             mapping.stash_prefix = event.target.value.trim();
           } }),
         h('span', {}, '→'),
         h('input', { type: 'text', class: 'path-input', placeholder: 'here it is: /mnt/nas',
+          'aria-label': `Mapping ${index + 1}: the same folder on this computer`,
+          dataset: { field: `path_mappings.${index}.local_prefix` },
           value: mapping.local_prefix, onInput: (event) => {
             mapping.local_prefix = event.target.value.trim();
           } }),
@@ -75,8 +80,10 @@ export async function showSettings(view) {
 
   function renderFolders() {
     mount(foldersBox,
-      draft.preferred_folders.map((folder, index) => h('div', { class: 'field-row' },
-        h('input', { type: 'text', class: 'path-input', value: folder, onInput: (event) => {
+      draft.preferred_folders.map((folder, index) => h('div', { class: 'field-row',
+        dataset: { field: `preferred_folders.${index}` } },
+        h('input', { type: 'text', class: 'path-input', value: folder,
+          'aria-label': `Preferred folder ${index + 1}`, onInput: (event) => {
           draft.preferred_folders[index] = event.target.value.trim();
         } }),
         h('button', { type: 'button', class: 'icon-button', title: 'Remove',
@@ -89,9 +96,24 @@ export async function showSettings(view) {
 
   const database = text('database');
   const trashDir = text('trash_dir', { placeholder: 'A folder for "move" mode' });
-  const field = (label, control, help) => h('div', { class: 'field' },
-    h('label', {}, label), h('div', { class: 'field-control' }, control,
-      help ? h('div', { class: 'muted small' }, help) : null));
+  let labels = 0;
+  /**
+   * A labelled setting. The label names its input (for=, and data-field=the setting for error
+   * marks); with `key`, the control is a list of inputs the label names as a group.
+   */
+  const field = (label, control, help, key = null) => {
+    const input = control?.matches?.('input, select, textarea') ? control
+      : control?.querySelector?.('input[id], select[id], textarea[id]');
+    const labelId = `setting-label-${labels += 1}`;
+    if (key) control.setAttribute('role', 'group');
+    if (key) control.setAttribute('aria-labelledby', labelId);
+    const name = key || (input?.id?.startsWith('setting-') ? input.id.slice(8) : null);
+    return h('div', { class: 'field', dataset: name ? { field: name } : {} },
+      label ? h('label', { id: labelId, for: !key && input?.id ? input.id : null }, label)
+        : h('span'),
+      h('div', { class: 'field-control' }, control,
+        help ? h('div', { class: 'muted small' }, help) : null));
+  };
 
   mount(view, h('form', { class: 'page settings', id: 'settings-form', novalidate: true,
     onSubmit: save },
@@ -103,7 +125,7 @@ export async function showSettings(view) {
       field('Stash database', h('div', { class: 'field-row' }, database,
         browse(database, 'pick_database'))),
       field('Path mappings', mappingsBox, 'When Stash sees the files at other paths than this '
-        + 'machine (Docker, a NAS share): rewrite the start of each path.')),
+        + 'machine (Docker, a NAS share): rewrite the start of each path.', 'path_mappings')),
     h('section', { class: 'panel' }, h('h2', {}, 'Review'),
       field('Default distance', h('input', { type: 'number', min: 0, max: 16, class: 'narrow',
         id: 'setting-default_distance', value: String(draft.default_distance),
@@ -117,14 +139,14 @@ export async function showSettings(view) {
             : Number(event.target.value);
         } }), 'Seconds two videos may differ by; empty means any.'),
       field('Frames to compare', h('input', { type: 'number', min: 1, max: 49, class: 'narrow',
-        value: String(draft.frame_samples),
+        id: 'setting-frame_samples', value: String(draft.frame_samples),
         onInput: (event) => { draft.frame_samples = Number(event.target.value); } }))),
     h('section', { class: 'panel' }, h('h2', {}, 'Which file to keep'),
       field('Keeper rules', rulesBox, 'Applied in order: each rule keeps the best files by it, '
         + 'the next one breaks ties. Resolutions within 1% tie; a video\'s black bars stop '
-        + 'counting as resolution once its frames were compared.'),
+        + 'counting as resolution once its frames were compared.', 'keeper_rules'),
       field('Preferred folders', foldersBox, 'Used by the "In a preferred folder" rule; '
-        + 'earlier folders win.')),
+        + 'earlier folders win.', 'preferred_folders')),
     h('section', { class: 'panel' }, h('h2', {}, 'Removal'),
       field('Default mode', h('select', { id: 'setting-removal_mode',
         onChange: (event) => { draft.removal_mode = event.target.value; } },
@@ -144,9 +166,47 @@ export async function showSettings(view) {
   renderMappings();
   renderFolders();
 
+  // Leaving with unsaved edits asks first (main.js navigate calls app.beforeLeave).
+  let saved = JSON.stringify(draft);
+  app.beforeLeave = async () => JSON.stringify(draft) === saved
+    || confirmDialog('Unsaved settings', 'You have unsaved changes: discard them?',
+      'Discard changes', 'danger');
+
+  function clearFieldErrors() {
+    for (const row of view.querySelectorAll('.invalid')) row.classList.remove('invalid');
+    for (const input of view.querySelectorAll('[aria-invalid]')) {
+      input.removeAttribute('aria-invalid');
+      input.removeAttribute('aria-describedby');
+    }
+    for (const message of view.querySelectorAll('.field-error')) message.remove();
+  }
+
+  /** Mark the input a refusal names (or its nearest marked parent), the message below it. */
+  function markFieldError(name, message) {
+    let target = null;
+    for (let part = name || ''; part && !target; part = part.slice(0, Math.max(0,
+      part.lastIndexOf('.')))) {
+      target = view.querySelector(`[data-field="${CSS.escape(part)}"]`);
+    }
+    if (!target) return;
+    const row = target.closest('.field-row') || target.closest('.field');
+    const inputs = target.matches('input, select, textarea') ? [target]
+      : [...target.querySelectorAll('input, select, textarea')];
+    const note = h('div', { class: 'field-error', id: 'settings-field-error' }, message);
+    row.classList.add('invalid');
+    if (row.matches('.field')) row.querySelector('.field-control').append(note);
+    else row.after(note);
+    for (const input of inputs) {
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', note.id);
+    }
+    inputs[0]?.focus();
+  }
+
   async function save(event) {
     event.preventDefault();
     error.hidden = true;
+    clearFieldErrors();
     const changes = { ...draft };
     changes.path_mappings = draft.path_mappings.filter((m) => m.stash_prefix || m.local_prefix);
     changes.preferred_folders = draft.preferred_folders.filter(Boolean);
@@ -156,7 +216,9 @@ export async function showSettings(view) {
       app.settings = result.settings;
       forgetStashConnection();
       applyTheme(app.settings.theme);
+      saved = JSON.stringify(draft);
       app.filter = { ...defaultFilter(app.settings), media: app.filter.media };
+      rememberFilter(app.filter);
       await app.refreshStatus();
       toast('Settings saved.', 'good');
       if (databaseChanged) app.navigate('review');
@@ -164,6 +226,7 @@ export async function showSettings(view) {
       error.textContent = failure.message;
       error.hidden = false;
       error.scrollIntoView({ block: 'nearest' });
+      markFieldError(failure.field, failure.message);
     }
   }
 }

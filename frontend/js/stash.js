@@ -1,6 +1,7 @@
 // Stash over its GraphQL API, optional: the connection settings and "Test connection",
 // telling Stash about a removal batch, merging a group's scenes, sending backfilled phashes.
-// Every button here stays hidden until the app has reached Stash with the saved settings.
+// Every button here stays hidden until the app has reached Stash with the saved settings;
+// with no Stash URL saved, Stash is not asked at all until the user presses Test connection.
 
 import { api } from './api.js';
 import { h, mount } from './dom.js';
@@ -17,6 +18,7 @@ let refreshSettingsPanel = null;
 
 /** Resolves with {url, version} when Stash answers with the saved settings, else null. */
 export function stashConnection() {
+  if (!app.settings?.stash_url) return Promise.resolve(null); // none configured: do not ask
   if (connection && failedAt && Date.now() - failedAt > RETRY_MS) connection = null;
   if (!connection) {
     failedAt = 0;
@@ -60,6 +62,11 @@ export function stashSettingsPanel(draft, field) {
     } }, 'Forget key') : null;
   const test = h('button', { type: 'button', class: 'button', id: 'test-stash',
     onClick: async () => {
+      if (!draft.stash_url) {
+        result.className = 'inline-error';
+        result.textContent = 'Type Stash\'s URL first, e.g. http://localhost:9999.';
+        return;
+      }
       test.disabled = true;
       result.className = 'muted small';
       result.textContent = 'Asking Stash…';
@@ -87,7 +94,8 @@ export function stashSettingsPanel(draft, field) {
       placeholder: 'http://localhost:9999', spellcheck: 'false',
       onInput: (event) => { draft.stash_url = event.target.value.trim(); } })),
     'Optional: with it the app can tell Stash about removed files, merge scenes and send '
-      + 'phashes. The app never writes to Stash\'s database file.'),
+      + 'phashes; empty, the app never contacts Stash. The app never writes to Stash\'s '
+      + 'database file.'),
     field('API key', h('div', { class: 'field-row' }, key, forget),
       'Stash → Settings → Security. Kept in the app\'s settings file, readable only by you.'),
     field('', h('div', {}, h('div', { class: 'field-row' }, test, send), result)));

@@ -10,6 +10,8 @@ export const app = {
   filter: null,
   lastBatchId: null,
   removedPaths: [],
+  // Set by a view with unsaved edits: resolves true when it may be left.
+  beforeLeave: null,
   // Filled in by main.js:
   navigate: async () => {},
   refreshStatus: async () => {},
@@ -35,12 +37,51 @@ export function defaultFilter(settings) {
   const tolerance = settings?.duration_tolerance;
   return {
     media: 'video',
-    distance: settings?.default_distance ?? 0,
+    distance: settings?.default_distance ?? 8,
     duration: tolerance === null || tolerance === undefined ? '' : String(tolerance),
     path: '',
     min_size: 2,
     suspicious: false,
   };
+}
+
+// The review's filter survives a reload of the page; each value is checked when read back,
+// so a stale or hand-edited entry falls back to the settings' default, never breaks the page.
+const FILTER_KEY = 'stash-dedupe-filter';
+const FILTER_CHECKS = {
+  media: (value) => value === 'video' || value === 'image',
+  distance: (value) => Number.isInteger(value) && value >= 0 && value <= 16,
+  duration: (value) => value === '' || (typeof value === 'string' && value.trim() !== ''
+    && Number.isFinite(Number(value)) && Number(value) >= 0),
+  path: (value) => typeof value === 'string' && value.length <= 4096,
+  min_size: (value) => Number.isInteger(value) && value >= 2,
+  suspicious: (value) => typeof value === 'boolean',
+};
+
+/** The filter the user last chose on this page (each valid value), else the defaults. */
+export function rememberedFilter(settings) {
+  const filter = defaultFilter(settings);
+  let saved = null;
+  try {
+    saved = JSON.parse(localStorage.getItem(FILTER_KEY) || 'null');
+  } catch {
+    saved = null; // not JSON: forget it
+  }
+  if (!saved || typeof saved !== 'object' || Array.isArray(saved)) return filter;
+  for (const [key, valid] of Object.entries(FILTER_CHECKS)) {
+    if (Object.hasOwn(saved, key) && valid(saved[key])) filter[key] = saved[key];
+  }
+  return filter;
+}
+
+/** Keep `filter` for the next load of the page. */
+export function rememberFilter(filter) {
+  const kept = Object.fromEntries(Object.keys(FILTER_CHECKS).map((key) => [key, filter[key]]));
+  try {
+    localStorage.setItem(FILTER_KEY, JSON.stringify(kept));
+  } catch {
+    // Storage full or disabled: the filter is simply not remembered.
+  }
 }
 
 export function applyTheme(theme) {

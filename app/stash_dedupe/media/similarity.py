@@ -31,6 +31,15 @@ DARK_LEVEL = 32
 BAR_BRIGHT_FRACTION = 0.02
 MIN_BAR_FRACTION = 0.01
 
+# Difference maps: a small change must show, re-encoding noise must not. The signed difference
+# is blurred first (DIFFERENCE_BLUR pixels wide): noise, different at each pixel, averages out,
+# a changed region does not. Then |a - b| times DIFFERENCE_GAIN goes through the colour map, so
+# 255 / 16 = 16 grey levels (about 6 % of the brightness range) is already the map's brightest
+# colour; the page's legend (frontend/js/images.js) says so.
+DIFFERENCE_GAIN = 16.0
+DIFFERENCE_BLUR = 5
+DIFFERENCE_COLOUR_MAP = cv2.COLORMAP_INFERNO  # black (the same), purple, orange, pale yellow
+
 
 @dataclass(frozen=True)
 class Crop:
@@ -113,19 +122,21 @@ def image_difference_heatmap(path_a: str, path_b: str, max_side: int = 320) -> b
 
 
 def difference_heatmap(frame_a: np.ndarray, frame_b: np.ndarray) -> bytes:
-    """JPEG of |a - b| in grayscale, colour-mapped (black = same, yellow = very different).
+    """JPEG of |a - b| in grayscale, amplified and colour-mapped (black = the same).
 
-    `frame_b` is scaled to `frame_a`'s size. The difference is doubled so that compression noise
-    stays dark while changed content stands out. Works on strip frames (`decode_jpeg`) or on the
-    160x90 grayscale pictures SSIM saw (`SampledFrames.gray[i]`).
+    `frame_b` is scaled to `frame_a`'s size. See DIFFERENCE_GAIN: a 5 % brightness change
+    shows clearly while re-encoding noise stays near black. Works on strip frames
+    (`decode_jpeg`) or on the 160x90 grayscale pictures SSIM saw (`SampledFrames.gray[i]`).
     """
     gray_a, gray_b = _as_gray(frame_a), _as_gray(frame_b)
     if gray_b.shape != gray_a.shape:
         gray_b = cv2.resize(
             gray_b, (gray_a.shape[1], gray_a.shape[0]), interpolation=cv2.INTER_AREA
         )
-    difference = cv2.convertScaleAbs(cv2.absdiff(gray_a, gray_b), alpha=2.0)
-    return encode_jpeg(cv2.applyColorMap(difference, cv2.COLORMAP_INFERNO))
+    signed = gray_a.astype(np.float32) - gray_b.astype(np.float32)
+    blurred = cv2.GaussianBlur(signed, (DIFFERENCE_BLUR, DIFFERENCE_BLUR), 0)
+    difference = cv2.convertScaleAbs(blurred, alpha=DIFFERENCE_GAIN)  # |x| * gain, to 0..255
+    return encode_jpeg(cv2.applyColorMap(difference, DIFFERENCE_COLOUR_MAP))
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:

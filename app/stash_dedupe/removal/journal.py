@@ -80,6 +80,7 @@ class Batch:
     action_count: int
     done_count: int
     done_bytes: int
+    undone_count: int = 0  # of done_count, the files an undo has put back since
 
 
 @dataclass(frozen=True)
@@ -284,14 +285,16 @@ def removed_file_ids(journal: Journal) -> set[int]:
 def list_batches(journal: Journal, batch_id: int | None = None) -> list[Batch]:
     """All batches, newest first, with how many files each moved and how many bytes.
 
-    `done_count` includes files restored since, so a batch's history does not change.
+    `done_count` includes files restored since, so a batch's history does not change;
+    `undone_count` says how many of them were restored (all of them: nothing left to undo).
     """
     if batch_id is not None and not is_row_id(batch_id):
         return []
     rows = journal.query(
         "SELECT b.*, COUNT(a.id) AS action_count,"
         " COALESCE(SUM(a.state IN ('done', 'undone')), 0) AS done_count,"
-        " COALESCE(SUM(CASE WHEN a.state IN ('done', 'undone') THEN a.size END), 0) AS done_bytes"
+        " COALESCE(SUM(CASE WHEN a.state IN ('done', 'undone') THEN a.size END), 0) AS done_bytes,"
+        " COALESCE(SUM(a.state = 'undone'), 0) AS undone_count"
         " FROM batches b LEFT JOIN actions a ON a.batch_id = b.id"
         " WHERE ? IS NULL OR b.id = ? GROUP BY b.id ORDER BY b.id DESC",
         (batch_id, batch_id),
@@ -307,6 +310,7 @@ def list_batches(journal: Journal, batch_id: int | None = None) -> list[Batch]:
             action_count=row["action_count"],
             done_count=row["done_count"],
             done_bytes=row["done_bytes"],
+            undone_count=row["undone_count"],
         )
         for row in rows
     ]

@@ -107,6 +107,8 @@ def _app_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
         except AppError as error:
             bottle.response.status = error.http_status
             bottle.response.content_type = "application/json"
+            if error.field is not None:
+                return {"error": error.message, "field": error.field}
             return {"error": error.message}
 
     return wrapper
