@@ -77,8 +77,6 @@ def settle(action: Action) -> tuple[str, str]:
 
     Also clears what an interrupted step left behind: an unfinished copy or .trashinfo.
     """
-    if action.link_target is not None:
-        return settle_link(action)  # a hardlink and its undo have steps of their own
     source = action.original_path
     destination = action.destination
     at_source = os.path.lexists(source)
@@ -91,6 +89,8 @@ def settle(action: Action) -> tuple[str, str]:
         unfinished_info = partial_path(Path(action.trash_info_path), action.id)
         if os.path.lexists(unfinished_info):
             os.unlink(unfinished_info)  # never renamed into place, so never in use
+    if action.link_target is not None:
+        return settle_link(action)  # a hardlink and its undo have steps of their own
     prefix = "Interrupted by a crash: "
     if at_source and not at_destination:
         _remove_trashinfo_of_unmoved(action)
