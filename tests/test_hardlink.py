@@ -3,6 +3,9 @@ undoable; refused (naming the file) when it would not be safe. Domain, CLI and A
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -31,6 +34,7 @@ from stash_dedupe.removal.plan import RemovalPlan
 from stash_dedupe.removal.recovery import reconcile, undo_action, undo_batch
 from stash_dedupe.stash.sync import removed_in_batch
 from tests.removal_helpers import media_file_for, other_filesystem_dir, sha256_of
+from tests.test_demo_and_cli import run_cli
 
 
 class Library:
@@ -295,8 +299,6 @@ def test_undo_restores_a_link_the_user_deleted(library: Library, journal: Journa
 
 
 def test_history_csv_names_the_link_target(library: Library, journal: Journal) -> None:
-    import io
-
     keeper, copy = library.duplicates("a.mp4")
     link(library, journal, (keeper, copy))
     output = io.StringIO()
@@ -371,3 +373,77 @@ def test_reconcile_after_a_clean_run_changes_nothing(library: Library, journal: 
     link(library, journal, (keeper, copy))
     assert reconcile(journal) == []
     assert same_inode(copy.path, keeper.path)
+
+
+# The command line.
+
+
+def cli_library(stash_database, tmp_path: Path) -> tuple[Path, Path, dict[str, int]]:
+    """A real-schema library: a keeper, its byte-identical copy, and a copy of another size."""
+    database, writer = stash_database(75)
+    media = tmp_path / "média library"
+    media.mkdir()
+    writer.library_root(str(media))
+    content = os.urandom(6000)
+    ids = {}
+    for name, data in (("keep.mp4", content), ("copy.mp4", content), ("other.mp4", b"B" * 10)):
+        (media / name).write_bytes(data)
+        ids[name] = writer.add_video_file(
+            str(media / name),
+            scene_id=writer.add_scene(name),
+            phash="c0ffee0000000001",
+            duration=10,
+            oshash=hashlib.sha1(data).hexdigest()[:16],  # Stash's oshash: the same for copies
+        )
+    writer.close()
+    return database, media, ids
+
+
+def write_plan(tmp_path: Path, keep: int, remove: int) -> Path:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"groups": [{"keep": [keep], "remove": [remove]}]}))
+    return plan
+
+
+def test_cli_remove_mode_hardlink_links_and_undo_restores(stash_database, tmp_path) -> None:
+    database, media, ids = cli_library(stash_database, tmp_path)
+    plan = write_plan(tmp_path, ids["keep.mp4"], ids["copy.mp4"])
+    command = ("remove", "--db", str(database), "--plan", str(plan), "--mode", "hardlink")
+
+    dry = run_cli(*command, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"would link [{ids['copy.mp4']}] {media / 'copy.mp4'}" in dry.stdout
+    assert not same_inode(media / "copy.mp4", media / "keep.mp4")
+
+    done = run_cli(*command)
+    assert done.returncode == 0, done.stderr
+    assert f"linked [{ids['copy.mp4']}] {media / 'copy.mp4'} (original in " in done.stdout
+    assert "by hardlink" in done.stdout and "Clean task" not in done.stdout
+    assert same_inode(media / "copy.mp4", media / "keep.mp4")
+
+    history = run_cli("history", "--files")
+    assert "hardlink" in history.stdout
+    batch_id = history.stdout.split()[1]
+    undo = run_cli("undo", batch_id)
+    assert undo.returncode == 0, undo.stderr + undo.stdout
+    assert f"restored [{ids['copy.mp4']}]" in undo.stdout
+    assert not same_inode(media / "copy.mp4", media / "keep.mp4")
+    assert (media / "copy.mp4").read_bytes() == (media / "keep.mp4").read_bytes()
+
+
+def test_cli_hardlink_of_a_different_file_is_refused_naming_it(stash_database, tmp_path) -> None:
+    database, media, ids = cli_library(stash_database, tmp_path)
+    plan = write_plan(tmp_path, ids["keep.mp4"], ids["other.mp4"])
+    result = run_cli(
+        "remove", "--db", str(database), "--plan", str(plan), "--mode", "hardlink"
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: File {ids['other.mp4']} ({media / 'other.mp4'}) is not byte-identical" in (
+        result.stderr
+    )
+    assert (media / "other.mp4").read_bytes() == b"B" * 10
+
+
+def test_cli_auto_offers_hardlink_mode() -> None:
+    result = run_cli("auto", "--help")
+    assert "--mode {trash,hardlink}" in result.stdout
