@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sqlite3
+import webbrowser
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -32,9 +33,13 @@ from stash_dedupe.removal.journal import (
 )
 from stash_dedupe.removal.plan import RemovalPlan
 from stash_dedupe.removal.recovery import reconcile, undo_action, undo_batch
+from stash_dedupe.settings import Settings
 from stash_dedupe.stash.sync import removed_in_batch
+from stash_dedupe.web.state import AppState
 from tests.removal_helpers import media_file_for, other_filesystem_dir, sha256_of
 from tests.test_demo_and_cli import run_cli
+from tests.test_server import Client
+from tests.test_stash_sync import serve
 
 
 class Library:
@@ -447,3 +452,118 @@ def test_cli_hardlink_of_a_different_file_is_refused_naming_it(stash_database, t
 def test_cli_auto_offers_hardlink_mode() -> None:
     result = run_cli("auto", "--help")
     assert "--mode {trash,hardlink}" in result.stdout
+
+
+# The API: hardlink removals, and opening Stash's pages.
+
+
+@pytest.fixture
+def served(stash_database, tmp_path: Path) -> Iterator[tuple[AppState, Client, Path, dict]]:
+    database, media, ids = cli_library(stash_database, tmp_path)
+    settings = Settings(stash_url="http://stash.local:9999/", duration_tolerance=None)
+    state, server = serve(tmp_path, settings, None)
+    state.open_database(str(database))
+    yield state, Client(server.server_address[1], state.token), media, ids
+    server.shutdown()
+    server.server_close()
+
+
+def group_of(client: Client, file_id: int) -> dict[str, Any]:
+    for summary in client.get("/api/groups?media=video&distance=0")["items"]:
+        group = client.get(f"/api/groups/{summary['id']}")
+        if file_id in [file["file_id"] for file in group["files"]]:
+            return group
+    raise AssertionError(f"file {file_id} is in no group")
+
+
+def test_api_remove_in_hardlink_mode_links_and_undo_restores(served) -> None:
+    state, client, media, ids = served
+    keep, copy = ids["keep.mp4"], ids["copy.mp4"]
+    group = group_of(client, copy)
+    plan = {"groups": [{"group_id": group["id"], "keep": [keep], "remove": [copy]}]}
+    result = client.post("/api/remove", {"plan": plan, "mode": "hardlink"})
+    assert result["mode"] == "hardlink" and result["bytes_freed"] == 6000
+    assert [done["file_id"] for done in result["done"]] == [copy]
+    assert same_inode(media / "copy.mp4", media / "keep.mp4")
+    assert client.get("/api/history")["batches"][0]["mode"] == "hardlink"
+    [action] = client.get(f"/api/history/{result['batch_id']}")["actions"]
+    assert action["link_target"] == str(media / "keep.mp4")
+    restored = client.post(f"/api/history/{result['batch_id']}/undo")
+    assert [file["file_id"] for file in restored["restored"]] == [copy]
+    assert not same_inode(media / "copy.mp4", media / "keep.mp4")
+
+
+def test_api_hardlink_of_a_different_file_is_refused_naming_it(served) -> None:
+    _state, client, media, ids = served
+    group_id = group_of(client, ids["other.mp4"])["id"]
+    plan = {
+        "groups": [{"group_id": group_id, "keep": [ids["keep.mp4"]], "remove": [ids["other.mp4"]]}]
+    }
+    status, _, payload = client.request("POST", "/api/remove", {"plan": plan, "mode": "hardlink"})
+    assert status == 409
+    assert str(media / "other.mp4") in json.loads(payload)["error"]
+
+
+def test_settings_say_where_stash_pages_are_and_saving_them_back_is_accepted(served) -> None:
+    state, client, _media, _ids = served
+    settings = client.get("/api/settings")["settings"]
+    assert settings["stash_page_base"] == "http://stash.local:9999"
+    status, _, payload = client.request("PUT", "/api/settings", settings)
+    assert status == 200, payload
+    assert not hasattr(state.settings, "stash_page_base")
+
+
+def test_open_url_opens_a_page_of_the_configured_stash(
+    served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _state, client, _media, _ids = served
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)
+    url = "http://stash.local:9999/scenes/12"
+    assert client.post("/api/open-url", {"url": url}) == {"opened": url}
+    assert opened == [url]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/scenes/12",
+        "http://stash.local:9998/scenes/12",
+        "https://stash.local:9999/scenes/12",
+        "http://stash.local:9999@example.com/scenes/12",
+        "http://user@stash.local:9999/scenes/12",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "http://stash.local:9999/scenes/../../x",
+        "//example.com/scenes/1",
+        "",
+    ],
+)
+def test_open_url_refuses_any_other_address(
+    served, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    _state, client, _media, _ids = served
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)
+    status, _, payload = client.request("POST", "/api/open-url", {"url": url})
+    assert status == 409, payload
+    assert "Only pages of your Stash (http://stash.local:9999)" in json.loads(payload)["error"]
+    assert opened == []
+
+
+def test_open_url_needs_the_access_token(served, monkeypatch: pytest.MonkeyPatch) -> None:
+    _state, client, _media, _ids = served
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)
+    body = {"url": "http://stash.local:9999/scenes/1"}
+    status, _, _payload = client.request("POST", "/api/open-url", body, token=None)
+    assert status in (401, 403) and opened == []
+
+
+def test_open_url_without_a_browser_says_so(served, monkeypatch: pytest.MonkeyPatch) -> None:
+    _state, client, _media, _ids = served
+    monkeypatch.setattr(webbrowser, "open", lambda url, new=0: False)
+    status, _, payload = client.request(
+        "POST", "/api/open-url", {"url": "http://stash.local:9999/images/3"}
+    )
+    assert status == 400 and "No web browser" in json.loads(payload)["error"]
