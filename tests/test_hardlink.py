@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 import webbrowser
 from collections.abc import Iterator
@@ -567,3 +568,47 @@ def test_open_url_without_a_browser_says_so(served, monkeypatch: pytest.MonkeyPa
         "POST", "/api/open-url", {"url": "http://stash.local:9999/images/3"}
     )
     assert status == 400 and "No web browser" in json.loads(payload)["error"]
+
+
+def test_cli_auto_in_hardlink_mode_links_only_the_identical_copies(
+    demo_library: Path, tmp_path: Path
+) -> None:
+    """Auto-resolve matches by picture; of what it resolves, only copies identical to their
+    keeper become hardlinks, and the others are named and left alone."""
+    media, local = demo_library.parent / "media", tmp_path / "library"
+    shutil.copytree(media, local)  # the shared demo library is never changed
+    copy = local / "backup" / "Beach sunset (copy).mp4"
+    original = local / "videos" / "Beach sunset.mp4"
+    smaller = local / "phone export" / "beach_sunset_480p.mp4"
+    smaller_bytes = smaller.read_bytes()
+    result = run_cli(
+        "auto", "--db", str(demo_library), "--map", f"{media}={local}",
+        "--distance", "8", "--mode", "hardlink", "--yes",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert f"{smaller}: not identical to its keeper" in result.stdout
+    assert "replaced 1 files with hardlinks to their keepers" in result.stdout
+    assert same_inode(copy, original)
+    assert smaller.read_bytes() == smaller_bytes and os.stat(smaller).st_nlink == 1
+
+
+def test_a_filesystem_that_refuses_hardlinks_leaves_the_file_in_place(
+    library: Library, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some filesystems (FAT, some network shares) cannot make hardlinks: the link fails
+    after the copy went to the trash, and the original is put back."""
+    keeper, copy = library.duplicates("a.mp4")
+    copy_inode = os.stat(copy.path).st_ino
+
+    def no_links(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    result = link(library, journal, (keeper, copy))
+    [skipped] = result.skipped
+    assert skipped.reason.startswith("Could not replace the file with a hardlink")
+    assert "Operation not permitted" in skipped.reason and "back in place" in skipped.reason
+    assert os.stat(copy.path).st_ino == copy_inode
+    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash"
+    assert list((trash / "files").iterdir()) == list((trash / "info").iterdir()) == []
+    assert removed_file_ids(journal) == set()

@@ -422,9 +422,21 @@ def command_auto(args: argparse.Namespace) -> int:
             f"{len(preview.resolved)} groups resolved, {count} files, "
             f"{_human_bytes(preview.bytes)}; {len(preview.unresolved)} left for review"
         )
-        if args.dry_run or not preview.resolved:
+        if not preview.resolved:
             return 0
-        result = session.remove(preview.plan(), mode=args.mode)
+        plan = preview.plan()
+        if args.mode == "hardlink":
+            from stash_dedupe.removal.hardlink import identical_part
+
+            plan, left_out = identical_part(plan, session.library())
+            for file in left_out:
+                print(f"not linked [{file.file_id}] {file.path}: not identical to its keeper")
+            if not plan.groups:
+                print("No copy is byte-identical to its keeper, so none can become a hardlink.")
+                return 0
+        if args.dry_run:
+            return 0
+        result = session.remove(plan, mode=args.mode)
     done = f"moved {len(result.done)} files to the trash"
     if args.mode == "hardlink":
         done = f"replaced {len(result.done)} files with hardlinks to their keepers"

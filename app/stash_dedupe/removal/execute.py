@@ -228,6 +228,11 @@ def _remove_one(
         # The disk, not the exception, says what happened (a sync can fail after the move).
         if settle(journal.action(action_id))[0] != DONE:
             reason = f"Could not remove the file ({describe_error(error)})."
+            if link_target is not None:  # settling put the original back
+                reason = (
+                    f"Could not replace the file with a hardlink ({describe_error(error)});"
+                    " it is back in place."
+                )
             journal.set_state(action_id, FAILED, reason)
             return SkippedFile(file.file_id, path, reason)
     journal.set_state(action_id, DONE)

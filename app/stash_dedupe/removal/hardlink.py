@@ -17,7 +17,8 @@ copy over the link in one atomic step, so the path always holds the same bytes.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from stash_dedupe.errors import RefusedError
@@ -25,7 +26,7 @@ from stash_dedupe.models import MediaFile
 from stash_dedupe.removal import files
 from stash_dedupe.removal.files import describe_error, fsync_directory, partial_path
 from stash_dedupe.removal.journal import DONE, FAILED, UNDO, Action, Journal
-from stash_dedupe.removal.plan import CheckedRemoval
+from stash_dedupe.removal.plan import CheckedRemoval, RemovalPlan
 from stash_dedupe.removal.trash import (
     USES_FREEDESKTOP_TRASH,
     FreedesktopTrash,
@@ -66,7 +67,7 @@ def check_links(removals: Sequence[CheckedRemoval]) -> dict[int, MediaFile]:
         except OSError:
             targets[removal.file.file_id] = target  # missing now: skipped when its turn comes
             continue
-        same_filesystem = [k for k in identical if os.stat(k.path).st_dev == copy_device]
+        same_filesystem = [k for k in identical if _device(k.path) == copy_device]
         if not same_filesystem:
             raise RefusedError(
                 f"{where} is on another filesystem than its kept file {target.file_id}"
@@ -74,6 +75,29 @@ def check_links(removals: Sequence[CheckedRemoval]) -> dict[int, MediaFile]:
             )
         targets[removal.file.file_id] = same_filesystem[0]
     return targets
+
+
+def identical_part(
+    plan: RemovalPlan, library: Mapping[int, MediaFile]
+) -> tuple[RemovalPlan, tuple[MediaFile, ...]]:
+    """The part of a plan that hardlink mode can carry out: the files Stash's record shows
+    identical to a keeper of their group; and the files left out. (Auto-resolve matches by
+    picture, so its copies need not be identical.)"""
+    groups, left_out = [], []
+    for group in plan.groups:
+        keepers = [library[file_id] for file_id in group.keep if file_id in library]
+        remove = []
+        for file_id in group.remove:
+            file = library.get(file_id)
+            if file is None:
+                continue
+            if any(_stash_difference(file, keeper) is None for keeper in keepers):
+                remove.append(file_id)
+            else:
+                left_out.append(file)
+        if remove:
+            groups.append(replace(group, remove=tuple(remove)))
+    return RemovalPlan(tuple(groups)), tuple(left_out)
 
 
 def _stash_difference(copy: MediaFile, keeper: MediaFile) -> str | None:
@@ -85,6 +109,13 @@ def _stash_difference(copy: MediaFile, keeper: MediaFile) -> str | None:
     if copy.oshash and keeper.oshash and copy.oshash.lower() != keeper.oshash.lower():
         return "their oshashes differ"
     return None
+
+
+def _device(path: str) -> int | None:
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None  # gone since the plan was checked: no target, and skipped in its turn
 
 
 def link_skip_reason(removal: CheckedRemoval, keeper: MediaFile, read_bytes: bool) -> str | None:
