@@ -136,6 +136,9 @@ def test_hardlink_mode_is_not_offered_for_a_copy_that_is_not_identical(
     page.click("#remove-marked")
     page.locator(".dialog.remove input[value=hardlink]").check()
     expect(page.locator("#hardlink-refusal")).to_contain_text("beach_sunset_480p.mp4")
+    expect(page.locator(".dialog.remove")).to_contain_text(
+        "The file marked cannot become a hardlink; 2 files kept."
+    )
     expect(page.locator("#confirm-remove")).to_be_disabled()
     page.locator(".dialog.remove input[value=trash]").check()
     expect(page.locator("#hardlink-refusal")).to_be_hidden()

@@ -103,7 +103,14 @@ export function confirmPlan({ title, plan, remove, keep }) {
       confirmButton.disabled = (mode === 'delete' && !understand.checked)
         || (mode === 'hardlink' && notIdentical.length > 0);
       const kept = `${count(keep.length, 'file')} kept.`;
-      if (mode === 'hardlink') {
+      if (mode === 'hardlink' && notIdentical.length) {
+        let which = `${notIdentical.length} of the ${remove.length} files marked`;
+        if (notIdentical.length === remove.length) {
+          which = remove.length === 1 ? 'The file marked' : `All ${remove.length} files marked`;
+        }
+        mount(summary, h('b', {}, which), ` cannot become `
+          + `${notIdentical.length === 1 ? 'a hardlink' : 'hardlinks'}; ${kept}`);
+      } else if (mode === 'hardlink') {
         mount(summary, h('b', {}, count(remove.length, 'file')),
           ` will become ${remove.length === 1 ? 'a hardlink' : 'hardlinks'} to the kept file,`
           + ' freeing ', h('b', {}, bytes(total)),
