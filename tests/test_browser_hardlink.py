@@ -116,7 +116,10 @@ def test_hardlink_mode_links_the_copy_to_its_keeper_and_undo_restores_it(
 
     page.click("#tabs [data-view=history]")
     row = page.locator("#history-table tbody tr").first
-    expect(row).to_contain_text("hardlink")
+    expect(row).to_contain_text("Hardlinks")
+    row.get_by_role("button", name="Files").click()
+    details = page.locator("#history-table tr.details").first
+    expect(details).to_contain_text(f"⇒ hardlink to {keeper}")
     row.get_by_role("button", name="Undo").click()
     page.locator(".dialog").get_by_role("button", name="Undo").click()
     expect(page.locator(".toast-good").last).to_contain_text("Restored 1 file")
