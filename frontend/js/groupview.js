@@ -12,26 +12,6 @@ import { dialog, toast } from './ui.js';
 
 const item = (file) => file.items[0] || {};
 
-/** The file's scene or image page in Stash, or null when Stash lists it in no item. */
-const stashPageUrl = (file) => (file.items.length && app.settings?.stash_page_base
-  ? `${app.settings.stash_page_base}/${file.media === 'video' ? 'scenes' : 'images'}/`
-    + `${file.items[0].item_id}` : null);
-
-/** "Open in Stash": a plain link in a browser; the window hands it to the system browser. */
-function openInStashLink(file) {
-  const href = stashPageUrl(file);
-  if (!href) return null;
-  return h('a', { class: 'link-button open-in-stash', href, target: '_blank',
-    rel: 'noopener noreferrer', title: `Open this ${file.media === 'video' ? 'scene' : 'image'}`
-      + ` in Stash: ${href}`,
-    onClick: (event) => {
-      event.stopPropagation();
-      if (!windowApi()) return;
-      event.preventDefault();
-      api.openUrl(href).catch((error) => toast(error.message, 'error'));
-    } }, 'Open in Stash');
-}
-
 /** Whether frame sampling found black bars around a video's picture. */
 const hasBars = (f) => Boolean(f.picture_width && f.picture_height
   && (f.picture_width !== f.width || f.picture_height !== f.height));
@@ -82,6 +62,26 @@ const ROWS = [
     title: 'Hamming distance of the phash to the suggested keeper\'s' },
   { label: 'pHash', show: (f) => f.phash || '—', mono: true },
 ];
+
+/** The file's scene or image page in Stash, or null when Stash lists it in no item. */
+const stashPageUrl = (file) => (file.items.length && app.settings?.stash_page_base
+  ? `${app.settings.stash_page_base}/${file.media === 'video' ? 'scenes' : 'images'}/`
+    + `${file.items[0].item_id}` : null);
+
+/** "Open in Stash": a plain link in a browser; the window hands it to the system browser. */
+function openInStashLink(file) {
+  const href = stashPageUrl(file);
+  if (!href) return null;
+  return h('a', { class: 'link-button open-in-stash', href, target: '_blank',
+    rel: 'noopener noreferrer', title: `Open this ${file.media === 'video' ? 'scene' : 'image'}`
+      + ` in Stash: ${href}`,
+    onClick: (event) => {
+      event.stopPropagation();
+      if (!windowApi()) return;
+      event.preventDefault();
+      api.openUrl(href).catch((error) => toast(error.message, 'error'));
+    } }, 'Open in Stash');
+}
 
 export class GroupView {
   /**
