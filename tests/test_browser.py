@@ -479,6 +479,7 @@ CALL_EVERY_ENDPOINT = """async () => {
   await call('stashMergePreview', 'no-such-group', imageFiles[0].file_id);
   await call('stashMerge', 'no-such-group', imageFiles[0].file_id);
   await call('sendPhashes');
+  await call('openUrl', 'https://example.com/');
   if (answers.sendPhashes.job) await api.cancelJob(answers.sendPhashes.job);
   await call('overlaps', 30);
   await call('overlap', 'overlap-1-2');

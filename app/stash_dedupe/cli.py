@@ -306,8 +306,12 @@ def command_remove(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
         )
     verb = "would remove" if result.dry_run else "removed"
+    if args.mode == "hardlink":
+        verb = "would link" if result.dry_run else "linked"
     for removed in result.done:
         where = f" -> {removed.destination}" if removed.destination else ""
+        if args.mode == "hardlink":
+            where = "" if result.dry_run else f" (original in {removed.destination})"
         print(f"{verb} [{removed.file_id}] {removed.path}{where}")
     for skipped in result.skipped:
         print(f"skipped [{skipped.file_id}] {skipped.path}: {skipped.reason}")
@@ -316,7 +320,7 @@ def command_remove(args: argparse.Namespace) -> int:
         f"{len(result.done)} files, {_human_bytes(result.bytes_freed)} {verb} by {args.mode}"
         f"{batch}; {len(result.skipped)} skipped"
     )
-    if result.done and not result.dry_run:
+    if result.done and not result.dry_run and args.mode != "hardlink":
         print("Stash still lists these files until its Clean task runs.")
     return 1 if result.skipped else 0
 
@@ -371,7 +375,10 @@ def command_auto(args: argparse.Namespace) -> int:
 
     check_threshold(args.threshold)
     if not args.dry_run and not args.yes:
-        raise AppError("Add --dry-run to preview, or --yes to move the files to the trash.")
+        action = "to move the files to the trash"
+        if args.mode == "hardlink":
+            action = "to replace the copies with hardlinks"
+        raise AppError(f"Add --dry-run to preview, or --yes {action}.")
     group_filter = GroupFilter(
         media=args.media, distance=args.distance, duration_tolerance=args.duration_diff
     )
@@ -396,13 +403,25 @@ def command_auto(args: argparse.Namespace) -> int:
             f"{len(preview.resolved)} groups resolved, {count} files, "
             f"{_human_bytes(preview.bytes)}; {len(preview.unresolved)} left for review"
         )
-        if args.dry_run or not preview.resolved:
+        if not preview.resolved:
             return 0
-        result = session.remove(preview.plan(), mode="trash")
-    print(
-        f"moved {len(result.done)} files to the trash (batch {result.batch_id}); "
-        f"{len(result.skipped)} skipped"
-    )
+        plan = preview.plan()
+        if args.mode == "hardlink":
+            from stash_dedupe.removal.hardlink import identical_part
+
+            plan, left_out = identical_part(plan, session.library())
+            for file in left_out:
+                print(f"not linked [{file.file_id}] {file.path}: not identical to its keeper")
+            if not plan.groups:
+                print("No copy is byte-identical to its keeper, so none can become a hardlink.")
+                return 0
+        if args.dry_run:
+            return 0
+        result = session.remove(plan, mode=args.mode)
+    done = f"moved {len(result.done)} files to the trash"
+    if args.mode == "hardlink":
+        done = f"replaced {len(result.done)} files with hardlinks to their keepers"
+    print(f"{done} (batch {result.batch_id}); {len(result.skipped)} skipped")
     return 1 if result.skipped else 0
 
 
@@ -539,9 +558,10 @@ def _add_removal_commands(commands: Any) -> None:
     )
     remove.add_argument(
         "--mode",
-        choices=["trash", "move", "delete"],
+        choices=["trash", "move", "delete", "hardlink"],
         default="trash",
-        help="OS trash (default), move to --trash-dir, or delete permanently",
+        help="OS trash (default), move to --trash-dir, delete permanently, or replace each"
+        " byte-identical copy with a hardlink to its keeper (the original kept in the trash)",
     )
     remove.add_argument("--trash-dir", help="folder for --mode move")
     remove.add_argument(
@@ -582,7 +602,13 @@ def _add_removal_commands(commands: Any) -> None:
     auto.add_argument("--distance", type=int, default=0)
     auto.add_argument("--duration-diff", type=float, default=None, metavar="SECONDS")
     auto.add_argument("--dry-run", action="store_true", help="only print the preview")
-    auto.add_argument("--yes", action="store_true", help="move the files to the OS trash")
+    auto.add_argument(
+        "--mode",
+        choices=["trash", "hardlink"],
+        default="trash",
+        help="OS trash (default), or a hardlink to the keeper for byte-identical copies",
+    )
+    auto.add_argument("--yes", action="store_true", help="carry out the removal")
     auto.set_defaults(handler=command_auto)
 
 

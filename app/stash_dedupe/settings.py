@@ -20,7 +20,7 @@ from stash_dedupe.errors import AppError
 from stash_dedupe.models import DEFAULT_FRAME_COUNT
 from stash_dedupe.removal.journal import REMOVAL_MODES
 from stash_dedupe.stash.pathmap import PathMapping
-from stash_dedupe.stash.url import normalize_url
+from stash_dedupe.stash.url import normalize_url, stash_page_base
 
 THEMES = ("dark", "light")
 MAX_TEXT_LENGTH = 4096  # the longest path (Linux's PATH_MAX) or other text a setting holds
@@ -242,13 +242,16 @@ def settings_for_page(settings: Settings) -> dict:
     data = asdict(settings)
     data["stash_api_key"] = ""
     data["stash_api_key_set"] = bool(settings.stash_api_key)
+    data["stash_page_base"] = stash_page_base(settings.stash_url)  # for "Open in Stash" links
     return data
 
 
 def changes_from_page(changes: dict) -> dict:
     """Changes as the page sends them: an empty API key keeps the saved one (the page never
-    had it), null forgets it; `stash_api_key_set` comes back from `settings_for_page`."""
-    changes = {key: value for key, value in changes.items() if key != "stash_api_key_set"}
+    had it), null forgets it; `stash_api_key_set` and `stash_page_base` come back from
+    `settings_for_page`."""
+    derived = ("stash_api_key_set", "stash_page_base")
+    changes = {key: value for key, value in changes.items() if key not in derived}
     if "stash_api_key" in changes:
         key = changes.pop("stash_api_key")
         if key is None:

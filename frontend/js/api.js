@@ -123,7 +123,7 @@ export const api = {
     withToken(path`/api/files/${firstId}/difference/${secondId}`),
 
   // -- removal and its history --
-  /** `mode`: trash, move (into `trashDir`) or delete (only with `confirmDelete`). */
+  /** `mode`: trash, move (into `trashDir`), delete (only with `confirmDelete`) or hardlink. */
   remove: (plan, { mode, trashDir, confirmDelete }) => post('/api/remove',
     { plan, mode, trash_dir: trashDir, confirm_delete: confirmDelete }),
   history: () => get('/api/history'),
@@ -156,6 +156,8 @@ export const api = {
   stashMerge: (groupId, keeperFileId) => post('/api/stash/merge/apply',
     { group_id: groupId, keeper_file_id: keeperFileId }),
   sendPhashes: () => post('/api/stash/phashes'),
+  /** Open a page of the user's Stash in the system browser (from the window). */
+  openUrl: (url) => post('/api/open-url', { url }),
 };
 
 /** The window's Python side (pywebview js_api), or null in a browser. */

@@ -6,6 +6,7 @@ import { h, mount } from './dom.js';
 import {
   basename, bitRate, bytes, dateTime, dirname, duration, frameRate, resolution,
 } from './format.js';
+import { app } from './state.js';
 import { mergeButton } from './stash.js';
 import { dialog, toast } from './ui.js';
 
@@ -66,6 +67,26 @@ const ROWS = [
     title: 'Hamming distance of the phash to the suggested keeper\'s' },
   { label: 'pHash', show: (f) => f.phash || '—', mono: true },
 ];
+
+/** The file's scene or image page in Stash, or null when Stash lists it in no item. */
+const stashPageUrl = (file) => (file.items.length && app.settings?.stash_page_base
+  ? `${app.settings.stash_page_base}/${file.media === 'video' ? 'scenes' : 'images'}/`
+    + `${file.items[0].item_id}` : null);
+
+/** "Open in Stash": a plain link in a browser; the window hands it to the system browser. */
+function openInStashLink(file) {
+  const href = stashPageUrl(file);
+  if (!href) return null;
+  return h('a', { class: 'link-button open-in-stash', href, target: '_blank',
+    rel: 'noopener noreferrer', title: `Open this ${file.media === 'video' ? 'scene' : 'image'}`
+      + ` in Stash: ${href}`,
+    onClick: (event) => {
+      event.stopPropagation();
+      if (!windowApi()) return;
+      event.preventDefault();
+      api.openUrl(href).catch((error) => toast(error.message, 'error'));
+    } }, 'Open in Stash');
+}
 
 export class GroupView {
   /**
@@ -273,7 +294,8 @@ export class GroupView {
             onClick: (event) => {
               event.stopPropagation();
               this.handlers.onDismissFile(group, file);
-            } }, 'not a duplicate'))),
+            } }, 'not a duplicate'),
+          openInStashLink(file))),
       rows.map((row, rowIndex) => this.cell(row, rowIndex, file, group.files)));
       card.style.gridRow = span;
       cards.append(card);

@@ -7,7 +7,8 @@ import { app } from './state.js';
 import { tellStashButton } from './stash.js';
 import { confirmDialog, toast } from './ui.js';
 
-const MODE_NAMES = { trash: 'System trash', move: 'Trash folder', delete: 'Deleted', undo: 'Undo' };
+const MODE_NAMES = { trash: 'System trash', move: 'Trash folder', delete: 'Deleted',
+  hardlink: 'Hardlinks', undo: 'Undo' };
 
 export async function showHistory(view) {
   const { batches } = await api.history();
@@ -58,7 +59,8 @@ function batchRows(batch, view) {
           }
           showHistory(view);
         } }, 'Undo') : null,
-      batch.mode !== 'undo' && left > 0 ? tellStashButton(batch.id) : null));
+      // A hardlinked path still holds its file: Stash has nothing to forget.
+      !['undo', 'hardlink'].includes(batch.mode) && left > 0 ? tellStashButton(batch.id) : null));
   return [row, details];
 }
 
@@ -70,6 +72,8 @@ async function toggleDetails(batch, details) {
     h('tbody', {}, actions.map((action) => h('tr', {},
       h('td', { class: `state state-${action.state}` }, action.state),
       h('td', {}, h('div', {}, action.original_path),
+        action.link_target && action.mode !== 'undo' ? h('div', { class: 'muted small' },
+          `⇒ hardlink to ${action.link_target}`) : null,
         action.destination ? h('div', { class: 'muted small' }, `→ ${action.destination}`) : null,
         action.reason ? h('div', { class: 'muted small' }, action.reason) : null),
       h('td', {}, bytes(action.size)))))));

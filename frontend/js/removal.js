@@ -1,5 +1,6 @@
 // Removing the files marked remove: the confirmation dialog (mode, count, bytes; a
-// permanent delete needs its own checkbox), the request, and what to tell the user after.
+// permanent delete needs its own checkbox; hardlinks only for identical copies), the
+// request, and what to tell the user after.
 
 import { api, whenWindowApi } from './api.js';
 import { h, mount } from './dom.js';
@@ -12,7 +13,14 @@ const MODES = [
   { value: 'trash', label: 'Move to the system trash', verb: 'Move to trash' },
   { value: 'move', label: 'Move to a folder', verb: 'Move to folder' },
   { value: 'delete', label: 'Delete permanently', verb: 'Delete permanently' },
+  { value: 'hardlink', label: 'Replace with a hardlink to the kept file (identical copies)',
+    verb: 'Replace with hardlinks' },
 ];
+
+/** Whether Stash's record rules out `file` being a byte-identical copy of `kept`. */
+const differsPerStash = (file, kept) => file.size !== kept.size
+  || Boolean(file.md5 && kept.md5 && file.md5 !== kept.md5)
+  || Boolean(file.oshash && kept.oshash && file.oshash !== kept.oshash);
 
 /** Ask, then remove one group's marked files. Resolves with the API's result, or null. */
 export function confirmRemoval(group, marks) {
@@ -24,8 +32,9 @@ export function confirmRemoval(group, marks) {
 }
 
 /**
- * Ask how (trash, folder, delete with its own checkbox), then send `plan` to the removal
- * API. `remove` and `keep` are {path, size} lists to show. Resolves with the result or null.
+ * Ask how (trash, folder, delete with its own checkbox, hardlink), then send `plan` to the
+ * removal API. `remove` and `keep` are {path, size} lists to show (with md5 and oshash when
+ * known). Resolves with the result or null.
  */
 export function confirmPlan({ title, plan, remove, keep }) {
   const total = remove.reduce((sum, f) => sum + f.size, 0);
@@ -47,19 +56,30 @@ export function confirmPlan({ title, plan, remove, keep }) {
     const deleteRow = h('label', { class: 'danger-confirm' }, understand,
       ` I understand: ${count(remove.length, 'file')} (${bytes(total)}) will be deleted `
       + 'permanently and cannot be restored.');
+    // Hardlink mode: what happens, and which files cannot qualify (the server refuses them).
+    const notIdentical = remove.filter((file) => keep.every((kept) => differsPerStash(file, kept)));
+    const hardlinkRow = h('div', { class: 'hardlink-note' },
+      h('p', {}, 'Each copy is compared byte for byte with the kept file, then its path becomes '
+        + 'a hardlink to it: Stash keeps both entries and the copy\'s space is freed. The '
+        + 'original waits in the system trash until you empty it; Undo puts it back.'),
+      notIdentical.length ? h('p', { class: 'inline-error', id: 'hardlink-refusal' },
+        `Not identical to a kept file (the size or checksum differs), so it cannot become a `
+        + `hardlink: ${notIdentical.map((file) => file.path).join(', ')}. `
+        + 'Choose another way for this group.') : null);
+    const summary = h('p', {});
     const radios = MODES.map((option) => h('label', { class: 'radio' },
       h('input', { type: 'radio', name: 'remove-mode', value: option.value,
         checked: option.value === mode, onChange: () => { mode = option.value; update(); } }),
       ` ${option.label}`));
 
     const body = h('div', { class: 'remove-dialog' },
-      h('p', {}, h('b', {}, `${count(remove.length, 'file')}, ${bytes(total)}`),
-        ` will be removed; ${count(keep.length, 'file')} kept.`),
+      summary,
       h('ul', { class: 'path-list' },
         remove.map((f) => h('li', { class: 'remove-path' }, '✕ ', f.path, h('span',
           { class: 'muted' }, `  ${bytes(f.size)}`))),
         keep.map((f) => h('li', { class: 'keep-path' }, '✓ ', f.path))),
-      h('fieldset', { class: 'modes' }, h('legend', {}, 'How'), radios, folderRow, deleteRow),
+      h('fieldset', { class: 'modes' }, h('legend', {}, 'How'), radios, folderRow, deleteRow,
+        hardlinkRow),
       error);
 
     const { close, buttons } = dialog({
@@ -79,7 +99,26 @@ export function confirmPlan({ title, plan, remove, keep }) {
     function update() {
       folderRow.hidden = mode !== 'move';
       deleteRow.hidden = mode !== 'delete';
-      confirmButton.disabled = mode === 'delete' && !understand.checked;
+      hardlinkRow.hidden = mode !== 'hardlink';
+      confirmButton.disabled = (mode === 'delete' && !understand.checked)
+        || (mode === 'hardlink' && notIdentical.length > 0);
+      const kept = `${count(keep.length, 'file')} kept.`;
+      if (mode === 'hardlink' && notIdentical.length) {
+        let which = `${notIdentical.length} of the ${remove.length} files marked`;
+        if (notIdentical.length === remove.length) {
+          which = remove.length === 1 ? 'The file marked' : `All ${remove.length} files marked`;
+        }
+        mount(summary, h('b', {}, which), ` cannot become `
+          + `${notIdentical.length === 1 ? 'a hardlink' : 'hardlinks'}; ${kept}`);
+      } else if (mode === 'hardlink') {
+        mount(summary, h('b', {}, count(remove.length, 'file')),
+          ` will become ${remove.length === 1 ? 'a hardlink' : 'hardlinks'} to the kept file,`
+          + ' freeing ', h('b', {}, bytes(total)),
+          `; ${kept}`);
+      } else {
+        mount(summary, h('b', {}, `${count(remove.length, 'file')}, ${bytes(total)}`),
+          ` will be removed; ${kept}`);
+      }
       const verb = MODES.find((option) => option.value === mode).verb;
       confirmButton.textContent = `${verb}: ${count(remove.length, 'file')}`;
     }

@@ -132,10 +132,11 @@ async function resolveAll() {
 async function afterRemoval(result) {
   if (!result) return;
   app.lastBatchId = result.batch_id;
-  app.removedPaths.push(...result.done.map((removed) => removed.path));
+  const linked = result.mode === 'hardlink'; // the paths stay, so Stash has nothing to forget
+  if (!linked) app.removedPaths.push(...result.done.map((removed) => removed.path));
   renderStashNote(stashNote);
-  toast(`Removed ${count(result.done.length, 'file')}, freed ${bytes(result.bytes_freed)}.`,
-    'good');
+  toast(`${linked ? 'Replaced' : 'Removed'} ${count(result.done.length, 'file')}`
+    + `${linked ? ' with hardlinks' : ''}, freed ${bytes(result.bytes_freed)}.`, 'good');
   showRemovalOutcome(result);
   await load(Math.max(0, list.selected));
 }

@@ -1,7 +1,9 @@
 """Executing a removal plan: one file at a time, each step journaled before it is taken.
 
 Modes: "trash" (the system trash), "move" (a trash folder the user chose, keeping each
-file's full path below it) and "delete" (permanent, only with `confirm_delete=True`).
+file's full path below it), "delete" (permanent, only with `confirm_delete=True`) and
+"hardlink" (a byte-identical copy becomes a hardlink to its keeper, its original kept in the
+system trash; see `hardlink`).
 
 How a removal stays safe: it holds the journal's removal lock, so no other removal, undo
 or reconcile (in this process or another) runs at the same time; the whole plan is checked
@@ -22,10 +24,12 @@ from pathlib import Path, PurePath
 
 from stash_dedupe.models import MediaFile
 from stash_dedupe.removal.files import describe_error, fsync_directory, move_file, partial_path
+from stash_dedupe.removal.hardlink import check_links, link_skip_reason, replace_with_link
 from stash_dedupe.removal.journal import (
     DELETE,
     DONE,
     FAILED,
+    HARDLINK,
     INTERRUPTED,
     MOVE,
     PLANNED,
@@ -92,17 +96,19 @@ def _execute(
 ) -> RemovalResult:
     """`execute_plan`'s work; the caller holds the removal lock unless it is a dry run."""
     trash_root = check_mode(mode, trash_dir, confirm_delete, dry_run)
-    removals = check_plan(plan, library, library_roots)
+    removals = check_plan(plan, library, library_roots, same_file_allowed=mode == HARDLINK)
     if trash_root is not None:
         check_trash_folder(trash_root, removals, library_roots, probe=not dry_run)
+    link_targets = check_links(removals) if mode == HARDLINK else {}
     if dry_run:
-        return _preview(removals, mode, trash_root)
+        return _preview(removals, mode, trash_root, link_targets)
 
     batch_id = journal.start_batch(mode, None if trash_root is None else str(trash_root))
     outcomes: list[RemovedFile | SkippedFile] = []
     try:
         for removal in removals:
-            outcomes.append(_remove_one(journal, batch_id, removal, mode, trash_root))
+            link_target = link_targets.get(removal.file.file_id)
+            outcomes.append(_remove_one(journal, batch_id, removal, mode, trash_root, link_target))
     except BaseException:
         journal.finish_batch(batch_id, INTERRUPTED)
         raise
@@ -125,11 +131,19 @@ def _result(
     )
 
 
-def _preview(removals: list[CheckedRemoval], mode: str, trash_root: Path | None) -> RemovalResult:
+def _preview(
+    removals: list[CheckedRemoval],
+    mode: str,
+    trash_root: Path | None,
+    link_targets: Mapping[int, MediaFile],
+) -> RemovalResult:
     outcomes: list[RemovedFile | SkippedFile] = []
     for removal in removals:
         file, path = removal.file, removal.path
         reason = skip_reason(removal)
+        link_target = link_targets.get(file.file_id)
+        if reason is None and link_target is not None:  # the bytes are read only when acting
+            reason = link_skip_reason(removal, link_target, read_bytes=False)
         destination = None if trash_root is None else _path_below(trash_root, PurePath(path))
         if reason is None and destination is not None and os.path.lexists(destination):
             reason = f"Something already exists at {destination} in the trash folder."
@@ -142,9 +156,17 @@ def _preview(removals: list[CheckedRemoval], mode: str, trash_root: Path | None)
 
 
 def _remove_one(
-    journal: Journal, batch_id: int, removal: CheckedRemoval, mode: str, trash_root: Path | None
+    journal: Journal,
+    batch_id: int,
+    removal: CheckedRemoval,
+    mode: str,
+    trash_root: Path | None,
+    link_target: MediaFile | None = None,
 ) -> RemovedFile | SkippedFile:
-    """Recheck, journal, then remove one file; filesystem errors become a reported failure."""
+    """Recheck, journal, then remove one file; filesystem errors become a reported failure.
+
+    In hardlink mode `link_target` is the keeper the file becomes a hardlink of.
+    """
     file, path = removal.file, removal.path
 
     def record(
@@ -165,6 +187,7 @@ def _remove_one(
             state=state,
             reason=reason,
             trash_info_path=None if info is None else str(info),
+            link_target=None if link_target is None else link_target.path,
         )
 
     def skip(state: str, reason: str, destination: Path | None = None) -> SkippedFile:
@@ -172,6 +195,8 @@ def _remove_one(
         return SkippedFile(file.file_id, path, reason)
 
     reason = skip_reason(removal)
+    if reason is None and link_target is not None:
+        reason = link_skip_reason(removal, link_target, read_bytes=True)
     if reason is not None:
         return skip(SKIPPED, reason)
     try:
@@ -188,6 +213,10 @@ def _remove_one(
         if mode == DELETE:
             os.unlink(path)
             fsync_directory(os.path.dirname(path))
+        elif link_target is not None and trash is not None and destination is not None:
+            replace_with_link(
+                journal, action_id, trash, Path(path), destination, Path(link_target.path)
+            )
         elif trash is not None and destination is not None:
             trash.move_in(journal, action_id, Path(path), destination)
         elif destination is not None:
@@ -199,6 +228,11 @@ def _remove_one(
         # The disk, not the exception, says what happened (a sync can fail after the move).
         if settle(journal.action(action_id))[0] != DONE:
             reason = f"Could not remove the file ({describe_error(error)})."
+            if link_target is not None:  # settling put the original back
+                reason = (
+                    f"Could not replace the file with a hardlink ({describe_error(error)});"
+                    " it is back in place."
+                )
             journal.set_state(action_id, FAILED, reason)
             return SkippedFile(file.file_id, path, reason)
     journal.set_state(action_id, DONE)
@@ -211,7 +245,7 @@ def _destination_for(
     """Where a file will go (None when deleted or sent to a platform trash), and its trash."""
     if mode == MOVE and trash_root is not None:
         return _path_below(trash_root, PurePath(path)), None
-    if mode == TRASH and USES_FREEDESKTOP_TRASH:
+    if mode in (TRASH, HARDLINK) and USES_FREEDESKTOP_TRASH:
         trash = freedesktop_trash_for(path)
         return trash.files / trash.free_name(os.path.basename(path), journal), trash
     return None, None

@@ -6,7 +6,8 @@ WAL mode with synchronous=FULL, so a committed row survives a killed process or 
 
 Rows are written by `removal` only; the read functions at the bottom serve history views.
 In an action row `original_path` is where the action took the file from and `destination`
-where it put it (for an undo: from the trash back to the library).
+where it put it (for an undo: from the trash back to the library). A hardlink action (and
+its undo) also records `link_target`, the kept file whose hardlink replaced the original.
 """
 
 from __future__ import annotations
@@ -29,18 +30,18 @@ from stash_dedupe.store import SqliteStore
 # How long a removal waits for another one (another window, request or CLI run) to finish.
 REMOVAL_LOCK_WAIT_SECONDS = 300.0
 
-TRASH, MOVE, DELETE, UNDO = "trash", "move", "delete", "undo"
-REMOVAL_MODES = (TRASH, MOVE, DELETE)
+TRASH, MOVE, DELETE, HARDLINK, UNDO = "trash", "move", "delete", "hardlink", "undo"
+REMOVAL_MODES = (TRASH, MOVE, DELETE, HARDLINK)
 
 PLANNED, DONE, SKIPPED, FAILED, UNDONE = "planned", "done", "skipped", "failed", "undone"
 RUNNING, FINISHED, INTERRUPTED = "running", "finished", "interrupted"
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY,
     started TEXT NOT NULL,
     finished TEXT,
-    mode TEXT NOT NULL CHECK (mode IN ('trash', 'move', 'delete', 'undo')),
+    mode TEXT NOT NULL CHECK (mode IN ('trash', 'move', 'delete', 'hardlink', 'undo')),
     trash_dir TEXT,
     status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'interrupted'))
 );
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY,
     batch_id INTEGER NOT NULL REFERENCES batches (id),
     time TEXT NOT NULL,
-    mode TEXT NOT NULL CHECK (mode IN ('trash', 'move', 'delete', 'undo')),
+    mode TEXT NOT NULL CHECK (mode IN ('trash', 'move', 'delete', 'hardlink', 'undo')),
     file_id INTEGER NOT NULL,
     original_path TEXT NOT NULL,
     destination TEXT,
@@ -59,12 +60,30 @@ CREATE TABLE IF NOT EXISTS actions (
     state TEXT NOT NULL
         CHECK (state IN ('planned', 'done', 'skipped', 'failed', 'undone')),
     reason TEXT,
-    undoes_action_id INTEGER REFERENCES actions (id)
+    undoes_action_id INTEGER REFERENCES actions (id),
+    link_target TEXT
 );
+"""
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS actions_by_batch ON actions (batch_id);
 CREATE INDEX IF NOT EXISTS actions_by_state ON actions (state);
-PRAGMA user_version = 1;
 """
+_VERSION = 2  # 2: the hardlink mode and `link_target`
+
+# A version 1 journal is copied into tables of the current shape (SQLite cannot change a
+# CHECK constraint in place), in one transaction: all of it is upgraded or none.
+_UPGRADE_FROM_1 = (
+    "DROP INDEX IF EXISTS actions_by_batch",
+    "DROP INDEX IF EXISTS actions_by_state",
+    "ALTER TABLE actions RENAME TO actions_v1",
+    "ALTER TABLE batches RENAME TO batches_v1",
+    *(table.strip() for table in _TABLES.split(";") if table.strip()),
+    "INSERT INTO batches SELECT * FROM batches_v1",
+    "INSERT INTO actions SELECT *, NULL FROM actions_v1",
+    "DROP TABLE actions_v1",
+    "DROP TABLE batches_v1",
+    *(index.strip() for index in _INDEXES.split(";") if index.strip()),
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,7 @@ class Action:
     state: str
     reason: str | None
     undoes_action_id: int | None
+    link_target: str | None = None
 
 
 def _now() -> str:
@@ -123,18 +143,20 @@ def _action_from_row(row: sqlite3.Row) -> Action:
         state=row["state"],
         reason=row["reason"],
         undoes_action_id=row["undoes_action_id"],
+        link_target=row["link_target"],
     )
 
 
 class Journal(SqliteStore):
     """An open journal database. Safe to share between threads (one lock around the connection)."""
 
-    SCHEMA = _SCHEMA
+    SCHEMA = _TABLES + _INDEXES
     SYNCHRONOUS = "FULL"  # a committed row must survive a killed process or a power cut
     NAME = "removal journal"
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
+        self._upgrade()
         self._removal_lock = FileLock(self.path.with_name(self.path.name + ".lock"))
 
     @classmethod
@@ -158,6 +180,18 @@ class Journal(SqliteStore):
                 "Another removal or undo (in this window, another one, or the command line) "
                 f"has been running for over {timeout:.0f} s; try again when it has finished."
             ) from None
+
+    def _upgrade(self) -> None:
+        """Bring a journal written by an older version to the current shape, keeping its rows."""
+        with self.transaction() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version >= _VERSION:
+                return
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(actions)")}
+            if "link_target" not in columns:  # a version 1 journal (a new one has it)
+                for statement in _UPGRADE_FROM_1:
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {_VERSION}")
 
     def describe_failure(self, error: sqlite3.Error) -> str:
         return (
@@ -192,12 +226,13 @@ class Journal(SqliteStore):
         reason: str | None = None,
         trash_info_path: str | None = None,
         undoes_action_id: int | None = None,
+        link_target: str | None = None,
     ) -> int:
         """Record one action; for 'planned' this must happen before the file is touched."""
         return self.write(
             "INSERT INTO actions (batch_id, time, mode, file_id, original_path, destination,"
-            " trash_info_path, size, mtime, keeper_ids, state, reason, undoes_action_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " trash_info_path, size, mtime, keeper_ids, state, reason, undoes_action_id,"
+            " link_target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 batch_id,
                 _now(),
@@ -212,6 +247,7 @@ class Journal(SqliteStore):
                 state,
                 reason,
                 undoes_action_id,
+                link_target,
             ),
         )
 
@@ -340,6 +376,7 @@ _CSV_COLUMNS = (
     "keeper_ids",
     "reason",
     "undoes_action_id",
+    "link_target",
 )
 
 
@@ -370,6 +407,7 @@ def export_history_csv(journal: Journal, fileobj: TextIO) -> int:
                 " ".join(str(file_id) for file_id in json.loads(row["keeper_ids"])),
                 row["reason"] or "",
                 row["undoes_action_id"] or "",
+                row["link_target"] or "",
             ]
         )
     return len(rows)

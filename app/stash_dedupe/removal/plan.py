@@ -200,9 +200,16 @@ def check_mode(
 
 
 def check_plan(
-    plan: RemovalPlan, library: Mapping[int, MediaFile], library_roots: Sequence[str]
+    plan: RemovalPlan,
+    library: Mapping[int, MediaFile],
+    library_roots: Sequence[str],
+    same_file_allowed: bool = False,
 ) -> list[CheckedRemoval]:
-    """Check every rule that does not depend on timing; any failure refuses the whole plan."""
+    """Check every rule that does not depend on timing; any failure refuses the whole plan.
+
+    With `same_file_allowed` (hardlink mode, where nothing is removed) a file that is the
+    same file on disk as a keeper passes, to be reported as already linked.
+    """
     if not any(library_roots):
         raise RefusedError("No library folders are known, so no file can be shown to be in it.")
     kept_ids = {file_id for group in plan.groups for file_id in group.keep}
@@ -253,7 +260,7 @@ def check_plan(
         except OSError:
             continue  # missing now: skipped with a reason when its turn comes
         same = keeper_identities.get((removal_stat.st_dev, removal_stat.st_ino))
-        if same is not None:
+        if same is not None and not same_file_allowed:
             raise RefusedError(
                 f"File {removal.file.file_id} ({removal.path}) is the same file on disk as"
                 f" kept file {same.file_id}; removing it would remove the keeper."

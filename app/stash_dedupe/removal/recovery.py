@@ -7,7 +7,8 @@ move in ways that keep a file whole at its original path or at its destination (
 removed or not, and what an interrupted step left behind (a partial copy, an unfinished or
 orphaned .trashinfo, a complete copy beside an original that is still there) is cleared.
 
-Undo moves removed files back, never overwriting anything; it is itself journaled, as a
+Undo moves removed files back, never overwriting anything (but the hardlink that replaced a
+copy, which holds the same bytes; see `hardlink`); it is itself journaled, as a
 batch of mode 'undo', so a crash during an undo is settled by `reconcile` like any other.
 Both run under the journal's removal lock, like `execute.execute_plan`.
 """
@@ -25,10 +26,12 @@ from stash_dedupe.removal.files import (
     move_file,
     partial_path,
 )
+from stash_dedupe.removal.hardlink import link_undo_refusal, restore_original, settle_link
 from stash_dedupe.removal.journal import (
     DELETE,
     DONE,
     FAILED,
+    HARDLINK,
     INTERRUPTED,
     PLANNED,
     REMOVAL_MODES,
@@ -86,6 +89,8 @@ def settle(action: Action) -> tuple[str, str]:
         unfinished_info = partial_path(Path(action.trash_info_path), action.id)
         if os.path.lexists(unfinished_info):
             os.unlink(unfinished_info)  # never renamed into place, so never in use
+    if action.link_target is not None:
+        return settle_link(action)  # a hardlink and its undo have steps of their own
     prefix = "Interrupted by a crash: "
     if at_source and not at_destination:
         _remove_trashinfo_of_unmoved(action)
@@ -178,6 +183,8 @@ def _undo_refusal(action: Action) -> str | None:
         return f"{where} was deleted permanently; it cannot be restored."
     if action.destination is None:
         return f"{where} was moved to the system trash; restore it from there."
+    if action.mode == HARDLINK:
+        return link_undo_refusal(action)
     if not os.path.lexists(action.destination):
         return f"{where} is no longer at {action.destination}; the trash may have been emptied."
     if os.path.lexists(action.original_path):
@@ -218,10 +225,14 @@ def _undo_one(journal: Journal, batch_id: int, action: Action) -> RestoredFile |
         keeper_ids=action.keeper_ids,
         trash_info_path=action.trash_info_path,
         undoes_action_id=action.id,
+        link_target=action.link_target,
     )
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        move_file(source, target, partial_path(target, undo_id))
+        if action.link_target is not None:
+            restore_original(source, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            move_file(source, target, partial_path(target, undo_id))
     except OSError as error:
         if settle(journal.action(undo_id))[0] != DONE:
             if isinstance(error, FileExistsError):

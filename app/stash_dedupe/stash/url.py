@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import urllib.parse
 
+from stash_dedupe.errors import RefusedError
 from stash_dedupe.stash.errors import StashError
 
 DEFAULT_URL = "http://localhost:9999"
@@ -36,3 +37,35 @@ def normalize_url(text: str) -> str:
     if path.endswith("/graphql"):
         path = path[: -len("/graphql")]
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def stash_page_base(stash_url: str) -> str:
+    """Where Stash's own pages are (`/scenes/<id>`, `/images/<id>` below it): the configured
+    URL made canonical, or the default one while none is set."""
+    return normalize_url(stash_url.strip() or DEFAULT_URL)
+
+
+def checked_stash_page(url: str, stash_url: str) -> str:
+    """`url` if it is a page of the user's Stash (same scheme, host and port, its path below
+    Stash's); RefusedError otherwise: the app opens no other address in the browser."""
+    base = urllib.parse.urlsplit(stash_page_base(stash_url))
+    refusal = RefusedError(
+        f"Only pages of your Stash ({urllib.parse.urlunsplit(base)}) are opened from here,"
+        f" not {url[:200]!r}."
+    )
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        raise refusal
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        raise refusal from None
+    below = parts.path == base.path or parts.path.startswith(base.path + "/")
+    if (
+        parts.scheme.lower() != base.scheme
+        or parts.netloc.lower() != base.netloc.lower()
+        or not below
+        or ".." in parts.path.split("/")
+    ):
+        raise refusal
+    return url

@@ -15,6 +15,7 @@ import json
 import math
 import mimetypes
 import os
+import webbrowser
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,7 @@ from stash_dedupe.stash.sync import (
     preview_merge,
     write_back_phashes,
 )
+from stash_dedupe.stash.url import checked_stash_page
 from stash_dedupe.web.page import add_page_routes
 from stash_dedupe.web.parsing import (
     bounded_body,
@@ -485,6 +487,16 @@ def _stash_routes(app: bottle.Bottle, state: AppState) -> None:
             optional_text(body, "stash_api_key", "The Stash API key"),
         )
         return dataclasses.asdict(connection)
+
+    @app.post("/api/open-url")
+    def open_url() -> dict[str, Any]:
+        """Open a page of the user's Stash in the system browser (the window's links can't);
+        any other address is refused."""
+        text = optional_text(json_body(), "url", "The address") or ""
+        url = checked_stash_page(text, state.settings.stash_url)
+        if not webbrowser.open(url, new=2):
+            raise AppError(f"No web browser could be started to open {url}.")
+        return {"opened": url}
 
     @app.post("/api/stash/cleanup/preview")
     def stash_cleanup_preview() -> dict[str, Any]:
