@@ -303,10 +303,20 @@ def test_demo_image_group_keeps_a_rated_mountain_jpg(tmp_path: Path) -> None:
             if any(file.path.endswith("mountain lossless.png") for file in group.files)
         ]
         keeper = session.suggested_keeper(group)
+        removed = session.suggested_removals(group, keeper)
         session.close()
     assert keeper.path.endswith("mountain.jpg")
     assert keeper.items[0].rating == 100 and keeper.items[0].o_count == 2
     assert keeper.items[0].gallery_ids
+    # Nothing the user gave the mountain goes: the other mountain.jpg is a second file of
+    # the same Stash image, and the PNG and the small copy carry nothing.
+    removed_names = sorted(str(Path(file.path).relative_to(pictures)) for file in removed)
+    other_jpg = (
+        "inbox/mountain.jpg" if keeper.path.endswith("2020/mountain.jpg") else "2020/mountain.jpg"
+    )
+    assert removed_names == sorted(
+        [other_jpg, "shared/mountain lossless.png", "shared/mountain small.jpg"]
+    )
 
 
 # ---- settings saved with the old default ----------------------------------------------------

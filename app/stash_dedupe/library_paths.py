@@ -24,6 +24,24 @@ def is_below(path: str, root: str) -> bool:
     return path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def protected_folder_of(path: str, protected_folders: Sequence[str]) -> str | None:
+    """The protected folder (as the user wrote it) that `path` is or lies in, else None.
+
+    Compared both as written and with every link resolved, so neither a link to a protected
+    folder nor a library path through a linked alias of it escapes the protection.
+    """
+    folders = [folder for folder in protected_folders if folder]
+    if not folders:
+        return None
+    paths = {os.path.normcase(os.path.normpath(path)), os.path.normcase(os.path.realpath(path))}
+    for folder in folders:
+        for root in {os.path.normpath(folder), os.path.realpath(folder)}:
+            root = os.path.normcase(root)
+            if any(candidate == root or is_below(candidate, root) for candidate in paths):
+                return folder
+    return None
+
+
 def real_roots(library_roots: Sequence[str]) -> list[str]:
     """The library folders with their own links resolved, once, when the library opens: a
     root that is a link (a NAS mount, say) works, and one swapped for a link later does not

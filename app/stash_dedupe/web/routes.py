@@ -21,7 +21,8 @@ import bottle
 
 from stash_dedupe import __version__
 from stash_dedupe.dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
-from stash_dedupe.dedupe.keeper import RULES
+from stash_dedupe.dedupe.keeper import CODEC_FAMILIES, RULES
+from stash_dedupe.dedupe.protections import losses_if_removed
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.frame_results import GroupComparison
@@ -44,6 +45,7 @@ from stash_dedupe.stash.sync import (
 from stash_dedupe.web.page import add_page_routes
 from stash_dedupe.web.parsing import (
     bounded_body,
+    file_id_list,
     filter_from_query,
     json_body,
     number,
@@ -58,6 +60,7 @@ from stash_dedupe.web.shapes import (
     group_detail_json,
     group_summary_json,
     job_json,
+    protection_json,
 )
 from stash_dedupe.web.state import AppState
 
@@ -156,6 +159,9 @@ def _library_routes(app: bottle.Bottle, state: AppState) -> None:
         return {
             "settings": settings_for_page(state.settings),
             "keeper_rules": [{"name": rule.name, "label": rule.label} for rule in RULES.values()],
+            "codecs": [
+                {"name": name, "label": label} for name, (label, _) in CODEC_FAMILIES.items()
+            ],
         }
 
     @app.put("/api/settings")
@@ -208,6 +214,14 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
     def group(group_id: str) -> dict[str, Any]:
         session = state.require_session()
         return group_detail_json(session, session.group(group_id))
+
+    @app.post("/api/groups/<group_id>/losses")
+    def losses(group_id: str) -> dict[str, Any]:
+        """What removing each file not kept would lose in Stash (the confirm dialog's warning)."""
+        session = state.require_session()
+        keep = file_id_list(json_body(), "keep")
+        found = losses_if_removed(session.group(group_id), keep, session.protected_folders)
+        return {"files": [protection_json(protection) for protection in found.values()]}
 
     @app.post("/api/groups/<group_id>/dismiss")
     def dismiss_group(group_id: str) -> dict[str, Any]:
