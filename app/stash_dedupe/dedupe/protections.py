@@ -73,8 +73,11 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 
 
 def metadata_losses(file: MediaFile, kept: Sequence[MediaFile]) -> tuple[MetadataLoss, ...]:
-    """What Stash would lose if `file` were removed and the `kept` files stayed: what its
-    items carry beyond the best of the kept files' items, in a fixed order."""
+    """What Stash would lose if `file` were removed and the `kept` files stayed, in a fixed
+    order: what its own items (those no kept file shares) carry beyond the best of the kept
+    files' items. Galleries are compared by id; the rest by value or count, as the reader
+    has counts, not which tags or performers (copies of a scene scraped from StashDB carry
+    the same ones), so a kept item with as many is taken to hold them."""
     kept_items = [item for keeper in kept for item in keeper.items]
     kept_ids = {item.item_id for item in kept_items}
     own = [item for item in file.items if item.item_id not in kept_ids]
