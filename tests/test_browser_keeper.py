@@ -3,8 +3,8 @@ merge it in, the confirm dialog says it again, and a protected folder's file sta
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +15,14 @@ from stash_dedupe.dedupe.session import GroupFilter
 from stash_dedupe.models import IMAGE, VIDEO
 from tests.fake_stash import FakeStash
 
-from .test_browser import App, open_review, run_app, settled
+from .test_browser import SCREENSHOT_DIR_VARIABLE, App, open_review, run_app, settled
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT = Path("/tmp/protection-warning.png")
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    """Where a picture to look at goes (the folder STASH_DEDUPE_SCREENSHOTS names, if set)."""
+    return Path(os.environ.get(SCREENSHOT_DIR_VARIABLE) or tmp_path) / name
 
 
 @pytest.fixture
@@ -95,14 +98,13 @@ def test_protection_warning_on_the_card_and_in_the_confirm_dialog(
     expect(rated).to_have_class(re.compile("card-remove"))
     expect(rated.locator(".protection-warning")).to_contain_text("Removing it loses")
     page.wait_for_function("[...document.querySelectorAll('.card img')].every(i => i.complete)")
-    page.screenshot(path=str(SCREENSHOT))
-    shutil.copyfile(SCREENSHOT, tmp_path / SCREENSHOT.name)
+    page.screenshot(path=str(screenshot_path(tmp_path, "protection-warning.png")))
 
     page.click("#remove-marked")
     losses = page.locator("#removal-losses")
     expect(losses).to_contain_text("City lights 2019.mp4")
     expect(losses).to_contain_text("3★ rating, 1 performer")
-    page.screenshot(path=str(SCREENSHOT.with_name("protection-confirm.png")))
+    page.screenshot(path=str(screenshot_path(tmp_path, "protection-confirm.png")))
     page.locator(".dialog.remove").get_by_role("button", name="Cancel").click()
     expect(page.locator(".dialog.remove")).to_have_count(0)
     assert (app.library / "videos" / "City lights 2019.mp4").exists()
@@ -118,7 +120,7 @@ def test_protection_warning_on_the_card_and_in_the_confirm_dialog(
 
 
 def test_a_protected_folder_file_shows_its_badge_and_cannot_be_marked_remove(
-    page: Page, protected_app: tuple[App, FakeStash]
+    page: Page, protected_app: tuple[App, FakeStash], tmp_path: Path
 ) -> None:
     app, _ = protected_app
     errors, failures = watch_for_errors(page)
@@ -142,7 +144,7 @@ def test_a_protected_folder_file_shows_its_badge_and_cannot_be_marked_remove(
     png = page.locator(f'.card[data-file-id="{ids["mountain lossless.png"]}"]')
     expect(png).to_have_class(re.compile("card-remove"))
     page.wait_for_function("[...document.querySelectorAll('.card img')].every(i => i.complete)")
-    page.screenshot(path=str(SCREENSHOT.with_name("protected-folder.png")))
+    page.screenshot(path=str(screenshot_path(tmp_path, "protected-folder.png")))
     assert errors == [] and failures == []
 
 
