@@ -16,14 +16,13 @@ import pytest
 from stash_dedupe.dedupe.autoresolve import preview_auto_resolve
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.dedupe.protections import (
-    group_protections,
     metadata_losses,
     suggested_removals,
 )
 from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.demo import picture
 from stash_dedupe.errors import RefusedError
-from stash_dedupe.library_paths import protected_folder_of
+from stash_dedupe.library_paths import ProtectedFolders, protected_folder_of
 from stash_dedupe.media.phash import image_phash
 from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo
 from stash_dedupe.removal.journal import Journal, list_batches
@@ -171,16 +170,24 @@ def test_several_kept_files_count_together() -> None:
 # ---- protected folders, one path rule ---------------------------------------------------------
 
 
+def folder_rules(path: str, folders: list[str]) -> str | None:
+    """The answer of the one rule, asked afresh and through the index; both must agree."""
+    fresh = protected_folder_of(path, folders)
+    assert ProtectedFolders(folders).folder_of(path) == fresh
+    return fresh
+
+
 def test_protected_folder_holds_what_is_below_it_and_nothing_beside_it(tmp_path: Path) -> None:
     keep = tmp_path / "keep"
     keep.mkdir()
     folders = [str(keep)]
-    assert protected_folder_of(str(keep / "a.jpg"), folders) == str(keep)
-    assert protected_folder_of(str(keep / "deep" / "a.jpg"), folders) == str(keep)
-    assert protected_folder_of(str(tmp_path / "keep2" / "a.jpg"), folders) is None
-    assert protected_folder_of(str(tmp_path / "a.jpg"), folders) is None
-    assert protected_folder_of(str(keep / "a.jpg"), [str(keep) + "/"]) == str(keep) + "/"
-    assert protected_folder_of(str(keep / "a.jpg"), []) is None
+    assert folder_rules(str(keep / "a.jpg"), folders) == str(keep)
+    assert folder_rules(str(keep / "deep" / "a.jpg"), folders) == str(keep)
+    assert folder_rules(str(tmp_path / "keep2" / "a.jpg"), folders) is None
+    assert folder_rules(str(tmp_path / "a.jpg"), folders) is None
+    assert folder_rules(str(keep / "a.jpg"), [str(keep) + "/"]) == str(keep) + "/"
+    assert folder_rules(str(keep / "a.jpg"), []) is None
+    assert folder_rules(str(keep / "a.jpg"), ["", "/elsewhere", str(keep)]) == str(keep)
 
 
 def test_a_link_to_a_protected_folder_does_not_hide_its_files(tmp_path: Path) -> None:
@@ -188,8 +195,8 @@ def test_a_link_to_a_protected_folder_does_not_hide_its_files(tmp_path: Path) ->
     (real / "sub").mkdir(parents=True)
     alias = tmp_path / "alias"
     alias.symlink_to(real, target_is_directory=True)
-    assert protected_folder_of(str(alias / "sub" / "a.jpg"), [str(real)]) == str(real)
-    assert protected_folder_of(str(real / "sub" / "a.jpg"), [str(alias)]) == str(alias)
+    assert folder_rules(str(alias / "sub" / "a.jpg"), [str(real)]) == str(real)
+    assert folder_rules(str(real / "sub" / "a.jpg"), [str(alias)]) == str(alias)
 
 
 def test_protected_folders_are_checked_like_preferred_folders() -> None:
@@ -214,7 +221,7 @@ def test_suggestion_leaves_protected_files_alone(
         library.ids[name] for name in ("rated", "medium", "archived")
     }
     assert [f.file_id for f in session.suggested_removals(group)] == [library.ids["medium"]]
-    protected = group_protections(group, keeper, session.protected_folders)
+    protected = session.protections(group, keeper)
     assert protected[library.ids["rated"]].folder is None
     assert "5★ rating" in protected[library.ids["rated"]].reason
     assert protected[library.ids["archived"]].folder == str(library.archive)

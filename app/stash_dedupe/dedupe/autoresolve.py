@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stash_dedupe.dedupe.grouping import DuplicateGroup
-from stash_dedupe.dedupe.protections import Protection, group_protections
+from stash_dedupe.dedupe.protections import Protection
 from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.errors import AppError, MediaError
 from stash_dedupe.media.similarity import compare_images as image_similarity
@@ -101,7 +101,7 @@ def preview_auto_resolve(
             )
             continue
         copies = session.suggested_removals(group, keeper)
-        protections = group_protections(group, keeper, session.protected_folders)
+        protections = session.protections(group, keeper)
         protected = tuple(protections[f.file_id] for f in close if f.file_id in protections)
         if not copies:
             reasons = "; ".join(f"{p.file.path} {p.reason}" for p in protected)

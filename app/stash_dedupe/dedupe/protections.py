@@ -7,7 +7,7 @@ Two kinds, like SmartResolve's protections and dupeGuru's reference folders:
   take that work with it. `metadata_losses` says what, in words a card and the confirm
   dialog can show ("5★ rating", "O count 2", "in 1 gallery the keeper is not in").
 - A file under a protected folder (Settings) is never removed at all: the removal code
-  refuses it (`removal.plan.check_plan`, with `library_paths.protected_folder_of`).
+  refuses it (`removal.plan.check_plan`; `library_paths` holds the one path rule).
 
 Neither is marked Remove by the suggestion, auto-resolve or a bulk action
 (`suggested_removals`). The user can still mark a file with metadata Remove by hand; the
@@ -23,7 +23,7 @@ from typing import Literal
 
 from stash_dedupe.dedupe.grouping import DuplicateGroup
 from stash_dedupe.errors import AppError
-from stash_dedupe.library_paths import protected_folder_of
+from stash_dedupe.library_paths import ProtectedFolders
 from stash_dedupe.models import MediaFile, SceneInfo
 
 LossKind = Literal[
@@ -127,8 +127,11 @@ def metadata_losses(file: MediaFile, kept: Sequence[MediaFile]) -> tuple[Metadat
     return tuple(losses)
 
 
+NO_PROTECTED_FOLDERS = ProtectedFolders(())
+
+
 def group_protections(
-    group: DuplicateGroup, keeper: MediaFile, protected_folders: Sequence[str] = ()
+    group: DuplicateGroup, keeper: MediaFile, protected: ProtectedFolders = NO_PROTECTED_FOLDERS
 ) -> dict[int, Protection]:
     """The files of a group, other than `keeper`, that keeping it must not remove for the
     user: by file id, with what each would lose or the protected folder it lies in."""
@@ -136,7 +139,7 @@ def group_protections(
     for file in group.files:
         if file.file_id == keeper.file_id:
             continue
-        folder = protected_folder_of(file.path, protected_folders)
+        folder = protected.folder_of(file.path)
         losses = metadata_losses(file, [keeper])
         if folder is not None or losses:
             found[file.file_id] = Protection(file, losses, folder)
@@ -144,17 +147,19 @@ def group_protections(
 
 
 def suggested_removals(
-    group: DuplicateGroup, keeper: MediaFile, protected_folders: Sequence[str] = ()
+    group: DuplicateGroup, keeper: MediaFile, protected: ProtectedFolders = NO_PROTECTED_FOLDERS
 ) -> tuple[MediaFile, ...]:
     """The files a suggestion to keep `keeper` marks Remove (so do auto-resolve and bulk
     actions): close copies of the keeper (`DuplicateGroup.copies_of`) that are not
     protected."""
-    protected = group_protections(group, keeper, protected_folders)
-    return tuple(file for file in group.copies_of(keeper) if file.file_id not in protected)
+    protections = group_protections(group, keeper, protected)
+    return tuple(file for file in group.copies_of(keeper) if file.file_id not in protections)
 
 
 def losses_if_removed(
-    group: DuplicateGroup, kept_ids: Sequence[int], protected_folders: Sequence[str] = ()
+    group: DuplicateGroup,
+    kept_ids: Sequence[int],
+    protected: ProtectedFolders = NO_PROTECTED_FOLDERS,
 ) -> dict[int, Protection]:
     """For each file of the group not in `kept_ids`: what removing it loses while the kept
     files stay, and the protected folder it lies in. What the confirm dialog shows."""
@@ -162,9 +167,7 @@ def losses_if_removed(
     if not kept:
         raise AppError("Keep at least one file of the group.")
     return {
-        file.file_id: Protection(
-            file, metadata_losses(file, kept), protected_folder_of(file.path, protected_folders)
-        )
+        file.file_id: Protection(file, metadata_losses(file, kept), protected.folder_of(file.path))
         for file in group.files
         if file.file_id not in kept_ids
     }

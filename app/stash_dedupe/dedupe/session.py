@@ -21,10 +21,15 @@ from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalS
 from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
 from stash_dedupe.dedupe.keeper import DEFAULT_CODEC_ORDER, DEFAULT_RULES, suggest_keeper
-from stash_dedupe.dedupe.protections import suggested_removals
+from stash_dedupe.dedupe.protections import Protection, group_protections, suggested_removals
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.jobs import Job
-from stash_dedupe.library_paths import checked_library_path, readable_library_path, real_roots
+from stash_dedupe.library_paths import (
+    ProtectedFolders,
+    checked_library_path,
+    readable_library_path,
+    real_roots,
+)
 from stash_dedupe.media.backfill import (
     BackfillReport,
     HashTask,
@@ -121,6 +126,7 @@ class LibrarySession:
         self.preferred_folders = tuple(preferred_folders)
         self.codec_order = tuple(codec_order)
         self.protected_folders = tuple(protected_folders)
+        self._protected = ProtectedFolders(self.protected_folders)
         # Resolved once: a root swapped for a link later must not move the library.
         self.library_roots = real_roots(database.library_roots())
         self.thumbnails = Thumbnails(database.path, self.paths.thumbnails)
@@ -177,6 +183,7 @@ class LibrarySession:
         self.preferred_folders = tuple(settings.preferred_folders)
         self.codec_order = tuple(settings.codec_order)
         self.protected_folders = tuple(settings.protected_folders)
+        self._protected = ProtectedFolders(self.protected_folders)
 
     # ---- files --------------------------------------------------------------------------
 
@@ -351,7 +358,15 @@ class LibrarySession:
         """What the suggestion (and auto-resolve, and bulk actions) marks Remove: the keeper's
         close copies, less protected files (`protections`)."""
         keeper = keeper or self.suggested_keeper(group)
-        return suggested_removals(group, keeper, self.protected_folders)
+        return suggested_removals(group, keeper, self._protected)
+
+    def protections(
+        self, group: DuplicateGroup, keeper: MediaFile | None = None
+    ) -> dict[int, Protection]:
+        """The group's files that keeping `keeper` (default: the suggested one) leaves alone,
+        and why (`protections.group_protections`)."""
+        keeper = keeper or self.suggested_keeper(group)
+        return group_protections(group, keeper, self._protected)
 
     def picture_size(self, file: MediaFile) -> tuple[int, int] | None:
         """A video's picture inside black bars, once its frames were sampled (else None)."""
@@ -552,6 +567,7 @@ class LibrarySession:
             self._files.clear()
             self._by_id = {}
             self._raw_groups.clear()
+            self._protected = ProtectedFolders(self.protected_folders)  # folders may have moved
         self._decisions_changed()
 
     def undo_batch(self, batch_id: int) -> UndoResult:

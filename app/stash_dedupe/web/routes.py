@@ -25,6 +25,7 @@ from stash_dedupe.dedupe.keeper import CODEC_FAMILIES, RULES
 from stash_dedupe.dedupe.protections import losses_if_removed
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.jobs import Job
+from stash_dedupe.library_paths import ProtectedFolders
 from stash_dedupe.media.frame_results import GroupComparison
 from stash_dedupe.media.similarity import decode_jpeg, difference_heatmap
 from stash_dedupe.models import DEFAULT_MATCH_THRESHOLD, MEDIA_NAMES, VIDEO
@@ -220,7 +221,8 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
         """What removing each file not kept would lose in Stash (the confirm dialog's warning)."""
         session = state.require_session()
         keep = file_id_list(json_body(), "keep")
-        found = losses_if_removed(session.group(group_id), keep, session.protected_folders)
+        protected = ProtectedFolders(session.protected_folders)
+        found = losses_if_removed(session.group(group_id), keep, protected)
         return {"files": [protection_json(protection) for protection in found.values()]}
 
     @app.post("/api/groups/<group_id>/dismiss")

@@ -10,7 +10,7 @@ from typing import Any
 from stash_dedupe.dedupe.autoresolve import AutoPreview
 from stash_dedupe.dedupe.dismissals import Dismissal
 from stash_dedupe.dedupe.grouping import DuplicateGroup
-from stash_dedupe.dedupe.protections import MetadataLoss, Protection, group_protections
+from stash_dedupe.dedupe.protections import MetadataLoss, Protection
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.backfill import BackfillReport
@@ -41,7 +41,7 @@ def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
 
 def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
     keeper = session.suggested_keeper(group)
-    protections = group_protections(group, keeper, session.protected_folders)
+    protections = session.protections(group, keeper)
     suggested_removals = {file.file_id for file in session.suggested_removals(group, keeper)}
     files = []
     for file in group.files:
