@@ -448,6 +448,7 @@ CALL_EVERY_ENDPOINT = """async () => {
   await call('summary', filter);
   await call('groups', filter, { offset: 0, limit: 5 });
   await call('group', video.id);
+  await call('groupLosses', image.id, [imageFiles[0].file_id]);
   await call('dismissGroup', 'no-such-group');
   await call('dismissFile', 'no-such-group', imageFiles[0].file_id);
   await call('dismissals');

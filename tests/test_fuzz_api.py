@@ -49,7 +49,8 @@ BODY_KEYS = [
     "path", "group_id", "plan", "mode", "trash_dir", "confirm_delete", "dry_run", "threshold",
     "media", "stash_url", "stash_api_key", "batch_id", "keeper_file_id", "database",
     "path_mappings", "default_distance", "duration_tolerance", "removal_mode", "keeper_rules",
-    "preferred_folders", "theme", "frame_samples", "groups", "keep", "remove",
+    "preferred_folders", "theme", "frame_samples", "groups", "keep", "remove", "codec_order",
+    "protected_folders",
 ]  # fmt: skip
 QUERY_KEYS = ["media", "distance", "duration", "path", "min_size", "suspicious", "offset", "limit"]
 ODD_NUMBERS = ["nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-1", "0", "9" * 30, "1.5", ""]

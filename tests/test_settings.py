@@ -81,6 +81,13 @@ def test_damaged_settings_file_falls_back_to_defaults() -> None:
         ({"path_mappings": [{"stash_prefix": "/data", "local_prefix": 2}]}, "path_mappings"),
         ({"path_mappings": [{"stash_prefix": "/data", "local_prefix": "mnt"}]}, "path_mappings"),
         ({"path_mappings": [["/data", "/mnt"]]}, "path_mappings"),
+        ({"codec_order": 5}, "codec_order"),
+        ({"codec_order": [5]}, "codec_order"),
+        ({"codec_order": ["h266"]}, "codec_order"),
+        ({"codec_order": ["av1", "av1"]}, "codec_order"),
+        ({"protected_folders": 5}, "protected_folders"),
+        ({"protected_folders": ["relative/folder"]}, "protected_folders"),
+        ({"protected_folders": ["/x/\0"]}, "protected_folders"),
     ],
 )
 def test_wrong_types_and_values_are_refused_naming_the_setting(changes: dict, field: str) -> None:

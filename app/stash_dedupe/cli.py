@@ -396,6 +396,9 @@ def command_auto(args: argparse.Namespace) -> int:
                     f"    remove [{file.file_id}] {file.path}  {_human_bytes(file.size)}  "
                     f"score {resolution.scores[file.file_id]:.3f}"
                 )
+            for protection in resolution.protected:
+                print(f"    kept   [{protection.file.file_id}] {protection.file.path}: "
+                      f"{protection.reason}")  # fmt: skip
         for unresolved in preview.unresolved:
             print(f"group {unresolved.group_id}: left for review ({unresolved.reason})")
         count = sum(len(resolution.remove) for resolution in preview.resolved)

@@ -24,6 +24,56 @@ def is_below(path: str, root: str) -> bool:
     return path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def protected_folder_of(path: str, protected_folders: Sequence[str]) -> str | None:
+    """The protected folder (as the user wrote it) that `path` is or lies in, else None.
+
+    Compared both as written and with every link resolved, so neither a link to a protected
+    folder nor a library path through a linked alias of it escapes the protection. Resolved
+    afresh at each call: what the removal code asks.
+    """
+    roots = _protected_roots(protected_folders)
+    if not roots:
+        return None
+    return _folder_holding((path, os.path.realpath(path)), roots)
+
+
+class ProtectedFolders:
+    """The same rule for many paths (every group's suggestion): the folders are resolved
+    once and each file's folder once, so a 25,000-file library is checked in a blink. A
+    stale answer here only changes a suggestion; removal asks `protected_folder_of`."""
+
+    def __init__(self, protected_folders: Sequence[str]) -> None:
+        self._roots = _protected_roots(protected_folders)
+        self._real_folders: dict[str, str] = {}
+
+    def folder_of(self, path: str) -> str | None:
+        if not self._roots:
+            return None
+        folder, name = os.path.split(path)
+        real_folder = self._real_folders.get(folder)
+        if real_folder is None:
+            real_folder = self._real_folders[folder] = os.path.realpath(folder)
+        return _folder_holding((path, os.path.join(real_folder, name)), self._roots)
+
+
+def _protected_roots(protected_folders: Sequence[str]) -> list[tuple[str, str]]:
+    """(the folder resolved or as written, normalised for comparing; as the user wrote it)."""
+    return [
+        (os.path.normcase(root), folder)
+        for folder in protected_folders
+        if folder
+        for root in dict.fromkeys((os.path.normpath(folder), os.path.realpath(folder)))
+    ]
+
+
+def _folder_holding(paths: Sequence[str], roots: list[tuple[str, str]]) -> str | None:
+    candidates = {os.path.normcase(os.path.normpath(path)) for path in paths}
+    for root, folder in roots:
+        if any(candidate == root or is_below(candidate, root) for candidate in candidates):
+            return folder
+    return None
+
+
 def real_roots(library_roots: Sequence[str]) -> list[str]:
     """The library folders with their own links resolved, once, when the library opens: a
     root that is a link (a NAS mount, say) works, and one swapped for a link later does not

@@ -15,7 +15,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from stash_dedupe.appdata import AppPaths
-from stash_dedupe.dedupe.keeper import DEFAULT_RULES, check_rules
+from stash_dedupe.dedupe.keeper import (
+    DEFAULT_CODEC_ORDER,
+    DEFAULT_RULES,
+    PREVIOUS_DEFAULT_RULES,
+    check_codec_order,
+    check_rules,
+)
 from stash_dedupe.errors import AppError
 from stash_dedupe.models import DEFAULT_FRAME_COUNT
 from stash_dedupe.removal.journal import REMOVAL_MODES
@@ -24,7 +30,7 @@ from stash_dedupe.stash.url import normalize_url, stash_page_base
 
 THEMES = ("dark", "light")
 MAX_TEXT_LENGTH = 4096  # the longest path (Linux's PATH_MAX) or other text a setting holds
-MAX_LIST_LENGTH = 200  # path mappings, preferred folders, keeper rules
+MAX_LIST_LENGTH = 200  # path mappings, preferred and protected folders, keeper rules
 MAPPING_KEYS = ("stash_prefix", "local_prefix")
 MAX_DURATION_TOLERANCE = 86400  # seconds; beyond a day, "any" says it better
 # A fresh start opens at Medium (8): re-encodes, trims and letterboxed copies show, not only
@@ -43,6 +49,9 @@ class Settings:
     trash_dir: str | None = None
     keeper_rules: list[str] = field(default_factory=lambda: list(DEFAULT_RULES))
     preferred_folders: list[str] = field(default_factory=list)
+    codec_order: list[str] = field(default_factory=lambda: list(DEFAULT_CODEC_ORDER))
+    # Files under these folders are never suggested for removal, and removal refuses them.
+    protected_folders: list[str] = field(default_factory=list)
     theme: str = "dark"
     frame_samples: int = DEFAULT_FRAME_COUNT
     stash_url: str = ""  # empty: no Stash to reach (the page never asks one unprompted)
@@ -102,6 +111,15 @@ class Settings:
         ):
             with _about(f"preferred_folders.{index}"):
                 checked_path(folder, "preferred_folders", "Each preferred folder")
+        with _about("codec_order"):
+            for codec in _checked_list(self.codec_order, "codec_order", "The codec order"):
+                checked_text(codec, "codec_order", "Each codec of the codec order")
+            check_codec_order(self.codec_order)
+        for index, folder in enumerate(
+            _checked_list(self.protected_folders, "protected_folders", "The protected folders")
+        ):
+            with _about(f"protected_folders.{index}"):
+                checked_path(folder, "protected_folders", "Each protected folder")
         if not isinstance(self.theme, str) or self.theme not in THEMES:
             raise AppError(f"The theme (theme) must be one of {', '.join(THEMES)}.", field="theme")
         _check_whole_number(self.frame_samples, "frame_samples", "Frame samples", 49, lowest=1)
@@ -276,6 +294,8 @@ def load_settings() -> Settings:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         known = {f.name for f in fields(Settings)}
+        if data.get("keeper_rules") == list(PREVIOUS_DEFAULT_RULES):
+            data["keeper_rules"] = list(DEFAULT_RULES)  # the old default, never the user's pick
         settings = Settings(**{k: v for k, v in data.items() if k in known})
         settings.validate()
         return settings

@@ -103,6 +103,8 @@ export const api = {
   groups: (filter, { offset, limit }) => get('/api/groups',
     { ...filterQuery(filter), offset, limit }),
   group: (groupId) => get(path`/api/groups/${groupId}`),
+  groupLosses: (groupId, keepIds) => post(path`/api/groups/${groupId}/losses`,
+    { keep: keepIds }),
   dismissGroup: (groupId) => post(path`/api/groups/${groupId}/dismiss`),
   dismissFile: (groupId, fileId) => post(path`/api/files/${fileId}/dismiss`,
     { group_id: groupId }),

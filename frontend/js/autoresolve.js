@@ -79,7 +79,10 @@ export function autoResolve(filter) {
           group.remove.map((file) => h('div', { class: 'remove-path',
             dataset: { path: file.path } }, '✕ ', file.path,
             h('span', { class: 'muted' }, `  ${Math.round((file.score ?? 0) * 100)}%  `
-              + bytes(file.size))))))),
+              + bytes(file.size)))),
+          (group.protected || []).map((file) => h('div', { class: 'keep-path protected-copy',
+            dataset: { path: file.path } }, '✓ ', file.path,
+            h('span', { class: 'muted' }, `  kept: ${file.reason}`)))))),
         result.unresolved.length ? h('details', {},
           h('summary', {}, 'Why the others are left'),
           h('ul', { class: 'path-list' }, result.unresolved.map((group) => h('li', {},

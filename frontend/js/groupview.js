@@ -7,7 +7,7 @@ import {
   basename, bitRate, bytes, dateTime, dirname, duration, frameRate, resolution,
 } from './format.js';
 import { app } from './state.js';
-import { mergeButton } from './stash.js';
+import { mergeButton, mergeIntoKeeperButton } from './stash.js';
 import { dialog, toast } from './ui.js';
 
 const item = (file) => file.items[0] || {};
@@ -144,15 +144,18 @@ export class GroupView {
     const ids = group.files.map((file) => file.file_id);
     let marks = this.marks.get(group.id);
     if (marks) for (const id of [...marks.keys()]) if (!ids.includes(id)) marks.delete(id);
-    // Marks the user never touched follow the suggestion (it moves when frames show bars).
-    const stale = marks && !this.touched.has(group.id) && marks.get(group.keeper_id) !== 'keep';
+    // Marks the user never touched follow the suggestion (it moves when frames show bars, a
+    // file stops being protected once its scene is merged into the keeper's).
+    const stale = marks && !this.touched.has(group.id);
     if (!marks || stale || ids.some((id) => !marks.has(id))
       || ![...marks.values()].includes('keep')) {
       // Only copies of the keeper (within the group's distance and duration tolerance of it)
-      // are suggested for removal; any other member stays until the user marks it.
-      const copies = new Set(group.files.filter((f) => f.copy_of_keeper).map((f) => f.file_id));
+      // that lose nothing in Stash and lie in no protected folder are suggested for removal
+      // (the server says which); any other member stays until the user marks it.
+      const suggested = new Set(group.files.filter((f) => f.suggested_remove)
+        .map((f) => f.file_id));
       marks = new Map(ids.map((id) => [id,
-        id !== group.keeper_id && copies.has(id) ? 'remove' : 'keep']));
+        id !== group.keeper_id && suggested.has(id) ? 'remove' : 'keep']));
       this.marks.set(group.id, marks);
     }
     return marks;
@@ -166,16 +169,26 @@ export class GroupView {
     const marks = this.currentMarks();
     if (!marks) return;
     const next = marks.get(fileId) === 'keep' ? 'remove' : 'keep';
+    const folder = this.group.files.find((f) => f.file_id === fileId)?.protected_folder;
+    if (next === 'remove' && folder) {
+      toast(`Files in the protected folder ${folder} are never removed (Settings).`, 'warn');
+      this.shake(fileId);
+      return;
+    }
     if (next === 'remove' && [...marks.values()].filter((m) => m === 'keep').length <= 1) {
       toast('Each group keeps at least one file: mark another one keep first.', 'warn');
-      const card = this.element.querySelector(`.card[data-file-id="${fileId}"]`);
-      card?.classList.add('shake');
-      setTimeout(() => card?.classList.remove('shake'), 400);
+      this.shake(fileId);
       return;
     }
     marks.set(fileId, next);
     this.touched.add(this.group.id);
     this.render();
+  }
+
+  shake(fileId) {
+    const card = this.element.querySelector(`.card[data-file-id="${fileId}"]`);
+    card?.classList.add('shake');
+    setTimeout(() => card?.classList.remove('shake'), 400);
   }
 
   toggleSelected() {
@@ -280,6 +293,9 @@ export class GroupView {
             ? h('span', { class: 'thumb-duration' }, duration(file.duration)) : null),
         h('div', { class: 'card-name', title: file.path }, basename(file.path)),
         h('div', { class: 'card-folder', title: file.path }, dirname(file.path)),
+        file.protected_folder ? h('span', { class: 'badge badge-protected protected-folder',
+          title: `In the protected folder ${file.protected_folder}: never removed `
+            + '(Settings → Protected folders)' }, 'protected folder') : null,
         h('div', { class: 'card-actions' },
           h('button', { type: 'button', class: `mark-toggle mark-${mark}`,
             'aria-pressed': mark === 'keep' ? 'true' : 'false',
@@ -295,7 +311,8 @@ export class GroupView {
               event.stopPropagation();
               this.handlers.onDismissFile(group, file);
             } }, 'not a duplicate'),
-          openInStashLink(file))),
+          openInStashLink(file)),
+        this.protectionWarning(group, file, mark)),
       rows.map((row, rowIndex) => this.cell(row, rowIndex, file, group.files)));
       card.style.gridRow = span;
       cards.append(card);
@@ -331,6 +348,22 @@ export class GroupView {
           : 'Nothing to remove')));
 
     mount(this.element, header, h('div', { class: 'cards-scroll' }, cards));
+  }
+
+  /** What removing the file would lose in Stash that the suggested keeper lacks, and how
+   * to keep it: merge the scenes first (videos, Stash connected). */
+  protectionWarning(group, file, mark) {
+    if (!file.protections?.length || file.file_id === group.keeper_id) return null;
+    const keeper = group.files.find((f) => f.file_id === group.keeper_id);
+    const what = group.media === 'video' ? 'scene' : 'image';
+    return h('div', { class: `protection-warning${mark === 'remove' ? ' removing' : ''}`,
+      role: 'note' },
+    h('div', { class: 'protection-title' }, mark === 'remove'
+      ? `⚠ Removing it loses what the keeper's ${what} lacks:`
+      : `⚠ Not suggested for removal: its ${what} has what the keeper's lacks`),
+    h('ul', { class: 'protection-losses protection-chips' },
+      file.protections.map((loss) => h('li', { dataset: { kind: loss.kind } }, loss.text))),
+    mergeIntoKeeperButton(group, file, keeper, () => this.show(group.id, this.position)));
   }
 
   differs(row, files) {

@@ -58,6 +58,7 @@ async function loadSettings() {
   const data = await api.settings();
   app.settings = data.settings;
   app.keeperRules = data.keeper_rules;
+  app.codecs = data.codecs;
   applyTheme(app.settings.theme);
   return app.settings;
 }

@@ -4,7 +4,7 @@
 
 import { api, whenWindowApi } from './api.js';
 import { h, mount } from './dom.js';
-import { bytes, count } from './format.js';
+import { basename, bytes, count } from './format.js';
 import { app } from './state.js';
 import { tellStashButton } from './stash.js';
 import { dialog } from './ui.js';
@@ -22,13 +22,41 @@ const differsPerStash = (file, kept) => file.size !== kept.size
   || Boolean(file.md5 && kept.md5 && file.md5 !== kept.md5)
   || Boolean(file.oshash && kept.oshash && file.oshash !== kept.oshash);
 
-/** Ask, then remove one group's marked files. Resolves with the API's result, or null. */
-export function confirmRemoval(group, marks) {
+/**
+ * Ask, then remove one group's marked files. Resolves with the API's result, or null. The
+ * dialog first says what Stash would lose with them that the kept files lack.
+ */
+export async function confirmRemoval(group, marks) {
   const remove = group.files.filter((f) => marks.get(f.file_id) === 'remove');
   const keep = group.files.filter((f) => marks.get(f.file_id) === 'keep');
   const plan = { groups: [{ group_id: group.id, keep: keep.map((f) => f.file_id),
     remove: remove.map((f) => f.file_id) }] };
-  return confirmPlan({ title: 'Remove duplicates', plan, remove, keep });
+  let warning;
+  try {
+    const { files } = await api.groupLosses(group.id, plan.groups[0].keep);
+    const removing = new Set(plan.groups[0].remove);
+    warning = lossesWarning(group, files.filter((entry) => removing.has(entry.file_id)
+      && (entry.protections.length || entry.protected_folder)));
+  } catch (failure) {
+    warning = h('p', { class: 'protection-warning', role: 'alert' },
+      `What Stash would lose could not be checked: ${failure.message}`);
+  }
+  return confirmPlan({ title: 'Remove duplicates', plan, remove, keep, warning });
+}
+
+/** The removed files whose Stash item has what the kept files lack, and what that is. */
+function lossesWarning(group, losing) {
+  if (!losing.length) return null;
+  const what = group.media === 'video' ? 'scene' : 'image';
+  const whose = losing.length === 1 ? `this file's ${what} has` : `these files' ${what}s have`;
+  return h('div', { class: 'protection-warning removing', id: 'removal-losses', role: 'alert' },
+    h('div', { class: 'protection-title' }, `⚠ Stash loses what ${whose} and the kept files lack:`),
+    h('ul', { class: 'protection-losses' }, losing.map((entry) => h('li', {},
+      h('b', {}, basename(entry.path)), ': ', entry.protected_folder
+        ? `in the protected folder ${entry.protected_folder}: the removal will refuse it`
+        : entry.protections.map((loss) => loss.text).join(', ')))),
+    group.media === 'video' ? h('div', { class: 'muted small' }, 'To keep it, cancel and use '
+      + '"Merge into keeper…" on the file\'s card first.') : null);
 }
 
 /**
@@ -36,7 +64,7 @@ export function confirmRemoval(group, marks) {
  * removal API. `remove` and `keep` are {path, size} lists to show (with md5 and oshash when
  * known). Resolves with the result or null.
  */
-export function confirmPlan({ title, plan, remove, keep }) {
+export function confirmPlan({ title, plan, remove, keep, warning = null }) {
   const total = remove.reduce((sum, f) => sum + f.size, 0);
   let mode = app.settings?.removal_mode || 'trash';
   return new Promise((resolve) => {
@@ -74,6 +102,7 @@ export function confirmPlan({ title, plan, remove, keep }) {
 
     const body = h('div', { class: 'remove-dialog' },
       summary,
+      warning,
       h('ul', { class: 'path-list' },
         remove.map((f) => h('li', { class: 'remove-path' }, '✕ ', f.path, h('span',
           { class: 'muted' }, `  ${bytes(f.size)}`))),
@@ -100,6 +129,8 @@ export function confirmPlan({ title, plan, remove, keep }) {
       folderRow.hidden = mode !== 'move';
       deleteRow.hidden = mode !== 'delete';
       hardlinkRow.hidden = mode !== 'hardlink';
+      // A hardlink keeps the path, so Stash keeps its scene or image: nothing is lost.
+      if (warning) warning.hidden = mode === 'hardlink';
       confirmButton.disabled = (mode === 'delete' && !understand.checked)
         || (mode === 'hardlink' && notIdentical.length > 0);
       const kept = `${count(keep.length, 'file')} kept.`;

@@ -11,8 +11,10 @@ export async function showSettings(view) {
   const draft = structuredClone(app.settings);
   const error = h('p', { class: 'inline-error', role: 'alert', id: 'settings-error', hidden: true });
   const rulesBox = h('div', { class: 'rules', id: 'keeper-rules' });
+  const codecsBox = h('div', { class: 'rules', id: 'codec-order' });
   const mappingsBox = h('div', { class: 'mappings', id: 'path-mappings' });
   const foldersBox = h('div', { class: 'folders', id: 'preferred-folders' });
+  const protectedBox = h('div', { class: 'folders', id: 'protected-folders' });
   const windowApi = await whenWindowApi(500);
 
   const text = (key, props = {}) => h('input', { type: 'text', class: 'path-input',
@@ -27,31 +29,38 @@ export async function showSettings(view) {
       }
     } }, 'Browse…') : null);
 
-  function renderRules() {
-    const labels = Object.fromEntries(app.keeperRules.map((rule) => [rule.name, rule.label]));
-    const unused = app.keeperRules.filter((rule) => !draft.keeper_rules.includes(rule.name));
+  /** An ordered list of names the user reorders, drops and adds to from `choices`. */
+  function renderOrdered(box, key, choices, { item, addId, addLabel }) {
+    const render = () => renderOrdered(box, key, choices, { item, addId, addLabel });
+    const list = draft[key];
+    const labels = Object.fromEntries(choices.map((choice) => [choice.name, choice.label]));
+    const unused = choices.filter((choice) => !list.includes(choice.name));
     const move = (index, by) => {
-      const rules = draft.keeper_rules;
-      [rules[index], rules[index + by]] = [rules[index + by], rules[index]];
-      renderRules();
+      [list[index], list[index + by]] = [list[index + by], list[index]];
+      render();
     };
-    mount(rulesBox,
-      h('ol', { class: 'rule-list' }, draft.keeper_rules.map((name, index) => h('li', {
-        dataset: { rule: name } },
+    mount(box,
+      h('ol', { class: 'rule-list' }, list.map((name, index) => h('li', {
+        dataset: { [item]: name } },
       h('span', { class: 'rule-label' }, labels[name] || name),
       h('button', { type: 'button', class: 'icon-button', title: 'Earlier', disabled: index === 0,
         onClick: () => move(index, -1) }, '↑'),
       h('button', { type: 'button', class: 'icon-button', title: 'Later',
-        disabled: index === draft.keeper_rules.length - 1, onClick: () => move(index, 1) }, '↓'),
-      h('button', { type: 'button', class: 'icon-button', title: 'Drop this rule',
-        onClick: () => { draft.keeper_rules.splice(index, 1); renderRules(); } }, '×')))),
-      unused.length ? h('select', { id: 'add-rule', onChange: (event) => {
+        disabled: index === list.length - 1, onClick: () => move(index, 1) }, '↓'),
+      h('button', { type: 'button', class: 'icon-button', title: 'Drop',
+        onClick: () => { list.splice(index, 1); render(); } }, '×')))),
+      unused.length ? h('select', { id: addId, 'aria-label': addLabel, onChange: (event) => {
         if (!event.target.value) return;
-        draft.keeper_rules.push(event.target.value);
-        renderRules();
-      } }, h('option', { value: '' }, 'Add a rule…'),
-      unused.map((rule) => h('option', { value: rule.name }, rule.label))) : null);
+        list.push(event.target.value);
+        render();
+      } }, h('option', { value: '' }, addLabel),
+      unused.map((choice) => h('option', { value: choice.name }, choice.label))) : null);
   }
+
+  const renderRules = () => renderOrdered(rulesBox, 'keeper_rules', app.keeperRules,
+    { item: 'rule', addId: 'add-rule', addLabel: 'Add a rule…' });
+  const renderCodecs = () => renderOrdered(codecsBox, 'codec_order', app.codecs,
+    { item: 'codec', addId: 'add-codec', addLabel: 'Add a codec…' });
 
   function renderMappings() {
     mount(mappingsBox,
@@ -78,20 +87,23 @@ export async function showSettings(view) {
       } }, 'Add mapping'));
   }
 
-  function renderFolders() {
-    mount(foldersBox,
-      draft.preferred_folders.map((folder, index) => h('div', { class: 'field-row',
-        dataset: { field: `preferred_folders.${index}` } },
-        h('input', { type: 'text', class: 'path-input', value: folder,
-          'aria-label': `Preferred folder ${index + 1}`, onInput: (event) => {
-          draft.preferred_folders[index] = event.target.value.trim();
-        } }),
+  /** A list of folders (`draft[key]`) to edit, add to and remove from. */
+  function renderFolders(box = foldersBox, key = 'preferred_folders', label = 'Preferred folder') {
+    const render = () => renderFolders(box, key, label);
+    mount(box,
+      draft[key].map((folder, index) => h('div', { class: 'field-row',
+        dataset: { field: `${key}.${index}` } },
+        h('input', { type: 'text', class: 'path-input', value: folder, spellcheck: 'false',
+          'aria-label': `${label} ${index + 1}`, onInput: (event) => {
+            draft[key][index] = event.target.value.trim();
+          } }),
         h('button', { type: 'button', class: 'icon-button', title: 'Remove',
-          onClick: () => { draft.preferred_folders.splice(index, 1); renderFolders(); } }, '×'))),
-      h('button', { type: 'button', class: 'button', onClick: () => {
-        draft.preferred_folders.push('');
-        renderFolders();
-      } }, 'Add folder'));
+          onClick: () => { draft[key].splice(index, 1); render(); } }, '×'))),
+      h('button', { type: 'button', class: 'button', id: `add-${key.replace('_', '-')}`,
+        onClick: () => {
+          draft[key].push('');
+          render();
+        } }, 'Add folder'));
   }
 
   const database = text('database');
@@ -143,10 +155,16 @@ export async function showSettings(view) {
         onInput: (event) => { draft.frame_samples = Number(event.target.value); } }))),
     h('section', { class: 'panel' }, h('h2', {}, 'Which file to keep'),
       field('Keeper rules', rulesBox, 'Applied in order: each rule keeps the best files by it, '
-        + 'the next one breaks ties. Resolutions within 1% tie; a video\'s black bars stop '
-        + 'counting as resolution once its frames were compared.', 'keeper_rules'),
+        + 'the next one breaks ties. Resolutions within 1% and bit rates within 10% tie; a '
+        + 'video\'s black bars stop counting as resolution once its frames were compared. '
+        + 'Stash metadata rules read the file\'s scene or image.', 'keeper_rules'),
       field('Preferred folders', foldersBox, 'Used by the "In a preferred folder" rule; '
-        + 'earlier folders win.', 'preferred_folders')),
+        + 'earlier folders win.', 'preferred_folders'),
+      field('Preferred codecs', codecsBox, 'Used by the "Preferred codec" rule; earlier codecs '
+        + 'win, codecs not listed rank last.', 'codec_order'),
+      field('Protected folders', protectedBox, 'Files in these folders are never suggested '
+        + 'for removal, and removing them is refused (as this computer sees the paths).',
+      'protected_folders')),
     h('section', { class: 'panel' }, h('h2', {}, 'Removal'),
       field('Default mode', h('select', { id: 'setting-removal_mode',
         onChange: (event) => { draft.removal_mode = event.target.value; } },
@@ -164,8 +182,10 @@ export async function showSettings(view) {
       } }, [['dark', 'Dark'], ['light', 'Light']].map(([value, label]) => h('option',
         { value, selected: draft.theme === value }, label)))))));
   renderRules();
+  renderCodecs();
   renderMappings();
   renderFolders();
+  renderFolders(protectedBox, 'protected_folders', 'Protected folder');
 
   // Leaving with unsaved edits asks first (main.js navigate calls app.beforeLeave).
   let saved = JSON.stringify(draft);
@@ -211,6 +231,7 @@ export async function showSettings(view) {
     const changes = { ...draft };
     changes.path_mappings = draft.path_mappings.filter((m) => m.stash_prefix || m.local_prefix);
     changes.preferred_folders = draft.preferred_folders.filter(Boolean);
+    changes.protected_folders = draft.protected_folders.filter(Boolean);
     try {
       const result = await api.saveSettings(changes);
       const databaseChanged = result.settings.database !== app.settings.database;

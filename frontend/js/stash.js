@@ -198,6 +198,23 @@ export function mergeButton(group, keeper, onMerged) {
     onClick: () => mergeScenes(group, keeper, onMerged) }, 'Merge into keeper\'s scene…'));
 }
 
+/**
+ * "Merge into keeper…" on the card of a video whose scene carries what the keeper's lacks:
+ * the same merge, so the metadata moves to the keeper's scene before the file goes.
+ */
+export function mergeIntoKeeperButton(group, file, keeper, onMerged) {
+  const own = new Set(keeper?.items.map((item) => item.item_id));
+  if (group.media !== 'video' || !keeper?.items.length
+    || !file.items.some((item) => !own.has(item.item_id))) return null;
+  return whenConnected(h('button', { type: 'button', class: 'button merge-into-keeper',
+    title: 'Merge this group\'s other scenes into the keeper\'s in Stash, so their rating, '
+      + 'tags and counts stay (shows the result first)',
+    onClick: (event) => {
+      event.stopPropagation();
+      mergeScenes(group, keeper, onMerged);
+    } }, 'Merge into keeper…'));
+}
+
 function sceneLines(scene) {
   const line = (label, values) => (values.length
     ? h('div', {}, h('span', { class: 'muted' }, `${label}: `), values.join(', ')) : null);

@@ -7,6 +7,7 @@ export const app = {
   status: null,
   settings: null,
   keeperRules: [],
+  codecs: [],
   filter: null,
   lastBatchId: null,
   removedPaths: [],

@@ -2,7 +2,8 @@
 
 Nothing is removed here: this builds a preview (keeper, files to remove, bytes, scores) and
 a plan; removal goes through `LibrarySession.remove`, with its checks and journal, only
-after the user confirms.
+after the user confirms. A protected copy (Stash metadata the keeper lacks, a protected
+folder: `protections`) is never in a plan; the group's other copies still are.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.protections import Protection
 from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.errors import AppError, MediaError
 from stash_dedupe.media.similarity import compare_images as image_similarity
@@ -26,6 +28,7 @@ class Resolution:
     keeper: MediaFile
     remove: tuple[MediaFile, ...]
     scores: dict[int, float]  # file id -> similarity to the keeper
+    protected: tuple[Protection, ...] = ()  # close copies left in place, and why
 
     @property
     def bytes(self) -> int:
@@ -91,11 +94,18 @@ def preview_auto_resolve(
         except MediaError as error:
             unresolved.append(Unresolved(group.group_id, error.message))
             continue
-        copies = group.copies_of(keeper)
-        if not copies:
+        close = group.copies_of(keeper)
+        if not close:
             unresolved.append(
                 Unresolved(group.group_id, "no file is within the distance of the keeper")
             )
+            continue
+        copies = session.suggested_removals(group, keeper)
+        protections = session.protections(group, keeper)
+        protected = tuple(protections[f.file_id] for f in close if f.file_id in protections)
+        if not copies:
+            reasons = "; ".join(f"{p.file.path} {p.reason}" for p in protected)
+            unresolved.append(Unresolved(group.group_id, f"every copy is protected: {reasons}"))
             continue
         copy_scores = {file.file_id: scores.get(file.file_id) for file in copies}
         failing = [score for score in copy_scores.values() if score is None or score < threshold]
@@ -114,6 +124,7 @@ def preview_auto_resolve(
                 keeper,
                 copies,
                 {file_id: score for file_id, score in copy_scores.items() if score is not None},
+                protected,
             )
         )
     if progress is not None:

@@ -20,7 +20,7 @@ from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
 from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
-from stash_dedupe.dedupe.keeper import DEFAULT_RULES, suggest_keeper
+from stash_dedupe.dedupe.keeper import DEFAULT_CODEC_ORDER, DEFAULT_RULES, suggest_keeper
 from stash_dedupe.dedupe.overlap_pairs import (
     OVERLAP_GROUP,
     OverlapPair,
@@ -30,9 +30,15 @@ from stash_dedupe.dedupe.overlap_pairs import (
 )
 from stash_dedupe.dedupe.overlap_pairs import suggested_keeper as pair_keeper
 from stash_dedupe.dedupe.overlaps import Overlap, find_overlaps
+from stash_dedupe.dedupe.protections import Protection, group_protections, suggested_removals
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.jobs import Job
-from stash_dedupe.library_paths import checked_library_path, readable_library_path, real_roots
+from stash_dedupe.library_paths import (
+    ProtectedFolders,
+    checked_library_path,
+    readable_library_path,
+    real_roots,
+)
 from stash_dedupe.media.backfill import (
     BackfillReport,
     HashTask,
@@ -126,6 +132,8 @@ class LibrarySession:
         keeper_rules: Sequence[str] = DEFAULT_RULES,
         preferred_folders: Sequence[str] = (),
         paths: AppPaths | None = None,
+        codec_order: Sequence[str] = DEFAULT_CODEC_ORDER,
+        protected_folders: Sequence[str] = (),
     ) -> None:
         """`paths`: where the app's caches are (default: the app's data folder as it is now)."""
         self.paths = paths or AppPaths.for_this_run()
@@ -134,6 +142,9 @@ class LibrarySession:
         self.dismissals = dismissals
         self.keeper_rules = tuple(keeper_rules)
         self.preferred_folders = tuple(preferred_folders)
+        self.codec_order = tuple(codec_order)
+        self.protected_folders = tuple(protected_folders)
+        self._protected = ProtectedFolders(self.protected_folders)
         # Resolved once: a root swapped for a link later must not move the library.
         self.library_roots = real_roots(database.library_roots())
         self.thumbnails = Thumbnails(database.path, self.paths.thumbnails)
@@ -174,6 +185,8 @@ class LibrarySession:
             settings.keeper_rules,
             settings.preferred_folders,
             paths,
+            settings.codec_order,
+            settings.protected_folders,
         )
 
     def _frame_cache(self) -> FrameCache:
@@ -187,9 +200,12 @@ class LibrarySession:
         return self.database.path
 
     def configure(self, settings: Settings) -> None:
-        """Take keeper rules and preferred folders from changed settings."""
+        """Take keeper rules, codec order, preferred and protected folders from changed settings."""
         self.keeper_rules = tuple(settings.keeper_rules)
         self.preferred_folders = tuple(settings.preferred_folders)
+        self.codec_order = tuple(settings.codec_order)
+        self.protected_folders = tuple(settings.protected_folders)
+        self._protected = ProtectedFolders(self.protected_folders)
 
     # ---- files --------------------------------------------------------------------------
 
@@ -354,7 +370,25 @@ class LibrarySession:
             picture = self.picture_size(file)
             if picture is not None:
                 pictures[file.file_id] = picture[0] * picture[1]
-        return suggest_keeper(group.files, self.keeper_rules, self.preferred_folders, pictures)
+        return suggest_keeper(
+            group.files, self.keeper_rules, self.preferred_folders, pictures, self.codec_order
+        )
+
+    def suggested_removals(
+        self, group: DuplicateGroup, keeper: MediaFile | None = None
+    ) -> tuple[MediaFile, ...]:
+        """What the suggestion (and auto-resolve, and bulk actions) marks Remove: the keeper's
+        close copies, less protected files (`protections`)."""
+        keeper = keeper or self.suggested_keeper(group)
+        return suggested_removals(group, keeper, self._protected)
+
+    def protections(
+        self, group: DuplicateGroup, keeper: MediaFile | None = None
+    ) -> dict[int, Protection]:
+        """The group's files that keeping `keeper` (default: the suggested one) leaves alone,
+        and why (`protections.group_protections`)."""
+        keeper = keeper or self.suggested_keeper(group)
+        return group_protections(group, keeper, self._protected)
 
     def picture_size(self, file: MediaFile) -> tuple[int, int] | None:
         """A video's picture inside black bars, once its frames were sampled (else None)."""
@@ -488,6 +522,7 @@ class LibrarySession:
                 trash_dir=trash_dir or None,
                 confirm_delete=confirm_delete,
                 dry_run=dry_run,
+                protected_folders=self.protected_folders,
             )
             if not dry_run:
                 self._decisions_changed()
@@ -557,7 +592,7 @@ class LibrarySession:
             self._files.clear()
             self._by_id = {}
             self._raw_groups.clear()
-        with self._overlaps_lock:
+            self._protected = ProtectedFolders(self.protected_folders)  # folders may have moved
             self._overlaps.clear()
         self._decisions_changed()
 

@@ -66,21 +66,33 @@ def execute_plan(
     trash_dir: str | None = None,
     confirm_delete: bool = False,
     dry_run: bool = False,
+    protected_folders: Sequence[str] = (),
 ) -> RemovalResult:
     """Remove the plan's files (or with `dry_run` only say what would happen).
 
     `library_roots` are the library's real folders (`library_paths.real_roots`, taken when
-    the library was opened); only regular files inside them are ever touched.
+    the library was opened); only regular files inside them are ever touched, and none
+    under `protected_folders`.
 
     The whole plan is checked first and refused (RefusedError, nothing touched) if any rule
     is broken. A file that changed since the scan, or whose keeper changed, is skipped and
     reported while the rest continues.
     """
     if dry_run:
-        return _execute(plan, library, library_roots, journal, mode, trash_dir, False, True)
+        return _execute(
+            plan, library, library_roots, journal, mode, trash_dir, False, True, protected_folders
+        )
     with journal.removal_lock():
         return _execute(
-            plan, library, library_roots, journal, mode, trash_dir, confirm_delete, False
+            plan,
+            library,
+            library_roots,
+            journal,
+            mode,
+            trash_dir,
+            confirm_delete,
+            False,
+            protected_folders,
         )
 
 
@@ -93,10 +105,13 @@ def _execute(
     trash_dir: str | None,
     confirm_delete: bool,
     dry_run: bool,
+    protected_folders: Sequence[str] = (),
 ) -> RemovalResult:
     """`execute_plan`'s work; the caller holds the removal lock unless it is a dry run."""
     trash_root = check_mode(mode, trash_dir, confirm_delete, dry_run)
-    removals = check_plan(plan, library, library_roots, same_file_allowed=mode == HARDLINK)
+    removals = check_plan(
+        plan, library, library_roots, protected_folders, same_file_allowed=mode == HARDLINK
+    )
     if trash_root is not None:
         check_trash_folder(trash_root, removals, library_roots, probe=not dry_run)
     link_targets = check_links(removals) if mode == HARDLINK else {}

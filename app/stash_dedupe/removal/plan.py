@@ -3,11 +3,11 @@
 The safety rules live here, in the lowest layer, so no caller can skip them: every group
 keeps at least one readable regular file (its kept files are checked on disk, and a file
 to remove that is the same file on disk as a keeper refuses the plan), only regular files
-inside the library roots are touched, and a "move" trash folder lies outside the library
-with room for the files. Any broken rule refuses the whole plan (RefusedError) before a
-single file is touched. What can change between the check and the removal, a file or its
-keeper changing since the scan, is checked again right before each file (`skip_reason`),
-and such a file is skipped with a reason while the rest continues.
+inside the library roots are touched, none under a protected folder, and a "move" trash
+folder lies outside the library with room for the files. Any broken rule refuses the whole
+plan (RefusedError) before a single file is touched. What can change between the check and
+the removal, a file or its keeper changing since the scan, is checked again right before
+each file (`skip_reason`), and such a file is skipped with a reason while the rest continues.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stash_dedupe.errors import RefusedError
-from stash_dedupe.library_paths import checked_library_path, is_below
+from stash_dedupe.library_paths import checked_library_path, is_below, protected_folder_of
 from stash_dedupe.models import MediaFile
 from stash_dedupe.removal.files import describe_error
 from stash_dedupe.removal.journal import DELETE, MOVE, REMOVAL_MODES
@@ -203,12 +203,15 @@ def check_plan(
     plan: RemovalPlan,
     library: Mapping[int, MediaFile],
     library_roots: Sequence[str],
+    protected_folders: Sequence[str] = (),
     same_file_allowed: bool = False,
 ) -> list[CheckedRemoval]:
     """Check every rule that does not depend on timing; any failure refuses the whole plan.
 
-    With `same_file_allowed` (hardlink mode, where nothing is removed) a file that is the
-    same file on disk as a keeper passes, to be reported as already linked.
+    `protected_folders` (Settings): no file in one is ever removed, whatever the plan says
+    (nor replaced by a hardlink). With `same_file_allowed` (hardlink mode, where nothing is
+    removed) a file that is the same file on disk as a keeper passes, to be reported as
+    already linked.
     """
     if not any(library_roots):
         raise RefusedError("No library folders are known, so no file can be shown to be in it.")
@@ -233,9 +236,9 @@ def check_plan(
                 raise RefusedError(f"File {file_id} is listed for removal twice.")
             removed_ids.add(file_id)
             file = _library_file(library, file_id, "Removed")
-            removals.append(
-                CheckedRemoval(file, checked_library_path(file, library_roots), keepers)
-            )
+            real_path = checked_library_path(file, library_roots)
+            _check_not_protected(file, real_path, protected_folders)
+            removals.append(CheckedRemoval(file, real_path, keepers))
     if not removals:
         raise RefusedError("The plan removes nothing.")
 
@@ -266,6 +269,19 @@ def check_plan(
                 f" kept file {same.file_id}; removing it would remove the keeper."
             )
     return removals
+
+
+def _check_not_protected(file: MediaFile, real_path: str, protected_folders: Sequence[str]) -> None:
+    """Refuse a file in a protected folder, by its path as Stash lists it or its real path."""
+    folder = protected_folder_of(file.path, protected_folders) or protected_folder_of(
+        real_path, protected_folders
+    )
+    if folder is not None:
+        raise RefusedError(
+            f"File {file.file_id} ({file.path}) is in the protected folder {folder}, whose"
+            " files are never removed (Settings → Protected folders); nothing in this plan"
+            " was removed."
+        )
 
 
 def _library_file(library: Mapping[int, MediaFile], file_id: int, role: str) -> MediaFile:

@@ -86,6 +86,17 @@ def whole_number(body: dict[str, Any], name: str) -> int:
     return value
 
 
+def file_id_list(body: dict[str, Any], name: str) -> list[int]:
+    """A list of file ids (whole numbers)."""
+    value = body.get(name)
+    if not isinstance(value, list) or any(
+        isinstance(item, bool) or not isinstance(item, int) or not 0 <= item < 1 << 63
+        for item in value
+    ):
+        raise AppError(f"Give {name} as a list of file ids (whole numbers).")
+    return value
+
+
 def number(body: dict[str, Any], name: str, default: float) -> float:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):

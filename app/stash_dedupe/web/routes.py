@@ -23,9 +23,11 @@ import bottle
 
 from stash_dedupe import __version__
 from stash_dedupe.dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
-from stash_dedupe.dedupe.keeper import RULES
+from stash_dedupe.dedupe.keeper import CODEC_FAMILIES, RULES
+from stash_dedupe.dedupe.protections import losses_if_removed
 from stash_dedupe.errors import AppError, NotFoundError
 from stash_dedupe.jobs import Job
+from stash_dedupe.library_paths import ProtectedFolders
 from stash_dedupe.media.frame_results import GroupComparison
 from stash_dedupe.media.similarity import decode_jpeg, difference_heatmap
 from stash_dedupe.models import DEFAULT_MATCH_THRESHOLD, DEFAULT_MIN_OVERLAP, MEDIA_NAMES, VIDEO
@@ -47,6 +49,7 @@ from stash_dedupe.stash.url import checked_stash_page
 from stash_dedupe.web.page import add_page_routes
 from stash_dedupe.web.parsing import (
     bounded_body,
+    file_id_list,
     filter_from_query,
     json_body,
     number,
@@ -62,6 +65,7 @@ from stash_dedupe.web.shapes import (
     group_summary_json,
     job_json,
     overlap_json,
+    protection_json,
 )
 from stash_dedupe.web.state import AppState
 
@@ -163,6 +167,9 @@ def _library_routes(app: bottle.Bottle, state: AppState) -> None:
         return {
             "settings": settings_for_page(state.settings),
             "keeper_rules": [{"name": rule.name, "label": rule.label} for rule in RULES.values()],
+            "codecs": [
+                {"name": name, "label": label} for name, (label, _) in CODEC_FAMILIES.items()
+            ],
         }
 
     @app.put("/api/settings")
@@ -215,6 +222,15 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
     def group(group_id: str) -> dict[str, Any]:
         session = state.require_session()
         return group_detail_json(session, session.group(group_id))
+
+    @app.post("/api/groups/<group_id>/losses")
+    def losses(group_id: str) -> dict[str, Any]:
+        """What removing each file not kept would lose in Stash (the confirm dialog's warning)."""
+        session = state.require_session()
+        keep = file_id_list(json_body(), "keep")
+        protected = ProtectedFolders(session.protected_folders)
+        found = losses_if_removed(session.group(group_id), keep, protected)
+        return {"files": [protection_json(protection) for protection in found.values()]}
 
     @app.post("/api/groups/<group_id>/dismiss")
     def dismiss_group(group_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from stash_dedupe.dedupe.autoresolve import AutoPreview
 from stash_dedupe.dedupe.dismissals import Dismissal
 from stash_dedupe.dedupe.grouping import DuplicateGroup
 from stash_dedupe.dedupe.overlap_pairs import OverlapPair
+from stash_dedupe.dedupe.protections import MetadataLoss, Protection
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.backfill import BackfillReport
@@ -41,11 +42,17 @@ def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
 
 def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
     keeper = session.suggested_keeper(group)
+    protections = session.protections(group, keeper)
+    suggested_removals = {file.file_id for file in session.suggested_removals(group, keeper)}
     files = []
     for file in group.files:
         entry = file_json(file)
         entry["distance"] = session.distance_to(keeper, file)
         entry["copy_of_keeper"] = group.matches(keeper, file)
+        entry["suggested_remove"] = file.file_id in suggested_removals
+        protection = protections.get(file.file_id)
+        entry["protections"] = losses_json(protection.losses if protection else ())
+        entry["protected_folder"] = protection.folder if protection else None
         picture = session.picture_size(file)
         entry["picture_width"], entry["picture_height"] = picture or (None, None)
         files.append(entry)
@@ -82,6 +89,21 @@ def overlap_json(pair: OverlapPair, detail: bool = False) -> dict[str, Any]:
         "keeper_id": pair.keeper.file_id,
         "longer_has_more": pair.longer_has_more,
         "files": [side(pair.shorter), side(pair.longer)],
+    }
+
+
+def losses_json(losses: tuple[MetadataLoss, ...]) -> list[dict[str, str]]:
+    """What Stash would lose with a file, as the page shows it."""
+    return [{"kind": loss.kind, "text": loss.text} for loss in losses]
+
+
+def protection_json(protection: Protection) -> dict[str, Any]:
+    """A file and what removing it would lose (or the protected folder it lies in)."""
+    return {
+        "file_id": protection.file.file_id,
+        "path": protection.file.path,
+        "protections": losses_json(protection.losses),
+        "protected_folder": protection.folder,
     }
 
 
@@ -132,6 +154,10 @@ def auto_preview_json(preview: AutoPreview) -> dict[str, Any]:
                 "remove": [
                     {**brief(file), "score": resolution.scores.get(file.file_id)}
                     for file in resolution.remove
+                ],
+                "protected": [
+                    {**brief(protection.file), "reason": protection.reason}
+                    for protection in resolution.protected
                 ],
             }
             for resolution in preview.resolved
