@@ -10,6 +10,7 @@ from typing import Any
 from stash_dedupe.dedupe.autoresolve import AutoPreview
 from stash_dedupe.dedupe.dismissals import Dismissal
 from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.identical import IdenticalPreview, is_byte_identical
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.backfill import BackfillReport
@@ -35,16 +36,25 @@ def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
         "max_distance": group.max_distance,
         "suspicious": group.suspicious,
         "first_path": group.files[0].path,
+        "present_count": len(group.present_files),
+        "missing_count": len(group.missing_ids),
+        "resolvable": group.resolvable,
+        "byte_identical": is_byte_identical(group),
     }
 
 
 def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
-    keeper = session.suggested_keeper(group)
+    """A group with its files; `keeper_id` and `suggested_remove` are the suggestion its
+    `reclaimable` counts (the session chose the keeper: see `reviewed_group`)."""
+    keeper = group.keeper
+    removals = {file.file_id for file in group.suggested_removals}
     files = []
     for file in group.files:
         entry = file_json(file)
         entry["distance"] = session.distance_to(keeper, file)
         entry["copy_of_keeper"] = group.matches(keeper, file)
+        entry["present"] = file.file_id not in group.missing_ids
+        entry["suggested_remove"] = file.file_id in removals
         picture = session.picture_size(file)
         entry["picture_width"], entry["picture_height"] = picture or (None, None)
         files.append(entry)
@@ -53,7 +63,28 @@ def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[st
         "keeper_id": keeper.file_id,
         "distance_limit": group.distance_limit,
         "duration_tolerance": group.duration_tolerance,
+        "duration_percent": group.duration_percent,
         "files": files,
+    }
+
+
+def identical_preview_json(preview: IdenticalPreview) -> dict[str, Any]:
+    """What accepting the suggestions of every byte-identical group would remove."""
+
+    def brief(file: MediaFile) -> dict[str, Any]:
+        return {"file_id": file.file_id, "path": file.path, "size": file.size}
+
+    return {
+        "bytes": preview.bytes,
+        "groups": [
+            {
+                "group_id": group.group_id,
+                "keeper": brief(group.keeper),
+                "remove": [brief(file) for file in group.suggested_removals],
+            }
+            for group in preview.groups
+        ],
+        "plan": preview.plan().to_json(),
     }
 
 
