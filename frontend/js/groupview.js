@@ -120,11 +120,12 @@ export class GroupView {
     const stale = marks && !this.touched.has(group.id) && marks.get(group.keeper_id) !== 'keep';
     if (!marks || stale || ids.some((id) => !marks.has(id))
       || ![...marks.values()].includes('keep')) {
-      // Only copies of the keeper (within the group's distance and duration tolerance of it)
-      // are suggested for removal; any other member stays until the user marks it.
-      const copies = new Set(group.files.filter((f) => f.copy_of_keeper).map((f) => f.file_id));
-      marks = new Map(ids.map((id) => [id,
-        id !== group.keeper_id && copies.has(id) ? 'remove' : 'keep']));
+      // The server's suggestion: present copies of the keeper (within the group's distance
+      // and duration tolerance of it), what the group's "reclaimable" counts; any other
+      // member stays until the user marks it, and a missing file can never be marked.
+      const copies = new Set(group.files.filter((f) => f.suggested_remove)
+        .map((f) => f.file_id));
+      marks = new Map(ids.map((id) => [id, copies.has(id) ? 'remove' : 'keep']));
       this.marks.set(group.id, marks);
     }
     return marks;
@@ -138,7 +139,13 @@ export class GroupView {
     const marks = this.currentMarks();
     if (!marks) return;
     const next = marks.get(fileId) === 'keep' ? 'remove' : 'keep';
-    if (next === 'remove' && [...marks.values()].filter((m) => m === 'keep').length <= 1) {
+    if (next === 'remove' && this.group.files.find((f) => f.file_id === fileId)?.present === false) {
+      toast('This file was not found at its path: there is nothing to remove.', 'warn');
+      return;
+    }
+    const presentKept = this.group.files.filter((f) => f.present !== false
+      && marks.get(f.file_id) === 'keep');
+    if (next === 'remove' && presentKept.length <= 1) {
       toast('Each group keeps at least one file: mark another one keep first.', 'warn');
       const card = this.element.querySelector(`.card[data-file-id="${fileId}"]`);
       card?.classList.add('shake');
@@ -223,7 +230,8 @@ export class GroupView {
       const mark = marks.get(file.file_id);
       const suggested = file.file_id === group.keeper_id;
       const card = h('article', {
-        class: `card card-${mark}${index === this.selectedCard ? ' selected' : ''}`,
+        class: `card card-${mark}${index === this.selectedCard ? ' selected' : ''}`
+          + (file.present === false ? ' card-missing' : ''),
         dataset: { fileId: String(file.file_id), index: String(index) },
         'aria-label': `${mark === 'keep' ? 'Keep' : 'Remove'}: ${file.path}`,
         onClick: () => {
@@ -231,7 +239,11 @@ export class GroupView {
         },
       },
       h('div', { class: 'card-head' },
-        h('div', { class: 'thumb', title: 'Open (o)', onClick: () => this.openFile(file) },
+        file.present === false ? h('div', { class: 'thumb thumb-missing loaded',
+          title: `${file.path} is not on this machine's disk` },
+        h('span', { class: 'missing-text' }, 'Not found at its path'),
+        h('span', { class: 'card-number' }, String(index + 1))) : h('div', { class: 'thumb',
+          title: 'Open (o)', onClick: () => this.openFile(file) },
           h('img', { src: api.thumbnailUrl(file.file_id), alt: '',
             loading: 'lazy',
             onLoad: (event) => event.target.parentElement.classList.add('loaded'),
@@ -244,7 +256,10 @@ export class GroupView {
           !suggested && !file.copy_of_keeper ? h('span', {
             class: 'badge badge-warn thumb-far',
             title: `Not within distance ${group.distance_limit}`
-              + (group.duration_tolerance === null ? '' : ` and ± ${group.duration_tolerance} s`)
+              + (group.duration_percent !== null && group.duration_percent !== undefined
+                ? ` and ± ${group.duration_percent} % of the duration`
+                : group.duration_tolerance === null ? ''
+                  : ` and ± ${group.duration_tolerance} s`)
               + ' of the suggested keeper, so it is never marked remove for you',
           }, 'not a close copy') : null,
           file.media === 'video' && file.duration
@@ -254,12 +269,15 @@ export class GroupView {
         h('div', { class: 'card-actions' },
           h('button', { type: 'button', class: `mark-toggle mark-${mark}`,
             'aria-pressed': mark === 'keep' ? 'true' : 'false',
-            title: 'Toggle keep / remove (Space)',
+            disabled: file.present === false || !group.resolvable,
+            title: file.present === false ? 'Not found at its path: nothing to remove'
+              : 'Toggle keep / remove (Space)',
             onClick: (event) => {
               event.stopPropagation();
               this.selectedCard = index;
               this.toggle(file.file_id);
-            } }, mark === 'keep' ? '✓ Keep' : '✕ Remove'),
+            } }, file.present === false ? 'Not on disk'
+            : mark === 'keep' ? '✓ Keep' : '✕ Remove'),
           h('button', { type: 'button', class: 'link-button dismiss-file',
             title: 'Not a duplicate of the others: take it out of this group (n)',
             onClick: (event) => {
@@ -275,8 +293,9 @@ export class GroupView {
       h('div', { class: 'group-title' },
         h('h2', {}, `Group ${this.position.index + 1} of ${this.position.total.toLocaleString()}`),
         h('span', { class: 'muted' },
-          `${group.files.length} files · ${bytes(group.total_size)} total · `
-          + `${bytes(group.reclaimable)} reclaimable · `
+          `${group.present_count} files`
+          + (group.missing_count ? ` (+ ${group.missing_count} not found)` : '')
+          + ` · ${bytes(group.total_size)} total · ${bytes(group.reclaimable)} reclaimable · `
           + (group.kind === 'same_item' ? 'one Stash item with several files'
             : `max distance ${group.max_distance}`)),
         group.suspicious ? h('span', { class: 'badge badge-warn' },
@@ -294,11 +313,16 @@ export class GroupView {
           onClick: () => this.handlers.onDismissGroup(group) }, 'Not duplicates'),
         mergeButton(group, group.files.find((f) => marks.get(f.file_id) === 'keep'),
           () => this.show(group.id, this.position)),
-        h('button', { type: 'button', class: 'button button-danger', id: 'remove-marked',
-          disabled: removing.length === 0, title: 'Remove the files marked remove (r)',
+        group.resolvable ? h('button', { type: 'button', class: 'button button-danger',
+          id: 'remove-marked', disabled: removing.length === 0,
+          title: 'Remove the files marked remove (r)',
           onClick: () => this.handlers.onRemove(group, marks) },
         removing.length ? `Remove ${removing.length} (${bytes(removeBytes)})`
-          : 'Nothing to remove')));
+          : 'Nothing to remove') : null),
+      group.resolvable ? null : h('p', { class: 'unresolvable', id: 'unresolvable',
+        role: 'note' }, `Only ${group.present_count} of its ${group.files.length} files `
+        + 'were found at their paths: this group cannot be resolved here. Check the path '
+        + 'mappings in Settings, or let Stash rescan.'));
 
     mount(this.element, header, h('div', { class: 'cards-scroll' }, cards));
   }
