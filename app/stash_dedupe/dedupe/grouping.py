@@ -66,6 +66,8 @@ class DuplicateGroup:
     @cached_property
     def present_files(self) -> tuple[MediaFile, ...]:
         """The files found at their paths (all of them until a check said otherwise)."""
+        if not self.missing_ids:
+            return self.files
         return tuple(file for file in self.files if file.file_id not in self.missing_ids)
 
     @property
@@ -105,8 +107,13 @@ class DuplicateGroup:
             return True
         if not keeper.phash or not file.phash:
             return False
-        if distance(keeper.phash, file.phash) > self.distance_limit:
+        # `max_distance` bounds every pair of the group: most groups need no hash compared.
+        if self.max_distance > self.distance_limit and (
+            distance(keeper.phash, file.phash) > self.distance_limit
+        ):
             return False
+        if self.duration_tolerance is None and self.duration_percent is None:
+            return True
         return durations_match(
             keeper.duration, file.duration, self.duration_tolerance, self.duration_percent
         )
