@@ -346,3 +346,15 @@ def test_cli_refuses_seconds_and_percent_together(library: ReviewLibrary) -> Non
     )
     assert result.returncode != 0 and "not both" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_groups_filter_like_the_page(library: ReviewLibrary) -> None:
+    result = run_cli("groups", "--db", str(library.database), "--csv", "--studio", "acme")
+    assert result.returncode == 0, result.stderr
+    stems = {Path(row["path"]).stem for row in csv.DictReader(io.StringIO(result.stdout))}
+    assert stems == {"a1", "a2", "a3"}
+    result = run_cli("groups", "--db", str(library.database), "--missing-only", "--json")
+    groups = json.loads(result.stdout)["groups"]
+    assert len(groups) == 2
+    refused = run_cli("groups", "--db", str(library.database), "--sort", "size")
+    assert refused.returncode != 0 and "reclaimable" in refused.stderr

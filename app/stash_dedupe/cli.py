@@ -100,6 +100,12 @@ def command_groups(args: argparse.Namespace) -> int:
         distance=args.distance,
         duration_tolerance=args.duration_diff,
         duration_percent=_duration_percent(args),
+        sort=args.sort,
+        studio=args.studio,
+        performer=args.performer,
+        tag=args.tag,
+        organized=args.organized,
+        missing_only=args.missing_only,
     ).checked()
     with _library_session(args) as session:
         session.check_presence()  # reclaimable space counts files found at their paths
@@ -521,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_finding_commands(commands: Any) -> None:
     """groups, phash, hash, overlaps: what finds duplicates and what they need."""
+
     groups = commands.add_parser("groups", help="print duplicate groups")
     _add_database_arguments(groups)
     groups.add_argument("--media", choices=MEDIA_CHOICES, default="videos")
@@ -544,6 +551,21 @@ def _add_finding_commands(commands: Any) -> None:
         metavar="PERCENT",
         help="videos: largest difference in duration, in percent of the longer one "
         "(instead of --duration-diff; e.g. 2 for ± 2 %%)",
+    )
+    groups.add_argument(
+        "--sort",
+        default="reclaimable",
+        help="order: reclaimable (default), files, distance, newest or path",
+    )
+    for name in ("studio", "performer", "tag"):
+        groups.add_argument(
+            f"--{name}", default="", help=f"only groups with a {name} whose name contains this"
+        )
+    groups.add_argument("--organized", choices=["yes", "no"], default="")
+    groups.add_argument(
+        "--missing-only",
+        action="store_true",
+        help="only groups with files not found at their paths",
     )
     output = groups.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON object")
