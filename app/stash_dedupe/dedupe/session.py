@@ -316,7 +316,6 @@ class LibrarySession:
             "reclaimable": sum(group.reclaimable for group in groups),
             "missing_files": len(self.presence.missing),
             "checked_files": self.presence.checked,
-            "missing_in_groups": sum(len(group.missing_ids) for group in groups),
         }
 
     # ---- groups -------------------------------------------------------------------------
