@@ -16,7 +16,7 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
+from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route, expect
 
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.dedupe.session import GroupFilter
@@ -333,3 +333,42 @@ def test_list_at_1280x800_shows_whole_figures(watched: Page, review_app: App) ->
     for figure in page.locator(".group-row .row-bytes").all():
         assert figure.evaluate("element => element.scrollWidth <= element.clientWidth")
     page.screenshot(path="/tmp/list-1280.png")
+
+
+def test_the_check_shows_its_progress_then_what_it_found(watched: Page, review_app: App) -> None:
+    """A big library takes a while: the page follows the check's job (answered here as a
+    running job twice, as a slow check would be) and shows the banner once it is done."""
+    page = watched
+    polls = []
+
+    def status(route: Route) -> None:
+        answer = route.fetch().json()
+        answer["presence_job"] = "checking" if not polls else None
+        route.fulfill(json=answer)
+
+    def job(route: Route) -> None:
+        polls.append(route.request.url)
+        running = len(polls) <= 2
+        route.fulfill(
+            json={
+                "job_id": "checking",
+                "kind": "presence",
+                "state": "running" if running else "done",
+                "done": 2000 * len(polls),
+                "total": 6000,
+                "failed": 0,
+                "rate": 1000.0,
+                "eta_seconds": 2.0 if running else None,
+                "message": "",
+                "elapsed": 1.0,
+                "result": None if running else len(MISSING),
+            }
+        )
+
+    page.route(re.compile(r"/api/status\b"), status)
+    page.route(re.compile(r"/api/jobs/checking\b"), job)
+    page.goto(review_app.url)
+    expect(page.locator("#presence-progress")).to_contain_text("Looking for the library's files")
+    expect(page.locator("#missing-files-banner")).to_be_visible()
+    expect(page.locator("#presence-progress")).to_have_count(0)
+    assert len(polls) == 3
