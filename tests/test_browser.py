@@ -445,6 +445,7 @@ CALL_EVERY_ENDPOINT = """async () => {
   await call('openDatabase', '');
   await call('settings');
   await call('saveSettings', {});
+  await call('previewPathMappings', []);
   await call('summary', filter);
   await call('groups', filter, { offset: 0, limit: 5 });
   await call('group', video.id);
@@ -453,6 +454,8 @@ CALL_EVERY_ENDPOINT = """async () => {
   await call('dismissFile', 'no-such-group', imageFiles[0].file_id);
   await call('dismissals');
   await call('undoDismissal', 999999);
+  await call('exportUrl', filter, 'csv');
+  await call('identicalPreview', filter);
   await call('thumbnailUrl', imageFiles[0].file_id);
   await call('mediaUrl', imageFiles[0].file_id);
   await call('compareImages', imageFiles[0].file_id, imageFiles[1].file_id);
@@ -501,5 +504,5 @@ def test_every_endpoint_of_the_pages_api_client_reaches_a_route(page: Page, own_
         assert "There is no API" not in (answer["error"] or ""), (name, answer)
         assert answer["status"] < 500 or answer["status"] in (502, 503), (name, answer)
     assert answers["job"]["status"] == 200 and answers["cancelJob"]["status"] == 200
-    for name in ("thumbnailUrl", "mediaUrl", "imageDifferenceUrl", "historyCsvUrl"):
+    for name in ("thumbnailUrl", "mediaUrl", "imageDifferenceUrl", "historyCsvUrl", "exportUrl"):
         assert answers[name]["status"] == 200, (name, answers[name])

@@ -91,15 +91,29 @@ def file_as_json(file: MediaFile, media: str) -> dict:
 
 
 def command_groups(args: argparse.Namespace) -> int:
+    from stash_dedupe.dedupe.export import write_csv
     from stash_dedupe.dedupe.session import GroupFilter
 
     media = MEDIA_NAMES[args.media]
     group_filter = GroupFilter(
-        media=media, distance=args.distance, duration_tolerance=args.duration_diff
+        media=media,
+        distance=args.distance,
+        duration_tolerance=args.duration_diff,
+        duration_percent=_duration_percent(args),
+        sort=args.sort,
+        studio=args.studio,
+        performer=args.performer,
+        tag=args.tag,
+        organized=args.organized,
+        missing_only=args.missing_only,
     ).checked()
     with _library_session(args) as session:
+        session.check_presence()  # reclaimable space counts files found at their paths
         groups = session.groups(group_filter)
         schema_version = session.database.schema_version
+    if args.csv:
+        write_csv(groups, sys.stdout)
+        return 0
     if args.json:
         header = {
             "schema_version": schema_version,
@@ -107,6 +121,8 @@ def command_groups(args: argparse.Namespace) -> int:
             "distance": args.distance,
             "duration_diff": group_filter.duration_tolerance,
         }
+        if group_filter.duration_percent is not None:
+            header["duration_diff_percent"] = group_filter.duration_percent
         _write_json_stream(header, "groups", (group_as_json(group, media) for group in groups))
         return 0
     total = sum(group.reclaimable for group in groups)
@@ -125,6 +141,14 @@ def command_groups(args: argparse.Namespace) -> int:
             shown_hash = file.phash or "-" * 16
             print(f"  [{file.file_id}] {shown_hash}  {size:>9}  {resolution:>9}  {file.path}")
     return 0
+
+
+def _duration_percent(args: argparse.Namespace) -> float | None:
+    """--duration-diff-percent, which cannot be given with --duration-diff."""
+    percent = getattr(args, "duration_diff_percent", None)
+    if percent is not None and args.duration_diff is not None:
+        raise AppError("Give the duration tolerance in seconds or in percent, not both.")
+    return percent
 
 
 def group_as_json(group: Any, media: str) -> dict:
@@ -280,11 +304,21 @@ def command_remove(args: argparse.Namespace) -> int:
         isinstance(tolerance, bool) or not isinstance(tolerance, (int, float))
     ):
         raise AppError(f'The plan\'s "duration_diff" must be seconds, not {tolerance!r}.')
+    percent = _duration_percent(args)
+    if percent is None and args.duration_diff is None:
+        percent = document.get("duration_diff_percent")
+    if percent is not None and (isinstance(percent, bool) or not isinstance(percent, (int, float))):
+        raise AppError(f'The plan\'s "duration_diff_percent" must be a number, not {percent!r}.')
     with _library_session(args, settle_journal=True) as session:
         library = session.library()
         for media in sorted({library[i].media for i in plan.removed_ids if i in library}):
             session.groups(
-                GroupFilter(media=media, distance=distance, duration_tolerance=tolerance)
+                GroupFilter(
+                    media=media,
+                    distance=distance,
+                    duration_tolerance=tolerance,
+                    duration_percent=percent,
+                )
             )
         count = len(plan.removed_ids)
         size = sum(library[i].size for i in plan.removed_ids if i in library)
@@ -380,7 +414,10 @@ def command_auto(args: argparse.Namespace) -> int:
             action = "to replace the copies with hardlinks"
         raise AppError(f"Add --dry-run to preview, or --yes {action}.")
     group_filter = GroupFilter(
-        media=args.media, distance=args.distance, duration_tolerance=args.duration_diff
+        media=args.media,
+        distance=args.distance,
+        duration_tolerance=args.duration_diff,
+        duration_percent=_duration_percent(args),
     )
     with _library_session(args, settle_journal=True) as session:
         preview = preview_auto_resolve(
@@ -493,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_finding_commands(commands: Any) -> None:
     """groups, phash, hash, overlaps: what finds duplicates and what they need."""
+
     groups = commands.add_parser("groups", help="print duplicate groups")
     _add_database_arguments(groups)
     groups.add_argument("--media", choices=MEDIA_CHOICES, default="videos")
@@ -509,7 +547,37 @@ def _add_finding_commands(commands: Any) -> None:
         metavar="SECONDS",
         help="videos: largest difference in duration (default: no limit)",
     )
-    groups.add_argument("--json", action="store_true", help="print one JSON object")
+    groups.add_argument(
+        "--duration-diff-percent",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="videos: largest difference in duration, in percent of the longer one "
+        "(instead of --duration-diff; e.g. 2 for ± 2 %%)",
+    )
+    groups.add_argument(
+        "--sort",
+        default="reclaimable",
+        help="order: reclaimable (default), files, distance, newest or path",
+    )
+    for name in ("studio", "performer", "tag"):
+        groups.add_argument(
+            f"--{name}", default="", help=f"only groups with a {name} whose name contains this"
+        )
+    groups.add_argument("--organized", choices=["yes", "no"], default="")
+    groups.add_argument(
+        "--missing-only",
+        action="store_true",
+        help="only groups with files not found at their paths",
+    )
+    output = groups.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    output.add_argument(
+        "--csv",
+        action="store_true",
+        help="print one CSV row per file: group, file id, path, size, distance to the "
+        "suggested keeper, suggested mark, whether it is at its path",
+    )
     groups.set_defaults(handler=command_groups)
 
     phash = commands.add_parser("phash", help="print Stash's phash of files")
@@ -580,6 +648,15 @@ def _add_removal_commands(commands: Any) -> None:
         metavar="SECONDS",
         help="videos: the duration tolerance of the groups (default: the plan's, else any)",
     )
+    remove.add_argument(
+        "--duration-diff-percent",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="videos: largest difference in duration, in percent of the longer one "
+        "(instead of --duration-diff; e.g. 2 for ± 2 %%)",
+    )
+
     remove.add_argument("--dry-run", action="store_true", help="only print what would happen")
     remove.add_argument("--yes", action="store_true", help="confirm --mode delete")
     remove.set_defaults(handler=command_remove)
@@ -604,6 +681,14 @@ def _add_removal_commands(commands: Any) -> None:
     auto.add_argument("--media", choices=MEDIA_CHOICES, default="videos")
     auto.add_argument("--distance", type=int, default=0)
     auto.add_argument("--duration-diff", type=float, default=None, metavar="SECONDS")
+    auto.add_argument(
+        "--duration-diff-percent",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="videos: largest difference in duration, in percent of the longer one "
+        "(instead of --duration-diff; e.g. 2 for ± 2 %%)",
+    )
     auto.add_argument("--dry-run", action="store_true", help="only print the preview")
     auto.add_argument(
         "--mode",

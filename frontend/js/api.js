@@ -87,6 +87,13 @@ function filterQuery(filter) {
     path: filter.path || undefined,
     min_size: filter.min_size,
     suspicious: filter.suspicious ? 1 : undefined,
+    duration_percent: filter.duration_percent === '' ? undefined : filter.duration_percent,
+    sort: filter.sort || undefined,
+    studio: filter.studio || undefined,
+    performer: filter.performer || undefined,
+    tag: filter.tag || undefined,
+    organized: filter.organized || undefined,
+    missing: filter.missing ? 1 : undefined,
   };
 }
 
@@ -97,6 +104,9 @@ export const api = {
   openDatabase: (databasePath) => post('/api/database', { path: databasePath }),
   settings: () => get('/api/settings'),
   saveSettings: (changes) => request('PUT', '/api/settings', { body: changes }),
+  /** How many library files each path mapping (as typed, unsaved) maps, and finds. */
+  previewPathMappings: (mappings) => post('/api/path-mappings/preview',
+    { path_mappings: mappings }),
 
   // -- review: groups and dismissals --
   summary: (filter) => get('/api/summary', filterQuery(filter)),
@@ -110,6 +120,11 @@ export const api = {
     { group_id: groupId }),
   dismissals: () => get('/api/dismissals'),
   undoDismissal: (dismissalId) => request('DELETE', path`/api/dismissals/${dismissalId}`),
+  /** The filter's groups as a download: `format` is csv or json. */
+  exportUrl: (filter, format) => path`/api/export/groups.${format}`
+    + query({ ...filterQuery(filter), token: token() }),
+  /** The byte-identical groups of the filter and the plan accepting their suggestions. */
+  identicalPreview: (filter) => post('/api/identical/preview', {}, filterQuery(filter)),
 
   // -- overlaps: videos sharing footage (a pair's removal goes through `remove`) --
   overlaps: (minOverlap) => get('/api/overlaps', { min_overlap: minOverlap }),

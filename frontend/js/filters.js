@@ -1,4 +1,5 @@
-// The filter bar: videos/images, distance preset or custom, duration tolerance, path, size.
+// The filter bar: videos/images, distance preset or custom, duration tolerance (seconds or
+// percent of the longer video), path, size, the list's order, and filters by Stash metadata.
 
 import { debounce, h, mount } from './dom.js';
 import { DISTANCE_PRESETS, DURATION_PRESETS } from './state.js';
@@ -36,24 +37,45 @@ export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
     selected: preset.value === filter.distance }, preset.label)),
   h('option', { value: 'custom', selected: !isPreset }, 'Custom…'));
 
-  const durationPreset = DURATION_PRESETS.some((preset) => preset.value === filter.duration);
+  // The tolerance is seconds (filter.duration) or, when filter.duration_percent is set, a
+  // percentage of the longer duration; the select's values are "12" (s) or "2%".
+  const percent = filter.duration_percent ?? '';
+  const durationValue = percent === '' ? filter.duration : `${percent}%`;
+  const durationPreset = [...DURATION_PRESETS, ...PERCENT_PRESETS]
+    .some((preset) => preset.value === durationValue);
+  const customUnit = h('select', { id: 'filter-duration-unit', class: 'unit',
+    'aria-label': 'Unit of the duration tolerance', hidden: durationPreset,
+    onChange: () => setCustomDuration() },
+  h('option', { value: 's', selected: percent === '' }, 's'),
+  h('option', { value: '%', selected: percent !== '' }, '%'));
   const customDuration = h('input', { type: 'number', min: 0, step: 0.5, class: 'narrow',
-    id: 'filter-duration-custom', value: filter.duration, hidden: durationPreset,
-    title: 'Seconds', onChange: (event) => change({
-      duration: String(Math.max(0, Number(event.target.value) || 0)) }) });
+    id: 'filter-duration-custom', value: percent === '' ? filter.duration : percent,
+    hidden: durationPreset, 'aria-label': 'Duration tolerance',
+    title: 'Seconds, or percent of the longer video', onChange: () => setCustomDuration() });
+  const setCustomDuration = () => {
+    const value = String(Math.max(0, Number(customDuration.value) || 0));
+    if (customUnit.value === '%') {
+      change({ duration_percent: String(Math.min(99, Number(value))), duration: '' });
+    } else change({ duration: value, duration_percent: '' });
+  };
   const durationSelect = h('select', { id: 'filter-duration',
-    title: 'Videos: how far durations may differ', disabled: filter.media !== 'video',
+    title: 'Videos: how far durations may differ (in seconds, or in percent of the longer '
+      + 'video)', disabled: filter.media !== 'video',
     onChange: (event) => {
       if (event.target.value === 'custom') {
         customDuration.hidden = false;
+        customUnit.hidden = false;
         customDuration.focus();
         return;
       }
       customDuration.hidden = true;
-      change({ duration: event.target.value });
+      customUnit.hidden = true;
+      const chosen = event.target.value;
+      if (chosen.endsWith('%')) change({ duration_percent: chosen.slice(0, -1), duration: '' });
+      else change({ duration: chosen, duration_percent: '' });
     } },
-  DURATION_PRESETS.map((preset) => h('option', { value: preset.value,
-    selected: preset.value === filter.duration }, preset.label)),
+  [...DURATION_PRESETS, ...PERCENT_PRESETS].map((preset) => h('option', {
+    value: preset.value, selected: preset.value === durationValue }, preset.label)),
   h('option', { value: 'custom', selected: !durationPreset }, 'Custom…'));
 
   // Every control has a visible label tied to it (for=), so it says what it does.
@@ -70,7 +92,7 @@ export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
       distance, customDistance),
     h('div', { class: 'filter-row' },
       label('filter-duration', 'Duration', 'Videos: how far durations may differ'),
-      durationSelect, customDuration,
+      durationSelect, customDuration, customUnit,
       label('filter-min-size', 'Min. files per group', 'Only groups with at least this many '
         + 'files'),
       h('input', { type: 'number', min: 2, step: 1, class: 'narrow',
@@ -87,7 +109,13 @@ export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
         onChange: (event) => change({ suspicious: event.target.checked }) }),
       label('filter-suspicious', 'Include blank/flat pictures', 'Blank or one-colour pictures '
         + 'all share a phash, so their groups are rarely real duplicates: hidden unless '
-        + 'checked')));
+        + 'checked')),
+    h('div', { class: 'filter-row' },
+      h('label', { class: 'inline', for: 'filter-sort' }, 'Sort'),
+      h('select', { id: 'filter-sort', onChange: (event) => change({ sort: event.target.value }) },
+        SORTS.map(([value, label]) => h('option', { value,
+          selected: value === (filter.sort || 'reclaimable') }, label)))),
+    metadataFilters(filter, change));
 }
 
 /**
@@ -106,4 +134,42 @@ export function mediaSwitch(active, onMedia, onOverlaps) {
     onOverlaps ? button('overlaps', 'Overlaps', () => {
       if (active !== 'overlaps') onOverlaps();
     }) : null);
+}
+
+const PERCENT_PRESETS = [
+  { value: '1%', label: '± 1 %' },
+  { value: '2%', label: '± 2 %' },
+  { value: '5%', label: '± 5 %' },
+];
+
+const SORTS = [
+  ['reclaimable', 'Most reclaimable'],
+  ['files', 'Most files'],
+  ['distance', 'Largest distance'],
+  ['newest', 'Newest'],
+  ['path', 'Path'],
+];
+
+/** Studio, performer, tag, organized, missing files: open when one of them is in use. */
+function metadataFilters(filter, change) {
+  const text = (key, label) => h('label', { class: 'meta-filter' }, label,
+    h('input', { type: 'search', id: `filter-${key}`, value: filter[key] || '',
+      spellcheck: 'false', placeholder: 'any',
+      onInput: debounce((event) => change({ [key]: event.target.value.trim() }), 350) }));
+  const inUse = ['studio', 'performer', 'tag', 'organized', 'missing'].some((key) => filter[key]);
+  return h('details', { class: 'meta-filters', id: 'meta-filters', open: inUse },
+    h('summary', {}, 'Stash filters', inUse ? h('span', { class: 'badge' }, 'on') : null),
+    text('studio', 'Studio'),
+    text('performer', 'Performer'),
+    text('tag', 'Tag'),
+    h('label', { class: 'meta-filter' }, 'Organized',
+      h('select', { id: 'filter-organized',
+        onChange: (event) => change({ organized: event.target.value }) },
+      [['', 'Either'], ['yes', 'Some file organized'], ['no', 'None organized']].map(
+        ([value, label]) => h('option', { value, selected: value === (filter.organized || '') },
+          label)))),
+    h('label', { class: 'inline' },
+      h('input', { type: 'checkbox', id: 'filter-missing', checked: Boolean(filter.missing),
+        onChange: (event) => change({ missing: event.target.checked }) }),
+      ' Only groups with missing files'));
 }

@@ -2,7 +2,7 @@
 // API, so 50,000 groups scroll as smoothly as 50.
 
 import { h, mount } from './dom.js';
-import { basename, bytes } from './format.js';
+import { basename, bytes, count } from './format.js';
 
 const ROW_HEIGHT = 52; // px; .group-row's height in app.css
 export const PAGE_SIZE = 200;
@@ -106,7 +106,8 @@ export class GroupList {
     const item = this.item(index);
     const selected = index === this.selected;
     const props = {
-      class: `group-row${selected ? ' selected' : ''}${item?.suspicious ? ' suspicious' : ''}`,
+      class: `group-row${selected ? ' selected' : ''}${item?.suspicious ? ' suspicious' : ''}`
+        + (item && item.resolvable === false ? ' unresolvable' : ''),
       dataset: { index: String(index), id: item ? item.id : '' },
       role: 'option',
       'aria-selected': selected ? 'true' : 'false',
@@ -118,7 +119,12 @@ export class GroupList {
         h('span', { class: 'row-name', title: item.first_path }, basename(item.first_path)),
         h('span', { class: 'row-bytes' }, bytes(item.reclaimable))),
       h('div', { class: 'row-line row-meta' },
-        h('span', {}, `${index + 1}. `, h('b', {}, item.count), ' files'),
+        h('span', {}, `${index + 1}. `, h('b', {}, item.present_count ?? item.count),
+          (item.present_count ?? item.count) === 1 ? ' file' : ' files'),
+        item.missing_count ? h('span', { class: 'badge badge-warn row-missing', title:
+          `${item.missing_count} of its files were not found at their paths`
+          + (item.resolvable ? '' : ': it cannot be resolved here') },
+        `${item.missing_count} missing`) : null,
         item.kind === 'same_item' ? h('span', { class: 'badge' }, 'same item')
           : h('span', { class: 'badge' }, item.max_distance ? `distance ≤ ${item.max_distance}`
             : 'identical hash'),
@@ -146,4 +152,32 @@ export class GroupList {
       await this.onSelect(index, item);
     }
   }
+}
+
+/**
+ * The list's header: how many groups the filter finds and what removing every suggested
+ * copy would free (each group's "reclaimable", the figure its Remove button starts at), then
+ * the actions on the whole view: auto-resolve, the byte-identical bulk action, export.
+ */
+export function renderListHeader(element, page, { onAutoResolve, onAcceptIdentical, exportUrl }) {
+  const reclaimable = bytes(page.reclaimable);
+  mount(element,
+    h('div', { class: 'list-count', title: `${count(page.total, 'group')}, ${reclaimable} `
+      + 'freed by removing every file their suggestions mark Remove' },
+    h('b', {}, count(page.total, 'group')), ' · ', h('b', { class: 'list-reclaimable' },
+      reclaimable), ' reclaimable'),
+    page.total ? h('div', { class: 'list-actions' },
+      h('button', { type: 'button', class: 'link-button', id: 'auto-resolve',
+        title: 'Resolve the groups whose copies all match their keeper',
+        onClick: onAutoResolve }, 'Auto-resolve…'),
+      h('button', { type: 'button', class: 'link-button', id: 'accept-identical',
+        title: 'Accept the suggestions of every group in this view whose files are the same '
+          + 'bytes (same size and md5 or oshash)', onClick: onAcceptIdentical },
+      'Byte-identical…'),
+      h('span', { class: 'export-links' }, 'Export ',
+        h('a', { href: exportUrl('csv'), id: 'export-groups-csv', download: 'stash-dedupe-groups.csv',
+          title: 'This view\'s groups, one row per file with its suggested mark' }, 'CSV'),
+        ' · ',
+        h('a', { href: exportUrl('json'), id: 'export-groups-json',
+          download: 'stash-dedupe-groups.json' }, 'JSON'))) : null);
 }

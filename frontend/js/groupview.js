@@ -149,9 +149,10 @@ export class GroupView {
     const stale = marks && !this.touched.has(group.id);
     if (!marks || stale || ids.some((id) => !marks.has(id))
       || ![...marks.values()].includes('keep')) {
-      // Only copies of the keeper (within the group's distance and duration tolerance of it)
-      // that lose nothing in Stash and lie in no protected folder are suggested for removal
-      // (the server says which); any other member stays until the user marks it.
+      // The server's suggestion: present copies of the keeper (within the group's distance
+      // and duration tolerance of it) that lose nothing in Stash and lie in no protected
+      // folder, what the group's "reclaimable" counts; any other member stays until the user
+      // marks it, and a missing file can never be marked.
       const suggested = new Set(group.files.filter((f) => f.suggested_remove)
         .map((f) => f.file_id));
       marks = new Map(ids.map((id) => [id,
@@ -169,13 +170,20 @@ export class GroupView {
     const marks = this.currentMarks();
     if (!marks) return;
     const next = marks.get(fileId) === 'keep' ? 'remove' : 'keep';
-    const folder = this.group.files.find((f) => f.file_id === fileId)?.protected_folder;
-    if (next === 'remove' && folder) {
-      toast(`Files in the protected folder ${folder} are never removed (Settings).`, 'warn');
+    const file = this.group.files.find((f) => f.file_id === fileId);
+    if (next === 'remove' && file?.protected_folder) {
+      toast(`Files in the protected folder ${file.protected_folder} are never removed `
+        + '(Settings).', 'warn');
       this.shake(fileId);
       return;
     }
-    if (next === 'remove' && [...marks.values()].filter((m) => m === 'keep').length <= 1) {
+    if (next === 'remove' && file?.present === false) {
+      toast('This file was not found at its path: there is nothing to remove.', 'warn');
+      return;
+    }
+    const presentKept = this.group.files.filter((f) => f.present !== false
+      && marks.get(f.file_id) === 'keep');
+    if (next === 'remove' && presentKept.length <= 1) {
       toast('Each group keeps at least one file: mark another one keep first.', 'warn');
       this.shake(fileId);
       return;
@@ -265,7 +273,7 @@ export class GroupView {
       const suggested = file.file_id === group.keeper_id;
       const card = h('article', {
         class: `card card-${mark}${index === this.selectedCard ? ' selected' : ''}`
-          + `${suggested ? ' pinned' : ''}`,
+          + `${suggested ? ' pinned' : ''}${file.present === false ? ' card-missing' : ''}`,
         dataset: { fileId: String(file.file_id), index: String(index) },
         'aria-label': `${mark === 'keep' ? 'Keep' : 'Remove'}: ${file.path}`,
         onClick: () => {
@@ -273,7 +281,11 @@ export class GroupView {
         },
       },
       h('div', { class: 'card-head' },
-        h('div', { class: 'thumb', title: 'Open (o)', onClick: () => this.openFile(file) },
+        file.present === false ? h('div', { class: 'thumb thumb-missing loaded',
+          title: `${file.path} is not on this machine's disk` },
+        h('span', { class: 'missing-text' }, 'Not found at its path'),
+        h('span', { class: 'card-number' }, String(index + 1))) : h('div', { class: 'thumb',
+          title: 'Open (o)', onClick: () => this.openFile(file) },
           h('img', { src: api.thumbnailUrl(file.file_id), alt: '',
             loading: 'lazy',
             onLoad: (event) => event.target.parentElement.classList.add('loaded'),
@@ -286,7 +298,10 @@ export class GroupView {
           !suggested && !file.copy_of_keeper ? h('span', {
             class: 'badge badge-warn thumb-far',
             title: `Not within distance ${group.distance_limit}`
-              + (group.duration_tolerance === null ? '' : ` and ± ${group.duration_tolerance} s`)
+              + (group.duration_percent !== null && group.duration_percent !== undefined
+                ? ` and ± ${group.duration_percent} % of the duration`
+                : group.duration_tolerance === null ? ''
+                  : ` and ± ${group.duration_tolerance} s`)
               + ' of the suggested keeper, so it is never marked remove for you',
           }, 'not a close copy') : null,
           file.media === 'video' && file.duration
@@ -299,12 +314,15 @@ export class GroupView {
         h('div', { class: 'card-actions' },
           h('button', { type: 'button', class: `mark-toggle mark-${mark}`,
             'aria-pressed': mark === 'keep' ? 'true' : 'false',
-            title: 'Toggle keep / remove (Space)',
+            disabled: file.present === false || !group.resolvable,
+            title: file.present === false ? 'Not found at its path: nothing to remove'
+              : 'Toggle keep / remove (Space)',
             onClick: (event) => {
               event.stopPropagation();
               this.selectedCard = index;
               this.toggle(file.file_id);
-            } }, mark === 'keep' ? '✓ Keep' : '✕ Remove'),
+            } }, file.present === false ? 'Not on disk'
+            : mark === 'keep' ? '✓ Keep' : '✕ Remove'),
           h('button', { type: 'button', class: 'link-button dismiss-file',
             title: 'Not a duplicate of the others: take it out of this group (n)',
             onClick: (event) => {
@@ -322,8 +340,9 @@ export class GroupView {
       h('div', { class: 'group-title' },
         h('h2', {}, `Group ${this.position.index + 1} of ${this.position.total.toLocaleString()}`),
         h('span', { class: 'muted' },
-          `${group.files.length} files · ${bytes(group.total_size)} total · `
-          + `${bytes(group.reclaimable)} reclaimable · `
+          `${group.present_count} files`
+          + (group.missing_count ? ` (+ ${group.missing_count} not found)` : '')
+          + ` · ${bytes(group.total_size)} total · ${bytes(group.reclaimable)} reclaimable · `
           + (group.kind === 'same_item' ? 'one Stash item with several files'
             : `max distance ${group.max_distance}`)),
         group.suspicious ? h('span', { class: 'badge badge-warn' },
@@ -341,11 +360,16 @@ export class GroupView {
           onClick: () => this.handlers.onDismissGroup(group) }, 'Not duplicates'),
         mergeButton(group, group.files.find((f) => marks.get(f.file_id) === 'keep'),
           () => this.show(group.id, this.position)),
-        h('button', { type: 'button', class: 'button button-danger', id: 'remove-marked',
-          disabled: removing.length === 0, title: 'Remove the files marked remove (r)',
+        group.resolvable ? h('button', { type: 'button', class: 'button button-danger',
+          id: 'remove-marked', disabled: removing.length === 0,
+          title: 'Remove the files marked remove (r)',
           onClick: () => this.handlers.onRemove(group, marks) },
         removing.length ? `Remove ${removing.length} (${bytes(removeBytes)})`
-          : 'Nothing to remove')));
+          : 'Nothing to remove') : null),
+      group.resolvable ? null : h('p', { class: 'unresolvable', id: 'unresolvable',
+        role: 'note' }, `Only ${group.present_count} of its ${group.files.length} files `
+        + 'were found at their paths: this group cannot be resolved here. Check the path '
+        + 'mappings in Settings, or let Stash rescan.'));
 
     mount(this.element, header, h('div', { class: 'cards-scroll' }, cards));
   }

@@ -1,6 +1,7 @@
 // Boot and navigation: read the token, ask the app for its status, show the right view.
 
 import { api, initToken } from './api.js';
+import { followJob, progressText } from './jobs.js';
 import { h, mount } from './dom.js';
 import { showDismissals } from './dismissals.js';
 import { showHistory } from './history.js';
@@ -27,6 +28,7 @@ async function navigate(name) {
   const needsDatabase = name === 'review';
   if (needsDatabase && !app.status?.database) name = 'welcome';
   setViewKeys(null);
+  app.reloadGroups = async () => {}; // the review sets its own while shown
   if (app.settings) applyTheme(app.settings.theme); // drop an unsaved theme preview
   document.getElementById('tabs').hidden = name === 'welcome';
   for (const tab of document.querySelectorAll('#tabs .tab')) {
@@ -44,14 +46,56 @@ async function navigate(name) {
 async function refreshStatus() {
   app.status = await api.status();
   renderBanners(app.status);
+  if (app.status.presence_job) watchPresence(app.status.presence_job);
   return app.status;
 }
 
 /** What the user must know about the open library before trusting the groups. */
-function renderBanners(status) {
+function renderBanners(status, checking = null) {
   const warnings = status.database?.warnings || [];
   mount(document.getElementById('banners'), warnings.map((warning) =>
-    h('div', { class: 'banner banner-warn' }, warning)));
+    h('div', { class: 'banner banner-warn' }, warning)), checking
+    ? h('div', { class: 'banner banner-info', id: 'presence-progress' },
+      `Looking for the library's files on disk… ${progressText(checking)}`)
+    : missingFilesBanner(status.database));
+}
+
+/** "N of M files were not found at their paths", why that happens, and where to fix it. */
+function missingFilesBanner(database) {
+  if (!database?.missing_files) return null;
+  const missing = database.missing_files.toLocaleString();
+  const checked = database.checked_files.toLocaleString();
+  return h('div', { class: 'banner banner-warn', id: 'missing-files-banner', role: 'alert' },
+    h('b', {}, `${missing} of ${checked} files were not found at their paths. `),
+    'The media may have moved since Stash last scanned it, or Stash runs in Docker or on a '
+    + 'NAS and sees other paths than this machine. Missing files are left out of every '
+    + 'count and cannot be removed. ',
+    h('button', { type: 'button', class: 'link-button', id: 'open-path-mappings',
+      onClick: async () => {
+        await navigate('settings');
+        document.getElementById('path-mappings')?.scrollIntoView({ block: 'center' });
+      } }, 'Set up path mappings'));
+}
+
+let watchedPresence = null;
+
+/** Follow the missing-files check of a newly opened library, then show what it found. */
+async function watchPresence(jobId) {
+  if (watchedPresence === jobId) return;
+  watchedPresence = jobId;
+  try {
+    const job = await followJob(jobId, (progress) => {
+      if (!['done', 'failed', 'cancelled'].includes(progress.state)) {
+        renderBanners(app.status, progress);
+      }
+    }, { intervalMs: 300 });
+    if (job.state === 'failed') toast(`Looking for the files failed: ${job.message}`, 'error');
+  } catch (error) {
+    toast(error.message, 'error');
+  }
+  app.status = await api.status();
+  renderBanners(app.status);
+  await app.reloadGroups();
 }
 
 async function loadSettings() {

@@ -27,8 +27,10 @@ const differsPerStash = (file, kept) => file.size !== kept.size
  * dialog first says what Stash would lose with them that the kept files lack.
  */
 export async function confirmRemoval(group, marks) {
-  const remove = group.files.filter((f) => marks.get(f.file_id) === 'remove');
-  const keep = group.files.filter((f) => marks.get(f.file_id) === 'keep');
+  // A file not found at its path is neither kept nor removed: the plan leaves it out.
+  const present = group.files.filter((f) => f.present !== false);
+  const remove = present.filter((f) => marks.get(f.file_id) === 'remove');
+  const keep = present.filter((f) => marks.get(f.file_id) === 'keep');
   const plan = { groups: [{ group_id: group.id, keep: keep.map((f) => f.file_id),
     remove: remove.map((f) => f.file_id) }] };
   let warning;

@@ -7,7 +7,8 @@ import { h, mount } from './dom.js';
 import { bytes, count } from './format.js';
 import { mediaSwitch, renderFilters } from './filters.js';
 import { compareFrames } from './frames.js';
-import { GroupList, PAGE_SIZE } from './grouplist.js';
+import { GroupList, PAGE_SIZE, renderListHeader } from './grouplist.js';
+import { acceptIdentical } from './identical.js';
 import { GroupView } from './groupview.js';
 import { compareImages } from './images.js';
 import { showOverlaps } from './overlaps.js';
@@ -61,6 +62,7 @@ export async function showReview(view) {
     showReview(view);
   } });
   setViewKeys(handleKey);
+  app.reloadGroups = () => load(Math.max(0, list.selected));
   await load(0);
 }
 
@@ -94,11 +96,11 @@ async function loadGroups(request, position) {
     clearTimeout(slow);
   }
   if (request !== loadRequest) return;
-  mount(listHeader, h('span', { class: 'list-count' }, h('b', {}, count(page.total, 'group')),
-    ` · ${bytes(page.reclaimable)} reclaimable`),
-  page.total ? h('button', { type: 'button', class: 'link-button', id: 'auto-resolve',
-    title: 'Resolve the groups whose copies all match their keeper', onClick: resolveAll },
-  'Auto-resolve…') : null);
+  renderListHeader(listHeader, page, {
+    onAutoResolve: resolveAll,
+    onAcceptIdentical: async () => afterRemoval(await acceptIdentical(app.filter)),
+    exportUrl: (format) => api.exportUrl(app.filter, format),
+  });
   list.reset(page.total, page.items);
   const summary = refreshSummary();
   if (page.total) {

@@ -1,7 +1,7 @@
 // Settings: database, path mappings, defaults for the review, removal, keeper rules, theme.
 
 import { api, whenWindowApi } from './api.js';
-import { h, mount } from './dom.js';
+import { debounce, h, mount } from './dom.js';
 import { app, applyTheme, defaultFilter, rememberFilter } from './state.js';
 import { forgetStashConnection, stashSettingsPanel } from './stash.js';
 import { confirmDialog, toast } from './ui.js';
@@ -61,30 +61,66 @@ export async function showSettings(view) {
     { item: 'rule', addId: 'add-rule', addLabel: 'Add a rule…' });
   const renderCodecs = () => renderOrdered(codecsBox, 'codec_order', app.codecs,
     { item: 'codec', addId: 'add-codec', addLabel: 'Add a codec…' });
+  // Under each mapping: how many library files it maps and how many of those exist, asked
+  // of the app as the user types (before saving).
+  const mappingNotes = [];
+  const previewMappings = debounce(async () => {
+    if (!app.status?.database) return;
+    let answer;
+    try {
+      answer = await api.previewPathMappings(draft.path_mappings);
+    } catch (failure) {
+      for (const note of mappingNotes) mount(note, h('span', { class: 'inline-error' },
+        failure.message));
+      return;
+    }
+    answer.mappings.forEach((preview, index) => {
+      const note = mappingNotes[index];
+      if (!note) return;
+      const complete = draft.path_mappings[index].stash_prefix
+        && draft.path_mappings[index].local_prefix;
+      mount(note, !complete ? 'Fill in both sides to see what this mapping finds.'
+        : h('span', { class: preview.mapped_files && preview.present_files
+          === preview.mapped_files ? 'good' : 'warn' },
+        `Maps ${preview.mapped_files.toLocaleString()} library files; `
+          + `${preview.present_files.toLocaleString()} of them exist here`
+          + (preview.sample_path ? ` (e.g. ${preview.sample_path})` : '')));
+    });
+  }, 300);
 
   function renderMappings() {
+    mappingNotes.length = 0;
     mount(mappingsBox,
-      draft.path_mappings.map((mapping, index) => h('div', { class: 'field-row',
-        dataset: { field: `path_mappings.${index}` } },
-        h('input', { type: 'text', class: 'path-input', placeholder: 'Stash sees: /data',
-          'aria-label': `Mapping ${index + 1}: the folder as Stash sees it`,
-          dataset: { field: `path_mappings.${index}.stash_prefix` },
-          value: mapping.stash_prefix, onInput: (event) => {
-            mapping.stash_prefix = event.target.value.trim();
-          } }),
-        h('span', {}, '→'),
-        h('input', { type: 'text', class: 'path-input', placeholder: 'here it is: /mnt/nas',
-          'aria-label': `Mapping ${index + 1}: the same folder on this computer`,
-          dataset: { field: `path_mappings.${index}.local_prefix` },
-          value: mapping.local_prefix, onInput: (event) => {
-            mapping.local_prefix = event.target.value.trim();
-          } }),
-        h('button', { type: 'button', class: 'icon-button', title: 'Remove this mapping',
-          onClick: () => { draft.path_mappings.splice(index, 1); renderMappings(); } }, '×'))),
+      draft.path_mappings.map((mapping, index) => {
+        const note = h('div', { class: 'mapping-preview muted small',
+          id: `mapping-preview-${index}`, 'aria-live': 'polite' });
+        mappingNotes.push(note);
+        return h('div', { class: 'mapping' }, h('div', { class: 'field-row',
+          dataset: { field: `path_mappings.${index}` } },
+          h('input', { type: 'text', class: 'path-input', placeholder: 'Stash sees: /data',
+            'aria-label': `Mapping ${index + 1}: the folder as Stash sees it`,
+            dataset: { field: `path_mappings.${index}.stash_prefix` },
+            value: mapping.stash_prefix, onInput: (event) => {
+              mapping.stash_prefix = event.target.value.trim();
+              previewMappings();
+            } }),
+          h('span', {}, '→'),
+          h('input', { type: 'text', class: 'path-input', placeholder: 'here it is: /mnt/nas',
+            'aria-label': `Mapping ${index + 1}: the same folder on this computer`,
+            dataset: { field: `path_mappings.${index}.local_prefix` },
+            value: mapping.local_prefix, onInput: (event) => {
+              mapping.local_prefix = event.target.value.trim();
+              previewMappings();
+            } }),
+          h('button', { type: 'button', class: 'icon-button', title: 'Remove this mapping',
+            onClick: () => { draft.path_mappings.splice(index, 1); renderMappings(); } }, '×')),
+        note);
+      }),
       h('button', { type: 'button', class: 'button', id: 'add-mapping', onClick: () => {
         draft.path_mappings.push({ stash_prefix: '', local_prefix: '' });
         renderMappings();
       } }, 'Add mapping'));
+    previewMappings();
   }
 
   /** A list of folders (`draft[key]`) to edit, add to and remove from. */

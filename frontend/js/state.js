@@ -17,6 +17,8 @@ export const app = {
   navigate: async () => {},
   refreshStatus: async () => {},
   reloadSettings: async () => {},
+  // Filled in by review.js while it is shown: reload the groups (files were found missing).
+  reloadGroups: async () => {},
 };
 
 export const DISTANCE_PRESETS = [

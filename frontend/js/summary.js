@@ -1,4 +1,5 @@
-// The summary bar at the top: library counts, phash coverage, what the filter finds.
+// The summary bar at the top: library counts, phash coverage, files not found, what the
+// filter finds (its groups and their reclaimable space, present files only).
 
 import { h, mount } from './dom.js';
 import { bytes } from './format.js';
@@ -23,6 +24,11 @@ export function renderSummary(summary, { onBackfill } = {}) {
     `${missing.toLocaleString()} without phash `,
     onBackfill ? h('button', { type: 'button', class: 'link-button', onClick: onBackfill },
       'compute') : null) : null,
+    summary.missing_files ? h('span', { class: 'stat stat-warn', id: 'summary-missing',
+      title: `${summary.missing_files.toLocaleString()} of the ${summary.checked_files
+        .toLocaleString()} files Stash lists were not found at their paths; counts and `
+        + 'sizes leave them out' },
+    `${summary.missing_files.toLocaleString()} not found`) : null,
     h('span', { class: 'stat', id: 'summary-groups' },
       h('b', {}, summary.groups.toLocaleString()), summary.groups === 1 ? ' group' : ' groups'),
     h('span', { class: 'stat stat-good', id: 'summary-reclaimable' },

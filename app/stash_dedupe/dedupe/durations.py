@@ -2,11 +2,56 @@
 
 A duration of 0 or less (or NaN) is unknown and matches any. Known durations form a 1-D
 threshold graph, which `duration_links` turns into few links per hash instead of all pairs.
+
+The tolerance is seconds, or a percentage of the *longer* of the two durations (± 2 % lets a
+100 s video match one of 98 s to 100 s, and a 2-hour one differ by 2.4 minutes). Measured
+against the longer one, a percentage is a constant limit on the logarithms of the durations
+(a ≥ (1 - p) b  ⇔  ln b - ln a ≤ -ln(1 - p)), so the engine runs unchanged on log durations.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+# The largest duration tolerance in percent (100 % would match every two durations).
+MAX_DURATION_PERCENT = 99.0
+# Log durations are shifted up by this so that every known one stays > 0 (known): the log of
+# the smallest positive double is about -745.
+_LOG_SHIFT = 1000.0
+# Rounding slack on the log limit, so that a pair exactly at the percentage matches.
+_LOG_SLACK = 1e-9
+
+
+def percent_limit(percent: float) -> float:
+    """The limit on log durations equivalent to `percent` of the longer duration."""
+    return -math.log1p(-percent / 100.0) + _LOG_SLACK
+
+
+def log_durations(durations: np.ndarray) -> np.ndarray:
+    """Durations as the engine compares them under a percentage: unknown ones stay 0."""
+    values = np.asarray(durations, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        known = values > 0
+        return np.where(known, np.log(np.where(known, values, 1.0)) + _LOG_SHIFT, 0.0)
+
+
+def durations_match(
+    first: float | None,
+    second: float | None,
+    seconds: float | None = None,
+    percent: float | None = None,
+) -> bool:
+    """Whether two durations are within the tolerance (seconds, or percent of the longer);
+    an unknown duration, or no tolerance at all, matches any."""
+    if not first or not second or first <= 0 or second <= 0:
+        return True
+    if percent is not None:
+        return abs(math.log(first) - math.log(second)) <= percent_limit(percent)
+    if seconds is not None:
+        return abs(first - second) <= seconds
+    return True
 
 
 def uses_durations(durations: np.ndarray | None, max_duration_diff: float | None) -> bool:

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from stash_dedupe.dedupe.cliques import split_into_cliques
+from stash_dedupe.dedupe.durations import durations_match, log_durations, percent_limit
 from stash_dedupe.dedupe.hash_index import connected_components, largest_distance
 from stash_dedupe.errors import NotFoundError
 from stash_dedupe.models import VIDEO, MediaFile
@@ -56,15 +57,52 @@ class DuplicateGroup:
     suspicious: bool
     distance_limit: int = 0
     duration_tolerance: float | None = None
+    # The tolerance in percent of the longer duration (instead of seconds); then, set by the
+    # review session, the suggested keeper (None: the largest present file), missing files.
+    duration_percent: float | None = None
+    keeper_id: int | None = None
+    missing_ids: frozenset[int] = frozenset()
+    # Files the suggestion leaves alone whatever they match (dedupe/protections.py).
+    protected_ids: frozenset[int] = frozenset()
+
+    @cached_property
+    def present_files(self) -> tuple[MediaFile, ...]:
+        """The files found at their paths (all of them until a check said otherwise)."""
+        if not self.missing_ids:
+            return self.files
+        return tuple(file for file in self.files if file.file_id not in self.missing_ids)
+
+    @property
+    def resolvable(self) -> bool:
+        """Whether removal can do anything here: at least two files are present."""
+        return len(self.present_files) >= 2
 
     @cached_property
     def total_size(self) -> int:
-        return sum(file.size for file in self.files)
+        """The bytes of the present files."""
+        return sum(file.size for file in self.present_files)
+
+    @cached_property
+    def keeper(self) -> MediaFile:
+        """The suggested keeper: the session's choice, else the largest present file."""
+        if self.keeper_id is not None:
+            return self.file(self.keeper_id)
+        return (self.present_files or self.files)[0]
+
+    @cached_property
+    def suggested_removals(self) -> tuple[MediaFile, ...]:
+        """The files the suggestion marks Remove: present copies of the keeper that are
+        not protected."""
+        copies = self.copies_of(self.keeper)
+        if not self.protected_ids:
+            return copies
+        return tuple(file for file in copies if file.file_id not in self.protected_ids)
 
     @cached_property
     def reclaimable(self) -> int:
-        """Total minus the largest file: what removing every other copy frees at least."""
-        return self.total_size - max((file.size for file in self.files), default=0)
+        """The one definition of reclaimable space: the bytes that removing every file the
+        suggestion marks Remove frees. The page, the CLI and the totals all show this."""
+        return sum(file.size for file in self.suggested_removals)
 
     def matches(self, keeper: MediaFile, file: MediaFile) -> bool:
         """Whether `file` is a copy of `keeper` under the group's own filter: phashes within
@@ -75,17 +113,23 @@ class DuplicateGroup:
             return True
         if not keeper.phash or not file.phash:
             return False
-        if distance(keeper.phash, file.phash) > self.distance_limit:
+        # `max_distance` bounds every pair of the group: most groups need no hash compared.
+        if self.max_distance > self.distance_limit and (
+            distance(keeper.phash, file.phash) > self.distance_limit
+        ):
             return False
-        if self.duration_tolerance is None or not keeper.duration or not file.duration:
+        if self.duration_tolerance is None and self.duration_percent is None:
             return True
-        return abs(keeper.duration - file.duration) <= self.duration_tolerance
+        return durations_match(
+            keeper.duration, file.duration, self.duration_tolerance, self.duration_percent
+        )
 
     def copies_of(self, keeper: MediaFile) -> tuple[MediaFile, ...]:
-        """The other files a suggestion to keep `keeper` marks Remove."""
+        """The other files a suggestion to keep `keeper` marks Remove: its present copies
+        (a missing file cannot be removed)."""
         return tuple(
             file
-            for file in self.files
+            for file in self.present_files
             if file.file_id != keeper.file_id and self.matches(keeper, file)
         )
 
@@ -102,13 +146,15 @@ def find_groups(
     max_duration_diff: float | None = None,
     include_flat: bool = False,
     include_same_item: bool = True,
+    max_duration_percent: float | None = None,
 ) -> list[DuplicateGroup]:
     """Duplicate groups among `files`, largest reclaimable space first (then by group id).
 
     Files are only grouped with files of the same media. Phash groups link files whose
     phashes are within `max_distance` bits and, for videos with known durations, whose
-    durations differ by at most `max_duration_diff` seconds (None: any), transitively, as
-    Stash's duplicate checker does. Flat hashes are left out unless `include_flat`.
+    durations differ by at most `max_duration_diff` seconds (None: any) or, given instead,
+    `max_duration_percent` of the longer duration, transitively, as Stash's duplicate
+    checker does. Flat hashes are left out unless `include_flat`.
 
     Same-item rule (`include_same_item`): a file is in at most one group. Phash groups are
     formed first and are never merged through an item, since two files of one scene that
@@ -122,7 +168,9 @@ def find_groups(
         by_media.setdefault(file.media, []).append(file)
     groups: list[DuplicateGroup] = []
     for media, media_files in sorted(by_media.items()):
-        members = _phash_members(media_files, max_distance, max_duration_diff, include_flat)
+        members = _phash_members(
+            media_files, max_distance, max_duration_diff, include_flat, max_duration_percent
+        )
         phash_group_count = len(members)
         if include_same_item:
             members += _attach_same_item_files(media_files, members)
@@ -133,6 +181,7 @@ def find_groups(
                 PHASH_GROUP if index < phash_group_count else SAME_ITEM_GROUP,
                 max_distance,
                 max_duration_diff if media == VIDEO else None,
+                max_duration_percent if media == VIDEO else None,
             )
             for index, group_files in enumerate(members)
         ]
@@ -145,6 +194,7 @@ def _phash_members(
     max_distance: int,
     max_duration_diff: float | None,
     include_flat: bool,
+    max_duration_percent: float | None = None,
 ) -> list[list[MediaFile]]:
     """Files (sorted by id) of each phash group, groups ordered by their lowest file id."""
     hashed = [
@@ -154,7 +204,12 @@ def _phash_members(
     ]
     hashes = np.array([int(phash, 16) for _, phash in hashed], dtype=np.uint64)
     durations = None
-    if max_duration_diff is not None:
+    if max_duration_percent is not None:
+        # A percentage of the longer duration is a constant limit on log durations.
+        seconds = np.array([file.duration or 0.0 for file, _ in hashed], dtype=np.float64)
+        durations = log_durations(seconds)
+        max_duration_diff = percent_limit(max_duration_percent)
+    elif max_duration_diff is not None:
         durations = np.array([file.duration or 0.0 for file, _ in hashed], dtype=np.float64)
     components = connected_components(hashes, max_distance, durations, max_duration_diff)
     groups = split_into_cliques(hashes, components, max_distance, durations, max_duration_diff)
@@ -212,6 +267,7 @@ def _make_group(
     kind: str,
     distance_limit: int,
     duration_tolerance: float | None,
+    duration_percent: float | None = None,
 ) -> DuplicateGroup:
     ordered = tuple(sorted(files, key=lambda file: (-file.size, file.file_id)))
     ids = ",".join(str(file_id) for file_id in sorted(file.file_id for file in files))
@@ -224,5 +280,6 @@ def _make_group(
         max_distance=largest_distance(hashes),
         suspicious=all(file.phash in FLAT_PHASHES for file in files),
         distance_limit=distance_limit,
-        duration_tolerance=duration_tolerance,
+        duration_tolerance=None if duration_percent is not None else duration_tolerance,
+        duration_percent=duration_percent,
     )

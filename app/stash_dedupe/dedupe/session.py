@@ -13,11 +13,12 @@ import dataclasses
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
+from stash_dedupe.dedupe.durations import MAX_DURATION_PERCENT
 from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
 from stash_dedupe.dedupe.keeper import DEFAULT_CODEC_ORDER, DEFAULT_RULES, suggest_keeper
@@ -31,8 +32,9 @@ from stash_dedupe.dedupe.overlap_pairs import (
 from stash_dedupe.dedupe.overlap_pairs import suggested_keeper as pair_keeper
 from stash_dedupe.dedupe.overlaps import Overlap, find_overlaps
 from stash_dedupe.dedupe.protections import Protection, group_protections, suggested_removals
+from stash_dedupe.dedupe.presence import FilePresence, MappingPreview, preview_mappings
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
-from stash_dedupe.jobs import Job
+from stash_dedupe.jobs import Job, Progress
 from stash_dedupe.library_paths import (
     ProtectedFolders,
     checked_library_path,
@@ -75,7 +77,8 @@ from stash_dedupe.removal.journal import Journal, removed_file_ids
 from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan, RemovalResult, UndoResult
 from stash_dedupe.removal.recovery import undo_batch
 from stash_dedupe.settings import Settings
-from stash_dedupe.stash.reader import StashDatabase, open_stash_database
+from stash_dedupe.stash.pathmap import PathMapping
+from stash_dedupe.stash.reader import ItemNames, StashDatabase, open_stash_database
 
 # How many filters (distance, duration, path, ...) keep their groups in memory at once.
 KEEP_FILTERS = 8
@@ -86,7 +89,14 @@ _RECOMPUTE_DISTANCE_UP_TO = 200
 
 @dataclass(frozen=True)
 class GroupFilter:
-    """What the user asked to see; `duration_tolerance` None means any duration (videos)."""
+    """What the user asked to see, and in which order.
+
+    `duration_tolerance` None means any duration (videos); `duration_percent`, when given,
+    is the tolerance in percent of the longer duration instead. `studio`, `performer` and
+    `tag` keep groups where some file's Stash item has a matching one (a part of its name,
+    any case); `organized` is "yes" (some item organized), "no" (none) or "" (either);
+    `missing_only` keeps groups with files not found at their paths. `sort` is one of
+    GROUP_SORTS."""
 
     media: str = VIDEO
     distance: int = 0
@@ -94,6 +104,13 @@ class GroupFilter:
     path: str = ""
     min_size: int = 2
     include_suspicious: bool = False
+    duration_percent: float | None = None
+    sort: str = "reclaimable"
+    studio: str = ""
+    performer: str = ""
+    tag: str = ""
+    organized: str = ""
+    missing_only: bool = False
 
     def checked(self) -> GroupFilter:
         """The same filter, validated, with values that do not apply normalised away."""
@@ -106,19 +123,57 @@ class GroupFilter:
             raise AppError("The duration tolerance must be seconds >= 0, or any.")
         if self.min_size < 2:
             raise AppError("A group has at least 2 files.")
+        percent = self.duration_percent
+        if percent is not None and not 0 <= percent <= MAX_DURATION_PERCENT:
+            raise AppError(
+                f"The duration tolerance in percent must be from 0 to {MAX_DURATION_PERCENT:g}."
+            )
+        if self.sort not in GROUP_SORTS:
+            raise AppError(f"Sort by one of {', '.join(GROUP_SORTS)}, not {self.sort!r}.")
+        if self.organized not in ("", "yes", "no"):
+            raise AppError("The organized filter is yes, no or empty (either).")
         return GroupFilter(
             media=media,
             distance=self.distance,
-            duration_tolerance=self.duration_tolerance if media == VIDEO else None,
+            # A percentage, when given, replaces the seconds.
+            duration_tolerance=(
+                self.duration_tolerance if media == VIDEO and percent is None else None
+            ),
             path=self.path.strip(),
             min_size=self.min_size,
             include_suspicious=self.include_suspicious,
+            duration_percent=percent if media == VIDEO else None,
+            sort=self.sort,
+            studio=self.studio.strip(),
+            performer=self.performer.strip(),
+            tag=self.tag.strip(),
+            organized=self.organized,
+            missing_only=self.missing_only,
         )
 
     @property
     def grouping_key(self) -> tuple[object, ...]:
         """The part of the filter the (expensive) grouping depends on."""
-        return self.media, self.distance, self.duration_tolerance, self.include_suspicious
+        return (
+            self.media,
+            self.distance,
+            self.duration_tolerance,
+            self.include_suspicious,
+            self.duration_percent,
+        )
+
+
+# How the group list can be ordered (the first is the default), each with its sort key.
+GROUP_SORTS: dict[str, Callable[[DuplicateGroup], tuple[object, ...]]] = {
+    "reclaimable": lambda group: (-group.reclaimable, group.group_id),
+    "files": lambda group: (-len(group.present_files), -group.reclaimable, group.group_id),
+    "distance": lambda group: (-group.max_distance, -group.reclaimable, group.group_id),
+    "newest": lambda group: (
+        -max((file.mod_time_epoch or 0.0 for file in group.files), default=0.0),
+        group.group_id,
+    ),
+    "path": lambda group: (group.files[0].path.casefold(), group.group_id),
+}
 
 
 class LibrarySession:
@@ -165,6 +220,10 @@ class LibrarySession:
         # fingerprints are computed or files reloaded); removals are applied when read.
         self._overlaps_lock = threading.Lock()
         self._overlaps: dict[float, list[Overlap]] = {}
+        # Which files are at their paths (see check_presence), and the performer and tag
+        # names of grouped files' items, read when a filter first asks for them.
+        self.presence = FilePresence()
+        self._item_names: dict[int, ItemNames] = {}
         self._refresh_removed()
 
     @classmethod
@@ -206,6 +265,7 @@ class LibrarySession:
         self.codec_order = tuple(settings.codec_order)
         self.protected_folders = tuple(settings.protected_folders)
         self._protected = ProtectedFolders(self.protected_folders)
+        self._decisions_changed()  # the suggested keepers, so reclaimable space, may change
 
     # ---- files --------------------------------------------------------------------------
 
@@ -275,6 +335,8 @@ class LibrarySession:
             "videos": len(videos),
             "images": len(images),
             "removed": len(self._removed),
+            "missing_files": len(self.presence.missing),
+            "checked_files": self.presence.checked,
         }
 
     def summary(self, group_filter: GroupFilter) -> dict[str, object]:
@@ -288,8 +350,10 @@ class LibrarySession:
             "images_with_phash": sum(1 for file in images if file.phash),
             "removed": len(self._removed),
             "groups": len(groups),
-            "files_in_groups": sum(len(group.files) for group in groups),
+            "files_in_groups": sum(len(group.present_files) for group in groups),
             "reclaimable": sum(group.reclaimable for group in groups),
+            "missing_files": len(self.presence.missing),
+            "checked_files": self.presence.checked,
         }
 
     # ---- groups -------------------------------------------------------------------------
@@ -312,7 +376,8 @@ class LibrarySession:
                 if needle and not any(needle in file.path.casefold() for file in current.files):
                     continue
                 result.append(current)
-            result.sort(key=lambda group: (-group.reclaimable, group.group_id))
+            result = self._matching_items(result, group_filter)
+            result.sort(key=GROUP_SORTS[group_filter.sort])
             self._filtered[group_filter] = result
             self._current.update((group.group_id, group) for group in result)
             if len(self._filtered) > KEEP_FILTERS:
@@ -339,6 +404,7 @@ class LibrarySession:
                 max_duration_diff=group_filter.duration_tolerance,
                 include_flat=group_filter.include_suspicious,
                 include_same_item=True,
+                max_duration_percent=group_filter.duration_percent,
             )
         return self._raw_groups[key]
 
@@ -347,11 +413,89 @@ class LibrarySession:
         files = self._rules.visible_files(files) if len(files) >= 2 else []
         if not files:
             return None
-        if len(files) == len(group.files):
-            return group
-        return dataclasses.replace(
-            group, files=tuple(files), max_distance=_max_distance(files, group.max_distance)
+        if len(files) != len(group.files):
+            group = dataclasses.replace(
+                group, files=tuple(files), max_distance=_max_distance(files, group.max_distance)
+            )
+        return self._with_presence_and_keeper(group)
+
+    def _with_presence_and_keeper(self, group: DuplicateGroup) -> DuplicateGroup:
+        """The group with its missing files, suggested keeper and protected files, on which
+        its reclaimable space depends. Pictures inside black bars count once learnt in this session; the
+        group's page looks in the frame cache too (`reviewed_group`)."""
+        missing = frozenset(f.file_id for f in group.files if self.presence.is_missing(f.file_id))
+        marked = dataclasses.replace(group, missing_ids=missing, keeper_id=None)
+        keeper = self._keeper(marked, self._known_pictures(marked))
+        protected = frozenset(group_protections(marked, keeper, self._protected))
+        return dataclasses.replace(marked, keeper_id=keeper.file_id, protected_ids=protected)
+
+    def _known_pictures(self, group: DuplicateGroup) -> dict[int, int]:
+        known = (self._pictures.get(file.file_id) for file in group.files)
+        return {
+            file.file_id: picture[0] * picture[1]
+            for file, picture in zip(group.files, known, strict=True)
+            if picture is not None
+        }
+
+    def _keeper(self, group: DuplicateGroup, pictures: Mapping[int, int]) -> MediaFile:
+        """The keeper rules' choice among the present files (any file when none is)."""
+        candidates = group.present_files or group.files
+        return suggest_keeper(
+            candidates, self.keeper_rules, self.preferred_folders, pictures, self.codec_order
         )
+
+    def _matching_items(
+        self, groups: list[DuplicateGroup], group_filter: GroupFilter
+    ) -> list[DuplicateGroup]:
+        """The groups that pass the filter's studio, performer, tag, organized and missing
+        files conditions (each must hold for some file's Stash item)."""
+        if group_filter.missing_only:
+            groups = [group for group in groups if group.missing_ids]
+        if group_filter.organized:
+            wanted = group_filter.organized == "yes"
+            groups = [
+                group
+                for group in groups
+                if any(item.organized for file in group.files for item in file.items) == wanted
+            ]
+        if group_filter.studio:
+            studio = group_filter.studio.casefold()
+            groups = [
+                group
+                for group in groups
+                if any(
+                    studio in (item.studio or "").casefold()
+                    for file in group.files
+                    for item in file.items
+                )
+            ]
+        for needle, field in ((group_filter.performer, "performers"), (group_filter.tag, "tags")):
+            if not needle:
+                continue
+            names = self.item_names(file for group in groups for file in group.files)
+            needle = needle.casefold()
+            groups = [
+                group
+                for group in groups
+                if any(
+                    needle in name.casefold()
+                    for file in group.files
+                    for name in getattr(names[file.file_id], field)
+                )
+            ]
+        return groups
+
+    def item_names(self, files: Iterable[MediaFile]) -> Mapping[int, ItemNames]:
+        """Performer and tag names of the files' Stash items (read once per file)."""
+        wanted: dict[str, list[int]] = {}
+        for file in files:
+            if file.file_id not in self._item_names:
+                wanted.setdefault(file.media, []).append(file.file_id)
+        for media, file_ids in wanted.items():
+            found = self.database.item_names(media, file_ids)
+            for file_id in file_ids:
+                self._item_names[file_id] = found.get(file_id, ItemNames())
+        return self._item_names
 
     def group(self, group_id: str) -> DuplicateGroup:
         """A group from the filters viewed so far, as it stands after decisions."""
@@ -370,9 +514,7 @@ class LibrarySession:
             picture = self.picture_size(file)
             if picture is not None:
                 pictures[file.file_id] = picture[0] * picture[1]
-        return suggest_keeper(
-            group.files, self.keeper_rules, self.preferred_folders, pictures, self.codec_order
-        )
+        return self._keeper(group, pictures)
 
     def suggested_removals(
         self, group: DuplicateGroup, keeper: MediaFile | None = None
@@ -389,6 +531,44 @@ class LibrarySession:
         and why (`protections.group_protections`)."""
         keeper = keeper or self.suggested_keeper(group)
         return group_protections(group, keeper, self._protected)
+
+    def reviewed_group(self, group_id: str) -> DuplicateGroup:
+        """A group as its page shows it: its files' presence looked at again, and its
+        keeper chosen with every picture size known (the frame cache included), so its
+        reclaimable space is what its Remove button frees."""
+        group = self.group(group_id)
+        if self.presence.refresh(group.files):
+            self._decisions_changed()
+            group = self.group(group_id)
+        keeper = self.suggested_keeper(group)
+        if keeper.file_id == group.keeper_id:
+            return group
+        with self._groups_lock:
+            protected = frozenset(group_protections(group, keeper, self._protected))
+            updated = dataclasses.replace(group, keeper_id=keeper.file_id, protected_ids=protected)
+            self._current[group_id] = updated
+            for groups in self._filtered.values():
+                for index, listed in enumerate(groups):
+                    if listed.group_id == group_id:
+                        groups[index] = updated
+            return updated
+
+    # ---- missing files ------------------------------------------------------------------
+
+    def preview_mappings(self, mappings: Sequence[PathMapping]) -> list[MappingPreview]:
+        """For path mappings as typed: how many library files each maps, how many exist."""
+        files = [*self.files(VIDEO), *self.files(IMAGE)]
+        return preview_mappings([file.stash_path for file in files], mappings)
+
+    def check_presence(self, progress: Progress | None = None) -> int:
+        """Look for every listed file at its (mapped) path; regroup when the answer changed.
+        Returns how many are missing. Long on a big library: run it as a job."""
+        before = self.presence.missing
+        files = [*self.files(VIDEO), *self.files(IMAGE)]
+        missing = self.presence.check(files, progress)
+        if self.presence.missing != before:
+            self._decisions_changed()
+        return missing
 
     def picture_size(self, file: MediaFile) -> tuple[int, int] | None:
         """A video's picture inside black bars, once its frames were sampled (else None)."""
@@ -487,6 +667,14 @@ class LibrarySession:
                 return group
         return None
 
+    def _recheck_presence(self, plan: RemovalPlan) -> None:
+        """Look again at the plan's files before acting: the missing-files count stays true
+        (the removal code checks each file again on its own)."""
+        library = self.library()
+        ids = [file_id for group in plan.groups for file_id in (*group.keep, *group.remove)]
+        if self.presence.refresh(library[file_id] for file_id in ids if file_id in library):
+            self._decisions_changed()
+
     def _catch_up(self) -> None:
         """Take in removals and undos done elsewhere (another window or process) since the
         groups were computed: the plan must be held against the library as it is now."""
@@ -511,6 +699,7 @@ class LibrarySession:
         parsed = plan if isinstance(plan, RemovalPlan) else RemovalPlan.from_json(plan)
         lock = contextlib.nullcontext() if dry_run else self.journal.removal_lock()
         with lock:
+            self._recheck_presence(parsed)
             self._catch_up()
             self.check_plan(parsed)
             result = execute_plan(

@@ -57,6 +57,18 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# File ids per query when reading details of a set of files (SQLite allows 999 parameters).
+IDS_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
+class ItemNames:
+    """The performer and tag names of a file's Stash item(s): for filtering groups."""
+
+    performers: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
 @dataclass
 class StashDatabase:
     """An open, validated, read-only Stash database."""
@@ -201,6 +213,49 @@ class StashDatabase:
                 )
             )
         return items
+
+    def item_names(self, media: str, file_ids: Sequence[int]) -> dict[int, ItemNames]:
+        """Performer and tag names of the scenes (videos) or images of these files, by file
+        id; files whose items have none are left out."""
+        if media == VIDEO:
+            link, item, performers, tags = (
+                "scenes_files",
+                "scene_id",
+                "performers_scenes",
+                "scenes_tags",
+            )
+        elif media == IMAGE:
+            link, item, performers, tags = (
+                "images_files",
+                "image_id",
+                "performers_images",
+                "images_tags",
+            )
+        else:
+            raise ValueError(f"unknown media {media!r}")
+        found: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        queries = (
+            ("performers", performers, "performer_id", "performers"),
+            ("tags", tags, "tag_id", "tags"),
+        )
+        for start in range(0, len(file_ids), IDS_PER_QUERY):
+            chunk = list(file_ids[start : start + IDS_PER_QUERY])
+            marks = ",".join("?" * len(chunk))
+            for kind, join_table, name_key, name_table in queries:
+                rows = self._rows(
+                    f"""SELECT l.file_id, n.name FROM {link} l
+                        JOIN {join_table} j ON j.{item} = l.{item}
+                        JOIN {name_table} n ON n.id = j.{name_key}
+                        WHERE l.file_id IN ({marks})""",
+                    chunk,
+                )
+                for file_id, name in rows:
+                    if name:
+                        found[file_id][kind].add(str(name))
+        return {
+            file_id: ItemNames(tuple(sorted(names["performers"])), tuple(sorted(names["tags"])))
+            for file_id, names in found.items()
+        }
 
     def load_files(self, media: str) -> list[MediaFile]:
         """Every video file (media='video') or image file (media='image') Stash lists.

@@ -13,6 +13,7 @@ from typing import Any
 
 import bottle
 
+from stash_dedupe.dedupe.durations import MAX_DURATION_PERCENT
 from stash_dedupe.dedupe.session import GroupFilter
 from stash_dedupe.errors import AppError
 from stash_dedupe.models import VIDEO
@@ -23,6 +24,7 @@ from stash_dedupe.settings import (
     is_duration_tolerance,
     quoted,
 )
+from stash_dedupe.stash.pathmap import PathMapping
 
 MAX_BODY_BYTES = 1024 * 1024  # a request body; the largest the page sends is a removal plan
 MAX_JSON_DEPTH = 32  # nesting of a request body; the page's deepest is 4
@@ -58,6 +60,31 @@ def _duration(value: str | None, default: float | None) -> float | None:
     return seconds
 
 
+def _duration_percent(value: str | None) -> float | None:
+    """A tolerance in percent of the longer duration; absent or empty: seconds apply."""
+    if value is None or value.strip() == "":
+        return None
+    try:
+        percent = float(value)
+    except ValueError:
+        percent = math.nan
+    if not 0 <= percent <= MAX_DURATION_PERCENT:  # NaN fails too
+        raise AppError(
+            "The duration tolerance in percent (duration_percent) must be a number from 0 to"
+            f" {MAX_DURATION_PERCENT:g}, not {quoted(value)}."
+        )
+    return percent
+
+
+def _flag(query: bottle.FormsDict, name: str) -> bool:
+    return query.get(name, "") in ("1", "true", "yes")
+
+
+def _text(query: bottle.FormsDict, name: str) -> str:
+    value = query.getunicode(name) or ""
+    return checked_text(value, name, f"The {name} filter", line=True)
+
+
 def filter_from_query(query: bottle.FormsDict, settings: Settings) -> GroupFilter:
     """The review's filter from the query; what it leaves out comes from the settings."""
     return GroupFilter(
@@ -66,7 +93,14 @@ def filter_from_query(query: bottle.FormsDict, settings: Settings) -> GroupFilte
         duration_tolerance=_duration(query.get("duration"), settings.duration_tolerance),
         path=query.getunicode("path") or "",
         min_size=query_int(query.get("min_size"), "min_size", 2),
-        include_suspicious=query.get("suspicious", "") in ("1", "true", "yes"),
+        include_suspicious=_flag(query, "suspicious"),
+        duration_percent=_duration_percent(query.get("duration_percent")),
+        sort=query.get("sort") or "reclaimable",
+        studio=_text(query, "studio"),
+        performer=_text(query, "performer"),
+        tag=_text(query, "tag"),
+        organized=query.get("organized") or "",
+        missing_only=_flag(query, "missing"),
     ).checked()
 
 
@@ -105,6 +139,16 @@ def number(body: dict[str, Any], name: str, default: float) -> float:
         return float(value)
     except OverflowError:  # an int beyond 1e308
         raise AppError(f"{name} is out of range.") from None
+
+
+def path_mappings_from_body(body: dict[str, Any]) -> list[PathMapping]:
+    """The `path_mappings` of a body, checked as the settings check them (their local
+    folders need not exist: a preview says how many files they find)."""
+    mappings = Settings(path_mappings=body.get("path_mappings", [])).path_mappings
+    for number, mapping in enumerate(mappings, 1):
+        checked_text(mapping.stash_prefix, "path_mappings", f"Path mapping {number}'s Stash side")
+        checked_text(mapping.local_prefix, "path_mappings", f"Path mapping {number}'s local side")
+    return mappings
 
 
 # ---- the body -------------------------------------------------------------------------------

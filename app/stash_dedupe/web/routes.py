@@ -23,6 +23,8 @@ import bottle
 
 from stash_dedupe import __version__
 from stash_dedupe.dedupe.autoresolve import AutoPreview, check_threshold, preview_auto_resolve
+from stash_dedupe.dedupe.export import group_document, write_csv
+from stash_dedupe.dedupe.identical import identical_groups
 from stash_dedupe.dedupe.keeper import CODEC_FAMILIES, RULES
 from stash_dedupe.dedupe.protections import losses_if_removed
 from stash_dedupe.errors import AppError, NotFoundError
@@ -54,6 +56,7 @@ from stash_dedupe.web.parsing import (
     json_body,
     number,
     optional_text,
+    path_mappings_from_body,
     query_int,
     whole_number,
     whole_number_filter,
@@ -63,6 +66,7 @@ from stash_dedupe.web.shapes import (
     dismissal_json,
     group_detail_json,
     group_summary_json,
+    identical_preview_json,
     job_json,
     overlap_json,
     protection_json,
@@ -142,9 +146,11 @@ def _library_routes(app: bottle.Bottle, state: AppState) -> None:
     @app.get("/api/status")
     def status() -> dict[str, Any]:
         session = state.session
+        presence = state.presence_job
         return {
             "version": __version__,
             "database": session.status() if session else None,
+            "presence_job": presence.job_id if presence and not presence.finished else None,
             "open_error": state.open_error,
             "settings_database": state.settings.database,
             "recovered": len(state.reconciled),
@@ -176,6 +182,13 @@ def _library_routes(app: bottle.Bottle, state: AppState) -> None:
     def put_settings() -> dict[str, Any]:
         state.update_settings(changes_from_page(json_body()))
         return get_settings()
+
+    @app.post("/api/path-mappings/preview")
+    def path_mappings_preview() -> dict[str, Any]:
+        """What the mappings as typed (not saved) would do: files mapped, files found."""
+        mappings = path_mappings_from_body(json_body())
+        previews = state.require_session().preview_mappings(mappings)
+        return {"mappings": [dataclasses.asdict(preview) for preview in previews]}
 
 
 def _candidate_json(candidate: DatabaseCandidate) -> dict[str, Any]:
@@ -221,7 +234,30 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
     @app.get("/api/groups/<group_id>")
     def group(group_id: str) -> dict[str, Any]:
         session = state.require_session()
-        return group_detail_json(session, session.group(group_id))
+        return group_detail_json(session, session.reviewed_group(group_id))
+
+    @app.get("/api/export/groups.<extension:re:csv|json>")
+    def export_groups(extension: str) -> str:
+        """The filter's groups, one row per file with the suggestion's mark, to download."""
+        found = state.require_session().groups(filter_from_query(request.query, state.settings))
+        output = io.StringIO()
+        if extension == "csv":
+            write_csv(found, output)
+            bottle.response.content_type = "text/csv; charset=utf-8"
+        else:
+            json.dump({"groups": [group_document(group) for group in found]}, output)
+            bottle.response.content_type = "application/json"
+        bottle.response.set_header(
+            "Content-Disposition", f'attachment; filename="stash-dedupe-groups.{extension}"'
+        )
+        return output.getvalue()
+
+    @app.post("/api/identical/preview")
+    def identical_preview() -> dict[str, Any]:
+        """The byte-identical groups of the filter and the plan accepting their suggestions
+        (removal then goes through /api/remove, checked like any plan)."""
+        found = state.require_session().groups(filter_from_query(request.query, state.settings))
+        return identical_preview_json(identical_groups(found))
 
     @app.post("/api/groups/<group_id>/losses")
     def losses(group_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from stash_dedupe.dedupe.dismissals import Dismissal
 from stash_dedupe.dedupe.grouping import DuplicateGroup
 from stash_dedupe.dedupe.overlap_pairs import OverlapPair
 from stash_dedupe.dedupe.protections import MetadataLoss, Protection
+from stash_dedupe.dedupe.identical import IdenticalPreview, is_byte_identical
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.backfill import BackfillReport
@@ -37,19 +38,27 @@ def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
         "max_distance": group.max_distance,
         "suspicious": group.suspicious,
         "first_path": group.files[0].path,
+        "present_count": len(group.present_files),
+        "missing_count": len(group.missing_ids),
+        "resolvable": group.resolvable,
+        "byte_identical": is_byte_identical(group),
     }
 
 
 def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
-    keeper = session.suggested_keeper(group)
+    """A group with its files; `keeper_id` and `suggested_remove` are the suggestion its
+    `reclaimable` counts (the session chose the keeper: see `reviewed_group`); each file
+    the suggestion leaves alone says why (`protections`, `protected_folder`)."""
+    keeper = group.keeper
     protections = session.protections(group, keeper)
-    suggested_removals = {file.file_id for file in session.suggested_removals(group, keeper)}
+    removals = {file.file_id for file in group.suggested_removals}
     files = []
     for file in group.files:
         entry = file_json(file)
         entry["distance"] = session.distance_to(keeper, file)
         entry["copy_of_keeper"] = group.matches(keeper, file)
-        entry["suggested_remove"] = file.file_id in suggested_removals
+        entry["present"] = file.file_id not in group.missing_ids
+        entry["suggested_remove"] = file.file_id in removals
         protection = protections.get(file.file_id)
         entry["protections"] = losses_json(protection.losses if protection else ())
         entry["protected_folder"] = protection.folder if protection else None
@@ -61,6 +70,7 @@ def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[st
         "keeper_id": keeper.file_id,
         "distance_limit": group.distance_limit,
         "duration_tolerance": group.duration_tolerance,
+        "duration_percent": group.duration_percent,
         "files": files,
     }
 
@@ -104,6 +114,26 @@ def protection_json(protection: Protection) -> dict[str, Any]:
         "path": protection.file.path,
         "protections": losses_json(protection.losses),
         "protected_folder": protection.folder,
+    }
+
+
+def identical_preview_json(preview: IdenticalPreview) -> dict[str, Any]:
+    """What accepting the suggestions of every byte-identical group would remove."""
+
+    def brief(file: MediaFile) -> dict[str, Any]:
+        return {"file_id": file.file_id, "path": file.path, "size": file.size}
+
+    return {
+        "bytes": preview.bytes,
+        "groups": [
+            {
+                "group_id": group.group_id,
+                "keeper": brief(group.keeper),
+                "remove": [brief(file) for file in group.suggested_removals],
+            }
+            for group in preview.groups
+        ],
+        "plan": preview.plan().to_json(),
     }
 
 

@@ -11,7 +11,7 @@ from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.errors import AppError
-from stash_dedupe.jobs import JobRegistry
+from stash_dedupe.jobs import Job, JobRegistry
 from stash_dedupe.removal.journal import Journal
 from stash_dedupe.removal.recovery import reconcile
 from stash_dedupe.settings import Settings, load_settings, save_settings
@@ -40,6 +40,7 @@ class AppState:
         self.dismissals = dismissals or DismissalStore(self.paths.dismissals)
         self.jobs = JobRegistry()
         self.session: LibrarySession | None = None
+        self.presence_job: Job | None = None  # the missing-files check of the open library
         self.open_error: str | None = None
         self.reconciled = reconcile(self.journal)  # settle what a crash left half done
         self._host, self._port = "127.0.0.1", 0
@@ -73,6 +74,9 @@ class AppState:
             session = LibrarySession.open(path, settings, self.journal, self.dismissals, self.paths)
             # The old session is left to the garbage collector: a request may still use it.
             self.session, self.open_error = session, None
+            self.presence_job = self.jobs.start(
+                Job("presence", lambda job: session.check_presence(job.report))
+            )
             self.settings = settings.updated({"database": path})
             self._save_settings()
             return session
