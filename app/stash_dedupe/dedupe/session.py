@@ -31,8 +31,8 @@ from stash_dedupe.dedupe.overlap_pairs import (
 )
 from stash_dedupe.dedupe.overlap_pairs import suggested_keeper as pair_keeper
 from stash_dedupe.dedupe.overlaps import Overlap, find_overlaps
-from stash_dedupe.dedupe.protections import Protection, group_protections, suggested_removals
 from stash_dedupe.dedupe.presence import FilePresence, MappingPreview, preview_mappings
+from stash_dedupe.dedupe.protections import Protection, group_protections, suggested_removals
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.jobs import Job, Progress
 from stash_dedupe.library_paths import (
@@ -421,8 +421,8 @@ class LibrarySession:
 
     def _with_presence_and_keeper(self, group: DuplicateGroup) -> DuplicateGroup:
         """The group with its missing files, suggested keeper and protected files, on which
-        its reclaimable space depends. Pictures inside black bars count once learnt in this session; the
-        group's page looks in the frame cache too (`reviewed_group`)."""
+        its reclaimable space depends. Pictures inside black bars count once learnt in this
+        session; the group's page looks in the frame cache too (`reviewed_group`)."""
         missing = frozenset(f.file_id for f in group.files if self.presence.is_missing(f.file_id))
         marked = dataclasses.replace(group, missing_ids=missing, keeper_id=None)
         keeper = self._keeper(marked, self._known_pictures(marked))

@@ -10,9 +10,9 @@ from typing import Any
 from stash_dedupe.dedupe.autoresolve import AutoPreview
 from stash_dedupe.dedupe.dismissals import Dismissal
 from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.identical import IdenticalPreview, is_byte_identical
 from stash_dedupe.dedupe.overlap_pairs import OverlapPair
 from stash_dedupe.dedupe.protections import MetadataLoss, Protection
-from stash_dedupe.dedupe.identical import IdenticalPreview, is_byte_identical
 from stash_dedupe.dedupe.session import LibrarySession
 from stash_dedupe.jobs import Job
 from stash_dedupe.media.backfill import BackfillReport
