@@ -221,6 +221,10 @@ def test_suggestion_leaves_protected_files_alone(
         library.ids[name] for name in ("rated", "medium", "archived")
     }
     assert [f.file_id for f in session.suggested_removals(group)] == [library.ids["medium"]]
+    # The list's figure is what the suggestion frees: protected copies are not counted.
+    assert [f.file_id for f in group.suggested_removals] == [library.ids["medium"]]
+    assert group.reclaimable == session.file(library.ids["medium"]).size
+    assert session.summary(IMAGES)["reclaimable"] == group.reclaimable
     protected = session.protections(group, keeper)
     assert protected[library.ids["rated"]].folder is None
     assert "5★ rating" in protected[library.ids["rated"]].reason
@@ -370,6 +374,7 @@ def test_group_detail_says_what_each_file_would_lose_and_suggests_only_the_rest(
     assert archived["suggested_remove"] is False and archived["protections"] == []
     assert by_id[library.ids["medium"]]["suggested_remove"] is True
     assert by_id[library.ids["big"]]["suggested_remove"] is False
+    assert group["reclaimable"] == by_id[library.ids["medium"]]["size"]
 
 
 def test_losses_follow_the_files_the_user_keeps(
