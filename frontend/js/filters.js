@@ -87,12 +87,15 @@ export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
         if (filter.media === media) return;
         change({ media });
         renderFilters(element, filter, onChange, { onOverlaps });
-      }, onOverlaps),
+      }, onOverlaps)),
+    // One labelled control per row, labels in one column, so the sidebar reads as a form.
+    h('div', { class: 'filter-row labelled' },
       label('filter-distance', 'Distance', 'How alike the pictures must be'),
       distance, customDistance),
-    h('div', { class: 'filter-row' },
+    h('div', { class: 'filter-row labelled' },
       label('filter-duration', 'Duration', 'Videos: how far durations may differ'),
-      durationSelect, customDuration, customUnit,
+      durationSelect, customDuration, customUnit),
+    h('div', { class: 'filter-row labelled' },
       label('filter-min-size', 'Min. files per group', 'Only groups with at least this many '
         + 'files'),
       h('input', { type: 'number', min: 2, step: 1, class: 'narrow',
@@ -110,8 +113,8 @@ export function renderFilters(element, filter, onChange, { onOverlaps } = {}) {
       label('filter-suspicious', 'Include blank/flat pictures', 'Blank or one-colour pictures '
         + 'all share a phash, so their groups are rarely real duplicates: hidden unless '
         + 'checked')),
-    h('div', { class: 'filter-row' },
-      h('label', { class: 'inline', for: 'filter-sort' }, 'Sort'),
+    h('div', { class: 'filter-row labelled' },
+      label('filter-sort', 'Sort by', 'The order of the group list'),
       h('select', { id: 'filter-sort', onChange: (event) => change({ sort: event.target.value }) },
         SORTS.map(([value, label]) => h('option', { value,
           selected: value === (filter.sort || 'reclaimable') }, label)))),
