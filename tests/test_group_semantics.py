@@ -119,7 +119,7 @@ def test_only_the_most_recent_filters_keep_their_groups_in_memory(tmp_path: Path
     )
     filters = [GroupFilter(media="video", distance=d) for d in range(KEEP_FILTERS + 2)]
     with mock.patch.object(
-        session_module, "find_groups", wraps=session_module.find_groups
+        session_module, "find_column_groups", wraps=session_module.find_column_groups
     ) as grouping:
         for group_filter in filters:
             session.groups(group_filter)

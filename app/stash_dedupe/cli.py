@@ -99,31 +99,31 @@ def command_groups(args: argparse.Namespace) -> int:
     ).checked()
     with _library_session(args) as session:
         groups = session.groups(group_filter)
-        schema_version = session.database.schema_version
-    if args.json:
-        header = {
-            "schema_version": schema_version,
-            "media": args.media,
-            "distance": args.distance,
-            "duration_diff": group_filter.duration_tolerance,
-        }
-        _write_json_stream(header, "groups", (group_as_json(group, media) for group in groups))
-        return 0
-    total = sum(group.reclaimable for group in groups)
-    print(
-        f"{len(groups)} groups of {args.media} at distance {args.distance}, "
-        f"{_human_bytes(total)} reclaimable"
-    )
-    for number, group in enumerate(groups, 1):
+        if args.json:
+            header = {
+                "schema_version": session.database.schema_version,
+                "media": args.media,
+                "distance": args.distance,
+                "duration_diff": group_filter.duration_tolerance,
+            }
+            shown = session.groups_with_files(groups)  # files built a batch of groups at a time
+            _write_json_stream(header, "groups", (group_as_json(group, media) for group in shown))
+            return 0
+        total = sum(group.reclaimable for group in groups)
         print(
-            f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
-            f"{_human_bytes(group.reclaimable)} reclaimable  (group {group.group_id})"
+            f"{len(groups)} groups of {args.media} at distance {args.distance}, "
+            f"{_human_bytes(total)} reclaimable"
         )
-        for file in group.files:
-            size = _human_bytes(file.size)
-            resolution = f"{file.width}x{file.height}" if file.width else "?"
-            shown_hash = file.phash or "-" * 16
-            print(f"  [{file.file_id}] {shown_hash}  {size:>9}  {resolution:>9}  {file.path}")
+        for number, group in enumerate(session.groups_with_files(groups), 1):
+            print(
+                f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
+                f"{_human_bytes(group.reclaimable)} reclaimable  (group {group.group_id})"
+            )
+            for file in group.files:
+                size = _human_bytes(file.size)
+                resolution = f"{file.width}x{file.height}" if file.width else "?"
+                shown_hash = file.phash or "-" * 16
+                print(f"  [{file.file_id}] {shown_hash}  {size:>9}  {resolution:>9}  {file.path}")
     return 0
 
 

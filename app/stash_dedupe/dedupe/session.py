@@ -13,12 +13,14 @@ import dataclasses
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
-from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
+from stash_dedupe.dedupe.grouping import DuplicateGroup, find_column_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, suggest_keeper
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
@@ -31,6 +33,7 @@ from stash_dedupe.media.backfill import (
     files_to_hash,
     library_key,
     run_backfill,
+    with_cached_phash_columns,
     with_cached_phashes,
 )
 from stash_dedupe.media.frame_cache import FrameCache, app_frame_cache
@@ -44,6 +47,7 @@ from stash_dedupe.models import (
     MAX_DISTANCE,
     MEDIA_NAMES,
     VIDEO,
+    FileColumns,
     MediaFile,
 )
 from stash_dedupe.removal.execute import execute_plan
@@ -55,6 +59,11 @@ from stash_dedupe.stash.reader import StashDatabase, open_stash_database
 
 # How many filters (distance, duration, path, ...) keep their groups in memory at once.
 KEEP_FILTERS = 8
+# How many files' details (paths, codecs, scenes) stay built at once; the least recently
+# used are built again from the database when looked at.
+KEEP_FILE_DETAILS = 100_000
+# Groups whose files' details are loaded together when many groups are read in a row.
+_DETAILS_BATCH = 2000
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for
 # groups up to this size (larger ones keep the engine's value, an upper bound).
 _RECOMPUTE_DISTANCE_UP_TO = 200
@@ -122,7 +131,10 @@ class LibrarySession:
         self._files_lock = threading.Lock()
         self._groups_lock = threading.RLock()
         self._files: dict[str, list[MediaFile]] = {}
-        self._by_id: dict[int, MediaFile] = {}
+        # What grouping needs of every file, per media; details only of files looked at.
+        self._columns: dict[str, FileColumns] = {}
+        self._details: OrderedDict[tuple[str, int], MediaFile] = OrderedDict()
+        self._paths: dict[int, str] = {}  # for the path filter, once one is used
         self._raw_groups: dict[tuple[object, ...], list[DuplicateGroup]] = {}
         # The filters viewed, least recent first: at most KEEP_FILTERS keep their groups.
         self._filtered: OrderedDict[GroupFilter, list[DuplicateGroup]] = OrderedDict()
@@ -173,7 +185,8 @@ class LibrarySession:
 
     def files(self, media: str) -> list[MediaFile]:
         """Every file of one media Stash lists (phashes missing in Stash taken from the
-        backfill cache), loaded once per session or `reload`."""
+        backfill cache), loaded once per session or `reload`. Costly on a large library:
+        grouping and the review read `file_columns` and build details per file instead."""
         with self._files_lock:
             if media not in self._files:
                 with PhashCache(self.paths.phash_cache) as cache:
@@ -181,14 +194,74 @@ class LibrarySession:
                         self.database.load_files(media), library_key(self.database.path), cache
                     )
                 self._files[media] = loaded
-                self._by_id.update((file.file_id, file) for file in loaded)
             return self._files[media]
 
+    def file_columns(self, media: str) -> FileColumns:
+        """What grouping needs of every file of one media, as arrays (phashes missing in
+        Stash taken from the backfill cache), loaded once per session or `reload`."""
+        with self._files_lock:
+            if media not in self._columns:
+                columns = self.database.file_columns(media)
+                with PhashCache(self.paths.phash_cache) as cache:
+                    self._columns[media] = with_cached_phash_columns(
+                        columns, library_key(self.database.path), cache, self.database.file_stamps
+                    )
+            return self._columns[media]
+
+    def file_details(self, media: str, file_ids: Sequence[int]) -> list[MediaFile]:
+        """The files of one media with these ids, in this order, details and all (built from
+        the database for those not built recently); KeyError for an id not of this media."""
+        columns = self.file_columns(media)
+        with self._files_lock:
+            found = {file_id: self._details.get((media, file_id)) for file_id in file_ids}
+        missing = [file_id for file_id, file in found.items() if file is None]
+        if missing:
+            loaded = self.database.load_files(media, missing)
+            rows = columns.rows_of(np.array([file.file_id for file in loaded], dtype=np.int64))
+            for file, row in zip(loaded, rows.tolist(), strict=True):
+                if not file.phash and row >= 0 and columns.has_phash[row]:
+                    file = dataclasses.replace(file, phash=f"{int(columns.phashes[row]):016x}")
+                found[file.file_id] = file
+        with self._files_lock:
+            for file_id, file in found.items():
+                if file is None:
+                    raise KeyError(file_id)
+                self._details[(media, file_id)] = file
+                self._details.move_to_end((media, file_id))
+            while len(self._details) > max(KEEP_FILE_DETAILS, len(found)):
+                self._details.popitem(last=False)
+        return [found[file_id] for file_id in file_ids]  # type: ignore[misc]
+
+    def groups_with_files(self, groups: Iterable[DuplicateGroup]) -> Iterator[DuplicateGroup]:
+        """The groups, each with its files' details built, in batches of groups (a few
+        queries per batch rather than per group): for reading many groups in a row."""
+        batch: list[DuplicateGroup] = []
+        for group in groups:
+            batch.append(group)
+            if len(batch) >= _DETAILS_BATCH:
+                yield from self._with_files(batch)
+                batch = []
+        yield from self._with_files(batch)
+
+    def _with_files(self, groups: list[DuplicateGroup]) -> list[DuplicateGroup]:
+        by_media: dict[str, list[int]] = {}
+        for group in groups:
+            by_media.setdefault(group.media, []).extend(group.file_ids)
+        for media, file_ids in by_media.items():
+            self.file_details(media, file_ids)
+        return groups
+
     def library(self) -> Mapping[int, MediaFile]:
-        """Every file by id (both media): what removal and file serving may touch."""
-        self.files(VIDEO)
-        self.files(IMAGE)
-        return self._by_id
+        """Every file by id (both media): what removal and file serving may touch. Files
+        are built when looked up, not all at once."""
+        return _LibraryFiles(self)
+
+    def _media_of(self, file_id: int) -> str | None:
+        """The media a file id is listed under (an image when both), None if not listed."""
+        for media in (IMAGE, VIDEO):
+            if self.file_columns(media).rows_of(np.array([file_id]))[0] >= 0:
+                return media
+        return None
 
     def file(self, file_id: int) -> MediaFile:
         """A file the Stash database lists; nothing else can be served or removed."""
@@ -219,16 +292,18 @@ class LibrarySession:
         # The journal is shared by every database the user opens: an id counts as removed
         # here only when this database's file is gone from its path too.
         library = self.library()
+        listed = [file_id for file_id in removed_file_ids(self.journal) if file_id in library]
+        stamps = self.database.file_stamps(listed)
         return {
             file_id
-            for file_id in removed_file_ids(self.journal)
-            if file_id in library and not os.path.lexists(library[file_id].path)
+            for file_id in listed
+            if file_id in stamps and not os.path.lexists(stamps[file_id][0])
         }
 
     # ---- status -------------------------------------------------------------------------
 
     def status(self) -> dict[str, object]:
-        videos, images = self.files(VIDEO), self.files(IMAGE)
+        videos, images = self.file_columns(VIDEO), self.file_columns(IMAGE)
         return {
             "path": self.database.path,
             "schema_version": self.database.schema_version,
@@ -241,13 +316,13 @@ class LibrarySession:
 
     def summary(self, group_filter: GroupFilter) -> dict[str, object]:
         """Library counts and what the filter finds: what the summary bar shows."""
-        videos, images = self.files(VIDEO), self.files(IMAGE)
+        videos, images = self.file_columns(VIDEO), self.file_columns(IMAGE)
         groups = self.groups(group_filter)
         return {
             "videos": len(videos),
-            "videos_with_phash": sum(1 for file in videos if file.phash),
+            "videos_with_phash": int(videos.has_phash.sum()),
             "images": len(images),
-            "images_with_phash": sum(1 for file in images if file.phash),
+            "images_with_phash": int(images.has_phash.sum()),
             "removed": len(self._removed),
             "groups": len(groups),
             "files_in_groups": sum(len(group.files) for group in groups),
@@ -266,12 +341,15 @@ class LibrarySession:
                 return cached
             raw = self._raw(group_filter)
             needle = group_filter.path.casefold()
+            paths = self._paths_of(raw) if needle else {}
             result = []
             for group in raw:
                 current = self._apply_decisions(group)
                 if current is None or len(current.files) < group_filter.min_size:
                     continue
-                if needle and not any(needle in file.path.casefold() for file in current.files):
+                if needle and not any(
+                    needle in paths[file_id].casefold() for file_id in current.file_ids
+                ):
                     continue
                 result.append(current)
             result.sort(key=lambda group: (-group.reclaimable, group.group_id))
@@ -291,12 +369,21 @@ class LibrarySession:
             group.group_id: group for groups in self._filtered.values() for group in groups
         }
 
+    def _paths_of(self, groups: list[DuplicateGroup]) -> dict[int, str]:
+        """The path of every file in these groups (read once, kept for later path filters)."""
+        missing = {file_id for group in groups for file_id in group.file_ids} - self._paths.keys()
+        if missing:
+            stamps = self.database.file_stamps(missing)
+            self._paths.update((file_id, stamp[0]) for file_id, stamp in stamps.items())
+        return self._paths
+
     def _raw(self, group_filter: GroupFilter) -> list[DuplicateGroup]:
         key = group_filter.grouping_key
         if key not in self._raw_groups:
             media = group_filter.media
-            self._raw_groups[key] = find_groups(
-                self.files(media),
+            self._raw_groups[key] = find_column_groups(
+                self.file_columns(media),
+                lambda file_ids: self.file_details(media, file_ids),
                 max_distance=group_filter.distance,
                 max_duration_diff=group_filter.duration_tolerance,
                 include_flat=group_filter.include_suspicious,
@@ -305,6 +392,10 @@ class LibrarySession:
         return self._raw_groups[key]
 
     def _apply_decisions(self, group: DuplicateGroup) -> DuplicateGroup | None:
+        if self._removed.isdisjoint(group.file_ids) and self._rules.file_ids.isdisjoint(
+            group.file_ids
+        ):
+            return group  # no decision names its files: nothing to look at
         files = [file for file in group.files if file.file_id not in self._removed]
         files = self._rules.visible_files(files) if len(files) >= 2 else []
         if not files:
@@ -424,7 +515,7 @@ class LibrarySession:
         else:
             candidates = list(self._current.values())
         for group in candidates:
-            if members <= {file.file_id for file in group.files}:
+            if members <= set(group.file_ids):
                 return group
         return None
 
@@ -530,7 +621,9 @@ class LibrarySession:
         """Read the files again (Stash rescanned, or phashes were computed) and regroup."""
         with self._groups_lock, self._files_lock:
             self._files.clear()
-            self._by_id = {}
+            self._columns.clear()
+            self._details.clear()
+            self._paths.clear()
             self._raw_groups.clear()
         self._decisions_changed()
 
@@ -539,6 +632,33 @@ class LibrarySession:
             result = undo_batch(self.journal, batch_id)
             self._decisions_changed()
         return result
+
+
+class _LibraryFiles(Mapping[int, MediaFile]):
+    """The library's files by id, each built from the database when looked up."""
+
+    def __init__(self, session: LibrarySession) -> None:
+        self._session = session
+
+    def __getitem__(self, file_id: int) -> MediaFile:
+        media = self._session._media_of(file_id) if _is_id(file_id) else None
+        if media is None:
+            raise KeyError(file_id)
+        return self._session.file_details(media, [int(file_id)])[0]
+
+    def __contains__(self, file_id: object) -> bool:
+        return _is_id(file_id) and self._session._media_of(file_id) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[int]:
+        for media in (VIDEO, IMAGE):
+            yield from self._session.file_columns(media).file_ids.tolist()
+
+    def __len__(self) -> int:
+        return sum(len(self._session.file_columns(media)) for media in (VIDEO, IMAGE))
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _max_distance(files: Sequence[MediaFile], fallback: int) -> int:
