@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -148,6 +149,28 @@ def test_columns_hold_what_the_files_say_and_details_load_by_id(stash_database, 
         assert database.file_stamps([ids["first"]]) == {
             ids["first"]: ("/media/videos/holiday.mp4", 1000, "2021-03-04T05:06:07Z")
         }
+
+
+def test_many_files_by_id_are_read_in_one_scan_with_the_same_result(
+    stash_database, monkeypatch
+) -> None:
+    from stash_dedupe.stash import reader
+
+    path, writer = stash_database(75)
+    ids = _small_library(writer)
+    with open_stash_database(path) as database:
+        wanted = [ids["second"], ids["first"]]
+        lookups: list[str] = []
+        database.connection.set_trace_callback(lookups.append)
+        looked_up = database.load_files(VIDEO, wanted)
+        monkeypatch.setattr(reader, "_LOOKUPS_UP_TO", 0)
+        scans: list[str] = []
+        database.connection.set_trace_callback(scans.append)
+        scanned = database.load_files(VIDEO, wanted)
+    assert scanned == looked_up and len(scanned) == 2
+    by_id = re.compile(r"AND f\.id IN \((\?|\d)")  # the ids, bound or as the query ran
+    assert any(by_id.search(query) for query in lookups)
+    assert not any(by_id.search(query) for query in scans)
 
 
 def test_phash_is_stored_as_signed_int64(stash_database) -> None:

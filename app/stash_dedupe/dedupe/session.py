@@ -13,7 +13,7 @@ import dataclasses
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,8 +62,10 @@ KEEP_FILTERS = 8
 # How many files' details (paths, codecs, scenes) stay built at once; the least recently
 # used are built again from the database when looked at.
 KEEP_FILE_DETAILS = 100_000
-# Groups whose files' details are loaded together when many groups are read in a row.
+# Groups whose files' details are loaded together when many groups are read in a row; all
+# of them at once when their files are more than this share of the library (one scan).
 _DETAILS_BATCH = 2000
+_SCAN_SHARE = 0.2
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for
 # groups up to this size (larger ones keep the engine's value, an upper bound).
 _RECOMPUTE_DISTANCE_UP_TO = 200
@@ -232,24 +234,20 @@ class LibrarySession:
                 self._details.popitem(last=False)
         return [found[file_id] for file_id in file_ids]  # type: ignore[misc]
 
-    def groups_with_files(self, groups: Iterable[DuplicateGroup]) -> Iterator[DuplicateGroup]:
-        """The groups, each with its files' details built, in batches of groups (a few
-        queries per batch rather than per group): for reading many groups in a row."""
-        batch: list[DuplicateGroup] = []
-        for group in groups:
-            batch.append(group)
-            if len(batch) >= _DETAILS_BATCH:
-                yield from self._with_files(batch)
-                batch = []
-        yield from self._with_files(batch)
-
-    def _with_files(self, groups: list[DuplicateGroup]) -> list[DuplicateGroup]:
-        by_media: dict[str, list[int]] = {}
-        for group in groups:
-            by_media.setdefault(group.media, []).extend(group.file_ids)
-        for media, file_ids in by_media.items():
-            self.file_details(media, file_ids)
-        return groups
+    def groups_with_files(self, groups: Sequence[DuplicateGroup]) -> Iterator[DuplicateGroup]:
+        """The groups, each with its files' details built, many groups per set of queries:
+        for reading many groups in a row. Files of most of the library are read in one scan
+        and kept until the last group is read."""
+        count = sum(len(group.file_ids) for group in groups)
+        library = sum(len(self.file_columns(media)) for media in {g.media for g in groups})
+        batch = len(groups) if count > _SCAN_SHARE * library else _DETAILS_BATCH
+        for start in range(0, len(groups), batch):
+            by_media: dict[str, list[int]] = {}
+            for group in groups[start : start + batch]:
+                by_media.setdefault(group.media, []).extend(group.file_ids)
+            for media, file_ids in by_media.items():
+                self.file_details(media, file_ids)
+            yield from groups[start : start + batch]
 
     def library(self) -> Mapping[int, MediaFile]:
         """Every file by id (both media): what removal and file serving may touch. Files

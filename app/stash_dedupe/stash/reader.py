@@ -36,6 +36,10 @@ BUSY_TIMEOUT_SECONDS = 5.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Ids per `IN (...)` list: under SQLite's oldest limit of 999 bound parameters.
 _IDS_PER_QUERY = 900
+# Looking files up by id costs about 5x reading them in a scan: past this share of the
+# library (and past a few thousand ids), the files are read in one scan instead.
+_SCAN_SHARE = 0.2
+_LOOKUPS_UP_TO = 5000
 
 # The tables (and their columns) the app reads; a newer schema must still have all of them.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -126,7 +130,9 @@ class StashDatabase:
         )
         return sorted({to_local(row[0], self.path_mappings) for row in rows})
 
-    def _fingerprints(self, file_ids: Sequence[int] | None) -> dict[int, dict[str, str]]:
+    def _fingerprints(
+        self, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> dict[int, dict[str, str]]:
         found: dict[int, dict[str, str]] = defaultdict(dict)
         among, params = _among("file_id", file_ids)
         rows = self._rows(
@@ -136,12 +142,16 @@ class StashDatabase:
             params,
         )
         for file_id, kind, value in rows:
+            if keep is not None and file_id not in keep:
+                continue
             text = _fingerprint_text(kind, value)
             if text is not None:
                 found[file_id][kind] = text
         return found
 
-    def _scene_items(self, file_ids: Sequence[int] | None) -> dict[int, list[SceneInfo]]:
+    def _scene_items(
+        self, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> dict[int, list[SceneInfo]]:
         """Scene(s) of each video file, with the counts the review UI shows."""
         among, params = _among("sf.file_id", file_ids)
         scenes = (
@@ -178,6 +188,8 @@ class StashDatabase:
         )
         items: dict[int, list[SceneInfo]] = defaultdict(list)
         for file_id, scene_id, title, date, studio, rating, organized, play, o_count in rows:
+            if keep is not None and file_id not in keep:
+                continue
             items[file_id].append(
                 SceneInfo(
                     item_id=scene_id,
@@ -197,7 +209,9 @@ class StashDatabase:
             )
         return items
 
-    def _image_items(self, file_ids: Sequence[int] | None) -> dict[int, list[SceneInfo]]:
+    def _image_items(
+        self, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> dict[int, list[SceneInfo]]:
         """Image item(s) of each image file, with their galleries."""
         among, params = _among("imf.file_id", file_ids)
         images = (
@@ -228,6 +242,8 @@ class StashDatabase:
         )
         items: dict[int, list[SceneInfo]] = defaultdict(list)
         for file_id, image_id, title, date, studio, rating, organized, o_count in rows:
+            if keep is not None and file_id not in keep:
+                continue
             items[file_id].append(
                 SceneInfo(
                     item_id=image_id,
@@ -264,15 +280,26 @@ class StashDatabase:
         if file_ids is None:
             return self._media_files(media, None)
         wanted = sorted({int(file_id) for file_id in file_ids})
+        if len(wanted) > _LOOKUPS_UP_TO:
+            total = self._rows("SELECT COUNT(*) FROM files")[0][0]
+            if len(wanted) > _SCAN_SHARE * total:
+                return self._media_files(media, None, keep=set(wanted))
         result = []
         for start in range(0, len(wanted), _IDS_PER_QUERY):
             result += self._media_files(media, wanted[start : start + _IDS_PER_QUERY])
         return result
 
-    def _media_files(self, media: str, file_ids: Sequence[int] | None) -> list[MediaFile]:
+    def _media_files(
+        self, media: str, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> list[MediaFile]:
+        """The files of `file_ids` (None: all), of those only the ones in `keep` (if given)."""
         membership = self._membership(media)
-        fingerprints = self._fingerprints(file_ids)
-        items = self._scene_items(file_ids) if media == VIDEO else self._image_items(file_ids)
+        fingerprints = self._fingerprints(file_ids, keep)
+        items = (
+            self._scene_items(file_ids, keep)
+            if media == VIDEO
+            else self._image_items(file_ids, keep)
+        )
         among, params = _among("f.id", file_ids)
         rows = self._rows(
             f"""SELECT f.id, fo.path, f.basename, f.size, f.mod_time, f.zip_file_id,
@@ -289,6 +316,8 @@ class StashDatabase:
         )
         result = []
         for row in rows:
+            if keep is not None and row[0] not in keep:
+                continue
             (
                 file_id,
                 folder,
