@@ -256,6 +256,8 @@ class LibrarySession:
 
     def _media_of(self, file_id: int) -> str | None:
         """The media a file id is listed under (an image when both), None if not listed."""
+        if not -(1 << 63) <= file_id < 1 << 63:  # SQLite's ids are 64-bit
+            return None
         for media in (IMAGE, VIDEO):
             if self.file_columns(media).rows_of(np.array([file_id]))[0] >= 0:
                 return media
