@@ -275,7 +275,8 @@ export class GroupView {
       h('div', { class: 'group-title' },
         h('h2', {}, `Group ${this.position.index + 1} of ${this.position.total.toLocaleString()}`),
         h('span', { class: 'muted' },
-          `${group.files.length} files · ${bytes(group.total_size)} total · `
+          `${group.count} files${group.files.length < group.count
+            ? ` (the first ${group.files.length} shown)` : ''} · ${bytes(group.total_size)} total · `
           + `${bytes(group.reclaimable)} reclaimable · `
           + (group.kind === 'same_item' ? 'one Stash item with several files'
             : `max distance ${group.max_distance}`)),

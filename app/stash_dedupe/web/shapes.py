@@ -38,10 +38,18 @@ def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
     }
 
 
-def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
+# Files of one group in one answer: a group of thousands is read a page at a time.
+GROUP_FILES_PAGE = 200
+
+
+def group_detail_json(
+    session: LibrarySession, group: DuplicateGroup, offset: int = 0, limit: int = GROUP_FILES_PAGE
+) -> dict[str, Any]:
+    """A group with its suggested keeper and the files from `offset` (at most `limit`, largest
+    first); `count` is the number of files in the group, `files_offset` where these start."""
     keeper = session.suggested_keeper(group)
     files = []
-    for file in group.files:
+    for file in group.files[offset : offset + limit]:
         entry = file_json(file)
         entry["distance"] = session.distance_to(keeper, file)
         entry["copy_of_keeper"] = group.matches(keeper, file)
@@ -53,6 +61,7 @@ def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[st
         "keeper_id": keeper.file_id,
         "distance_limit": group.distance_limit,
         "duration_tolerance": group.duration_tolerance,
+        "files_offset": offset,
         "files": files,
     }
 
