@@ -49,6 +49,7 @@ from stash_dedupe.models import (
     VIDEO,
     FileColumns,
     MediaFile,
+    SceneInfo,
 )
 from stash_dedupe.removal.execute import execute_plan
 from stash_dedupe.removal.journal import Journal, removed_file_ids
@@ -235,19 +236,59 @@ class LibrarySession:
         return [found[file_id] for file_id in file_ids]  # type: ignore[misc]
 
     def groups_with_files(self, groups: Sequence[DuplicateGroup]) -> Iterator[DuplicateGroup]:
-        """The groups, each with its files' details built, many groups per set of queries:
-        for reading many groups in a row. Files of most of the library are read in one scan
-        and kept until the last group is read."""
+        """The groups, each with its files at hand, for reading many groups in a row: their
+        details built a batch of groups at a time (a few queries per batch). When the files
+        are most of the library, each group gets instead files with only what a listing
+        shows (path, size, phash, duration, width, height, item ids), read in one scan."""
         count = sum(len(group.file_ids) for group in groups)
-        library = sum(len(self.file_columns(media)) for media in {g.media for g in groups})
-        batch = len(groups) if count > _SCAN_SHARE * library else _DETAILS_BATCH
-        for start in range(0, len(groups), batch):
+        media_of_groups = {group.media for group in groups}
+        library = sum(len(self.file_columns(media)) for media in media_of_groups)
+        if count > _SCAN_SHARE * library:
+            yield from self._listed_groups(groups, media_of_groups)
+            return
+        for start in range(0, len(groups), _DETAILS_BATCH):
             by_media: dict[str, list[int]] = {}
-            for group in groups[start : start + batch]:
+            for group in groups[start : start + _DETAILS_BATCH]:
                 by_media.setdefault(group.media, []).extend(group.file_ids)
             for media, file_ids in by_media.items():
                 self.file_details(media, file_ids)
-            yield from groups[start : start + batch]
+            yield from groups[start : start + _DETAILS_BATCH]
+
+    def _listed_groups(
+        self, groups: Sequence[DuplicateGroup], media_of_groups: set[str]
+    ) -> Iterator[DuplicateGroup]:
+        listings = {}
+        for media in media_of_groups:
+            keep = {
+                file_id for group in groups if group.media == media for file_id in group.file_ids
+            }
+            listings[media] = self.database.file_listing(media, keep)
+        for group in groups:
+            columns, listing = self.file_columns(group.media), listings[group.media]
+            rows = columns.rows_of(np.array(group.file_ids, dtype=np.int64)).tolist()
+            files = []
+            for file_id, row in zip(group.file_ids, rows, strict=True):
+                path, stash_path, width, height, item_ids = listing[file_id]
+                duration = float(columns.durations[row])
+                files.append(
+                    MediaFile(
+                        file_id=file_id,
+                        media=group.media,
+                        path=path,
+                        stash_path=stash_path,
+                        size=int(columns.sizes[row]),
+                        mod_time=None,
+                        mod_time_epoch=None,
+                        phash=f"{int(columns.phashes[row]):016x}"
+                        if columns.has_phash[row]
+                        else None,
+                        duration=duration if duration > 0 else None,
+                        width=width,
+                        height=height,
+                        items=tuple(SceneInfo(item_id) for item_id in item_ids),
+                    )
+                )
+            yield dataclasses.replace(group, files=tuple(files))
 
     def library(self) -> Mapping[int, MediaFile]:
         """Every file by id (both media): what removal and file serving may touch. Files

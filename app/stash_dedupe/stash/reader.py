@@ -183,7 +183,8 @@ class StashDatabase:
                 FROM scenes_files sf
                 JOIN scenes s ON s.id = sf.scene_id
                 LEFT JOIN studios st ON st.id = s.studio_id
-                WHERE 1 {among}""",
+                WHERE 1 {among}
+                ORDER BY sf.file_id, s.id""",
             params,
         )
         items: dict[int, list[SceneInfo]] = defaultdict(list)
@@ -237,7 +238,8 @@ class StashDatabase:
                 FROM images_files imf
                 JOIN images i ON i.id = imf.image_id
                 LEFT JOIN studios st ON st.id = i.studio_id
-                WHERE 1 {among}""",
+                WHERE 1 {among}
+                ORDER BY imf.file_id, i.id""",
             params,
         )
         items: dict[int, list[SceneInfo]] = defaultdict(list)
@@ -435,6 +437,48 @@ class StashDatabase:
                 path = to_local(join_stash_path(folder, basename), self.path_mappings)
                 stamps[file_id] = (path, int(size or 0), mod_time)
         return stamps
+
+    def file_listing(
+        self, media: str, keep: set[int]
+    ) -> dict[int, tuple[str, str, int | None, int | None, tuple[int, ...]]]:
+        """(path, Stash's path, width, height, item ids) of the files in `keep`, read in one
+        scan: what a listing of many groups shows beside the columns, without the rest of
+        each file's details."""
+        rows = self._rows(
+            f"""SELECT f.id, fo.path, f.basename, COALESCE(v.width, i.width),
+                       COALESCE(v.height, i.height)
+                FROM files f
+                JOIN folders fo ON fo.id = f.parent_folder_id
+                LEFT JOIN video_files v ON v.file_id = f.id
+                LEFT JOIN image_files i ON i.file_id = f.id
+                WHERE {self._membership(media)}"""
+        )
+        link, item, table = (
+            ("scenes_files", "scene_id", "scenes")
+            if media == VIDEO
+            else ("images_files", "image_id", "images")
+        )
+        items: dict[int, list[int]] = {}
+        item_rows = self._rows(
+            f"""SELECT l.file_id, t.id FROM {link} l JOIN {table} t ON t.id = l.{item}
+                ORDER BY l.file_id, t.id"""
+        )
+        for file_id, item_id in item_rows:
+            if file_id in keep:
+                items.setdefault(file_id, []).append(item_id)
+        del item_rows
+        listing = {}
+        for file_id, folder, basename, width, height in rows:
+            if file_id in keep:
+                stash_path = join_stash_path(folder, basename)
+                listing[file_id] = (
+                    to_local(stash_path, self.path_mappings),
+                    stash_path,
+                    _positive_int(width),
+                    _positive_int(height),
+                    tuple(items.get(file_id, ())),
+                )
+        return listing
 
     def _shared_items(self, media: str) -> tuple[np.ndarray, np.ndarray]:
         """(file id, item id) for every file of an item (scene or image) with 2+ files."""
