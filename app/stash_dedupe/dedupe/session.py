@@ -257,37 +257,49 @@ class LibrarySession:
     def _listed_groups(
         self, groups: Sequence[DuplicateGroup], media_of_groups: set[str]
     ) -> Iterator[DuplicateGroup]:
-        listings = {}
+        fields = {}  # media -> its files' listing, and sizes, durations, phashes in group order
         for media in media_of_groups:
-            keep = {
-                file_id for group in groups if group.media == media for file_id in group.file_ids
-            }
-            listings[media] = self.database.file_listing(media, keep)
+            file_ids = [file_id for g in groups if g.media == media for file_id in g.file_ids]
+            columns = self.file_columns(media)
+            rows = columns.rows_of(np.array(file_ids, dtype=np.int64))
+            phashes = [
+                f"{value:016x}" if known else None
+                for value, known in zip(
+                    columns.phashes[rows].tolist(), columns.has_phash[rows].tolist(), strict=True
+                )
+            ]
+            fields[media] = (
+                self.database.file_listing(media, set(file_ids)),
+                columns.sizes[rows].tolist(),
+                columns.durations[rows].tolist(),
+                phashes,
+            )
+        positions = dict.fromkeys(media_of_groups, 0)
         for group in groups:
-            columns, listing = self.file_columns(group.media), listings[group.media]
-            rows = columns.rows_of(np.array(group.file_ids, dtype=np.int64)).tolist()
+            listing, sizes, durations, phashes = fields[group.media]
+            position = positions[group.media]
             files = []
-            for file_id, row in zip(group.file_ids, rows, strict=True):
+            for file_id in group.file_ids:
                 path, stash_path, width, height, item_ids = listing[file_id]
-                duration = float(columns.durations[row])
+                duration = durations[position]
                 files.append(
                     MediaFile(
                         file_id=file_id,
                         media=group.media,
                         path=path,
                         stash_path=stash_path,
-                        size=int(columns.sizes[row]),
+                        size=sizes[position],
                         mod_time=None,
                         mod_time_epoch=None,
-                        phash=f"{int(columns.phashes[row]):016x}"
-                        if columns.has_phash[row]
-                        else None,
+                        phash=phashes[position],
                         duration=duration if duration > 0 else None,
                         width=width,
                         height=height,
                         items=tuple(SceneInfo(item_id) for item_id in item_ids),
                     )
                 )
+                position += 1
+            positions[group.media] = position
             yield dataclasses.replace(group, files=tuple(files))
 
     def library(self) -> Mapping[int, MediaFile]:
