@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import re
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -127,22 +126,34 @@ def stash_exact_query(database: Path) -> float:
 
 
 def run_process(command: list[str], home: Path) -> tuple[float, float, float, int]:
-    """Wall s, CPU s and peak RSS (MB) of one child process; its output's size in bytes."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    result = subprocess.run(
-        command, capture_output=True, env={**os.environ, "STASH_DEDUPE_HOME": str(home)}
-    )
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        raise SystemExit(result.stderr.decode(errors="replace"))
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024, len(result.stdout)
+    """Wall s, CPU s and peak RSS (MB) of one child process; its output's size in bytes.
+
+    The child's own resource use, from wait4: RUSAGE_CHILDREN's peak would be the largest
+    of every child waited for so far, hiding a later, smaller run.
+    """
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=errors,
+            env={**os.environ, "STASH_DEDUPE_HOME": str(home)},
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        if process.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(errors.read().decode(errors="replace"))
+        size = output.seek(0, os.SEEK_END)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size
 
 
-def server_first_page(database: Path, home: Path, distances: list[int]) -> list[float]:
-    """Seconds from launch to the URL, to the first page of groups, and for each switch."""
+def server_first_page(
+    database: Path, home: Path, distances: list[int], tolerance: float | None
+) -> tuple[list[float], float]:
+    """Seconds from launch to the URL, to the first page of groups, and for each switch of
+    distance (with the duration tolerance, as the page asks); the server's peak RSS (MB)."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "stash_dedupe", "--serve", "--db", str(database)],
@@ -161,11 +172,12 @@ def server_first_page(database: Path, home: Path, distances: list[int]) -> list[
             raise SystemExit("the server printed no URL")
         times = [time.perf_counter() - started]
         port, token = int(found.group(1)), found.group(2)
+        duration = "&duration=any" if tolerance is None else f"&duration={tolerance:g}"
         for distance in distances:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=3600)
             connection.request(
                 "GET",
-                f"/api/groups?media=video&distance={distance}&limit=200",
+                f"/api/groups?media=video&distance={distance}&limit=200{duration}",
                 headers={"X-Token": token, "Host": f"127.0.0.1:{port}"},
             )
             response = connection.getresponse()
@@ -173,10 +185,20 @@ def server_first_page(database: Path, home: Path, distances: list[int]) -> list[
             if response.status != 200:
                 raise SystemExit(f"the server answered {response.status}: {body}")
             times.append(time.perf_counter() - started)
-        return times
+        return times, _peak_rss_mb(process.pid)
     finally:
         process.terminate()
         process.wait(30)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """A running process's peak resident memory so far (Linux), in MB; NaN elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    found = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(found.group(1)) / 1024 if found else float("nan")
 
 
 def main() -> int:
@@ -215,12 +237,17 @@ def main() -> int:
                     f"{label:<28} {wall:>8.1f} {cpu:>8.1f} {peak:>8.0f} {out / 1e6:>7.1f}{ratio}",
                     flush=True,
                 )
-        times = server_first_page(database, home, distances)
-        steps = ", ".join(
-            f"d={distance} page at {moment:.1f} s"
-            for distance, moment in zip(distances, times[1:], strict=True)
-        )
-        print(f"server: URL at {times[0]:.1f} s, {steps}", flush=True)
+        for tolerance in (None, args.duration_diff):
+            times, peak = server_first_page(database, home, distances, tolerance)
+            steps = ", ".join(
+                f"d={distance} page at {moment:.1f} s"
+                for distance, moment in zip(distances, times[1:], strict=True)
+            )
+            label = "any duration" if tolerance is None else f"±{tolerance:g}s"
+            print(
+                f"server ({label}): URL at {times[0]:.1f} s, {steps}; peak {peak:.0f} MB",
+                flush=True,
+            )
     shutil.rmtree(home, ignore_errors=True)
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)

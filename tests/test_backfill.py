@@ -21,6 +21,7 @@ from stash_dedupe.media.backfill import (
     files_to_hash,
     library_key,
     run_backfill,
+    with_cached_phash_columns,
     with_cached_phashes,
 )
 from stash_dedupe.models import IMAGE, VIDEO
@@ -141,6 +142,39 @@ def test_changed_file_is_hashed_again(stash_database, tmp_path) -> None:
     hashed = with_cached_phashes(files, library, cache)
     assert sum(1 for file in hashed if file.phash) == 2
     cache.close()
+
+
+def test_columns_take_the_same_cached_phashes_as_the_files(stash_database, tmp_path) -> None:
+    database = make_library(stash_database, tmp_path, count=2)
+    with open_stash_database(database) as stash:
+        files = stash.load_files(IMAGE)
+        library = library_key(stash.path)
+        cache = PhashCache()
+        job = Job(
+            "hash",
+            lambda job: run_backfill(job, files_to_hash(files, library, cache), library, workers=1),
+        )
+        job.start().wait(120)
+        assert job.state == DONE
+        columns = with_cached_phash_columns(
+            stash.file_columns(IMAGE), library, cache, stash.file_stamps
+        )
+        hashed = with_cached_phashes(files, library, cache)
+        assert columns.has_phash.tolist() == [bool(file.phash) for file in hashed]
+        assert [f"{value:016x}" for value in columns.phashes[columns.has_phash].tolist()] == [
+            file.phash for file in hashed if file.phash
+        ]
+
+        # A file changed since it was hashed (another size in Stash) takes no cached phash.
+        def grown(file_ids):
+            return {
+                file_id: (path, size + 1, mod_time)
+                for file_id, (path, size, mod_time) in stash.file_stamps(file_ids).items()
+            }
+
+        stale = with_cached_phash_columns(stash.file_columns(IMAGE), library, cache, grown)
+        assert not stale.has_phash.any()
+        cache.close()
 
 
 def test_cancelled_backfill_keeps_what_was_done(stash_database, tmp_path) -> None:

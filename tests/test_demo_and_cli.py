@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,6 +125,28 @@ def test_phash_command_prints_hash_and_path(demo_library: Path, tmp_path: Path) 
     assert result.returncode == 1
     assert result.stdout.splitlines() == [f"{image.phash}  {image.path}"]
     assert "broken file.jpg" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("media", ["video", "image"])
+def test_groups_json_text_is_what_json_dumps_writes(media: str) -> None:
+    from stash_dedupe import cli
+    from stash_dedupe.dedupe.grouping import find_groups
+    from stash_dedupe.models import MediaFile, SceneInfo
+
+    def file(file_id: int, path: str, **details: Any) -> MediaFile:
+        return MediaFile(file_id, media, path, path, 10 * file_id, None, None, **details)
+
+    files = [
+        file(1, '/m/"quoted" ñ\\ \t tab.mp4', phash="c3a1f0e0d0c0b0a0", duration=61.25),
+        file(2, "/m/😀.mp4", phash="c3a1f0e0d0c0b0a1", width=1920, height=1080),
+        file(3, "/m/no phash.mp4", items=(SceneInfo(7), SceneInfo(9))),
+        file(4, "/m/sibling.mp4", items=(SceneInfo(7),), duration=1e-7),
+    ]
+    groups = find_groups(files, max_distance=1)
+    assert len(groups) == 2
+    for group in groups:
+        expected = json.dumps(cli.group_as_json(group, media), ensure_ascii=False)
+        assert cli.group_json_text(group, media) == expected
 
 
 def test_groups_json_is_streamed_byte_for_byte_as_one_document() -> None:

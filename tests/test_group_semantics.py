@@ -119,7 +119,7 @@ def test_only_the_most_recent_filters_keep_their_groups_in_memory(tmp_path: Path
     )
     filters = [GroupFilter(media="video", distance=d) for d in range(KEEP_FILTERS + 2)]
     with mock.patch.object(
-        session_module, "find_groups", wraps=session_module.find_groups
+        session_module, "find_column_groups", wraps=session_module.find_column_groups
     ) as grouping:
         for group_filter in filters:
             session.groups(group_filter)
@@ -128,4 +128,30 @@ def test_only_the_most_recent_filters_keep_their_groups_in_memory(tmp_path: Path
         assert grouping.call_count == len(filters)
         session.groups(filters[0])  # viewed longest ago: forgotten, grouped again
         assert grouping.call_count == len(filters) + 1
+    session.close()
+
+
+@pytest.mark.parametrize("distance", [4, 8])
+def test_groups_read_in_a_row_list_the_same_files_built_or_scanned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, distance: int
+) -> None:
+    from stash_dedupe import cli
+    from stash_dedupe.dedupe import session as session_module
+    from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
+
+    database, _ids = chain_library(tmp_path / "library")
+    session = LibrarySession.open(
+        database,
+        Settings(duration_tolerance=None),
+        Journal.open(tmp_path / "journal.sqlite3"),
+        DismissalStore(tmp_path / "dismissals.sqlite3"),
+    )
+    groups = session.groups(GroupFilter(media="video", distance=distance))
+    assert groups
+    texts = {}
+    for share in (0.0, 2.0):  # every file listed from one scan / every file's details built
+        monkeypatch.setattr(session_module, "_SCAN_SHARE", share)
+        texts[share] = [cli.group_json_text(g, "video") for g in session.groups_with_files(groups)]
+    assert texts[0.0] == texts[2.0]
+    assert texts[2.0] == [cli.group_json_text(group, "video") for group in groups]
     session.close()

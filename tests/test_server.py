@@ -548,6 +548,25 @@ def test_dismissing_one_file_takes_it_out_of_its_group(
     assert leaving["file_id"] not in remaining and len(remaining) == len(group["files"]) - 1
 
 
+def test_a_groups_files_are_read_a_page_at_a_time(
+    app_on_copy: tuple[AppState, Client, Path],
+) -> None:
+    _, client, _ = app_on_copy
+    listing = client.get("/api/groups?media=video&distance=10&limit=100")
+    bigger = next(item for item in listing["items"] if item["count"] >= 3)
+    whole = client.get(f"/api/groups/{bigger['id']}")
+    assert whole["files_offset"] == 0 and len(whole["files"]) == whole["count"]
+    pages = [
+        client.get(f"/api/groups/{bigger['id']}?offset={offset}&limit=2")
+        for offset in range(0, whole["count"], 2)
+    ]
+    assert all(page["count"] == whole["count"] for page in pages)
+    assert all(page["keeper_id"] == whole["keeper_id"] for page in pages)
+    assert [file for page in pages for file in page["files"]] == whole["files"]
+    assert [page["files_offset"] for page in pages] == list(range(0, whole["count"], 2))
+    assert "limit" in client.get(f"/api/groups/{bigger['id']}?limit=x", expect=400)["error"]
+
+
 def test_dismissing_a_file_needs_its_group(app_on_copy: tuple[AppState, Client, Path]) -> None:
     _, client, _ = app_on_copy
     file = first_group(client)["files"][0]

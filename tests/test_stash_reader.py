@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stash_dedupe.errors import DatabaseError, DatabaseLockedError
-from stash_dedupe.models import IMAGE, VIDEO, phash_from_int64, phash_to_int64
+from stash_dedupe.models import IMAGE, VIDEO, FileColumns, phash_from_int64, phash_to_int64
 from stash_dedupe.stash.library_writer import DEMO_SCHEMA, LibraryWriter
 from stash_dedupe.stash.pathmap import PathMapping, to_local
 from stash_dedupe.stash.reader import open_stash_database, parse_stash_time
@@ -122,6 +124,53 @@ def test_reads_images_with_galleries(stash_database, version: int) -> None:
     assert picture.items[0].o_count == 4
     assert len(picture.items[0].gallery_ids) == 1
     assert picture.mod_time_epoch == parse_stash_time("2021-12-31T23:00:00Z")
+
+
+@pytest.mark.parametrize("version", SUPPORTED_VERSIONS)
+def test_columns_hold_what_the_files_say_and_details_load_by_id(stash_database, version) -> None:
+    path, writer = stash_database(version)
+    ids = _small_library(writer)
+    with open_stash_database(path) as database:
+        for media in (VIDEO, IMAGE):
+            files = database.load_files(media)
+            columns = database.file_columns(media)
+            expected = FileColumns.of_files(media, files)
+            for name in ("file_ids", "phashes", "has_phash", "durations", "sizes"):
+                assert np.array_equal(getattr(columns, name), getattr(expected, name)), name
+            pairs = np.stack([columns.item_rows, columns.item_ids], axis=1).tolist()
+            wanted = np.stack([expected.item_rows, expected.item_ids], axis=1).tolist()
+            assert sorted(pairs) == sorted(wanted)
+        # The two files of one scene are siblings; the image is alone in its item.
+        videos = database.file_columns(VIDEO)
+        assert videos.file_ids[videos.item_rows].tolist() == sorted([ids["first"], ids["second"]])
+        assert database.load_files(VIDEO, [ids["second"], ids["picture"]]) == [
+            file for file in database.load_files(VIDEO) if file.file_id == ids["second"]
+        ]
+        assert database.file_stamps([ids["first"]]) == {
+            ids["first"]: ("/media/videos/holiday.mp4", 1000, "2021-03-04T05:06:07Z")
+        }
+
+
+def test_many_files_by_id_are_read_in_one_scan_with_the_same_result(
+    stash_database, monkeypatch
+) -> None:
+    from stash_dedupe.stash import reader
+
+    path, writer = stash_database(75)
+    ids = _small_library(writer)
+    with open_stash_database(path) as database:
+        wanted = [ids["second"], ids["first"]]
+        lookups: list[str] = []
+        database.connection.set_trace_callback(lookups.append)
+        looked_up = database.load_files(VIDEO, wanted)
+        monkeypatch.setattr(reader, "_LOOKUPS_UP_TO", 0)
+        scans: list[str] = []
+        database.connection.set_trace_callback(scans.append)
+        scanned = database.load_files(VIDEO, wanted)
+    assert scanned == looked_up and len(scanned) == 2
+    by_id = re.compile(r"AND f\.id IN \((\?|\d)")  # the ids, bound or as the query ran
+    assert any(by_id.search(query) for query in lookups)
+    assert not any(by_id.search(query) for query in scans)
 
 
 def test_phash_is_stored_as_signed_int64(stash_database) -> None:

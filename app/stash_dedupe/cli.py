@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from stash_dedupe import __version__
@@ -110,36 +111,36 @@ def command_groups(args: argparse.Namespace) -> int:
     with _library_session(args) as session:
         session.check_presence()  # reclaimable space counts files found at their paths
         groups = session.groups(group_filter)
-        schema_version = session.database.schema_version
-    if args.csv:
-        write_csv(groups, sys.stdout)
-        return 0
-    if args.json:
-        header = {
-            "schema_version": schema_version,
-            "media": args.media,
-            "distance": args.distance,
-            "duration_diff": group_filter.duration_tolerance,
-        }
-        if group_filter.duration_percent is not None:
-            header["duration_diff_percent"] = group_filter.duration_percent
-        _write_json_stream(header, "groups", (group_as_json(group, media) for group in groups))
-        return 0
-    total = sum(group.reclaimable for group in groups)
-    print(
-        f"{len(groups)} groups of {args.media} at distance {args.distance}, "
-        f"{_human_bytes(total)} reclaimable"
-    )
-    for number, group in enumerate(groups, 1):
+        if args.csv:
+            write_csv(session.groups_with_files(groups), sys.stdout)
+            return 0
+        if args.json:
+            header = {
+                "schema_version": session.database.schema_version,
+                "media": args.media,
+                "distance": args.distance,
+                "duration_diff": group_filter.duration_tolerance,
+            }
+            if group_filter.duration_percent is not None:
+                header["duration_diff_percent"] = group_filter.duration_percent
+            shown = session.groups_with_files(groups)  # files built a batch of groups at a time
+            _write_json_stream(header, "groups", shown, lambda group: group_json_text(group, media))
+            return 0
+        total = sum(group.reclaimable for group in groups)
         print(
-            f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
-            f"{_human_bytes(group.reclaimable)} reclaimable  (group {group.group_id})"
+            f"{len(groups)} groups of {args.media} at distance {args.distance}, "
+            f"{_human_bytes(total)} reclaimable"
         )
-        for file in group.files:
-            size = _human_bytes(file.size)
-            resolution = f"{file.width}x{file.height}" if file.width else "?"
-            shown_hash = file.phash or "-" * 16
-            print(f"  [{file.file_id}] {shown_hash}  {size:>9}  {resolution:>9}  {file.path}")
+        for number, group in enumerate(session.groups_with_files(groups), 1):
+            print(
+                f"\n#{number}  {len(group.files)} files, max distance {group.max_distance}, "
+                f"{_human_bytes(group.reclaimable)} reclaimable  (group {group.group_id})"
+            )
+            for file in group.files:
+                size = _human_bytes(file.size)
+                resolution = f"{file.width}x{file.height}" if file.width else "?"
+                shown_hash = file.phash or "-" * 16
+                print(f"  [{file.file_id}] {shown_hash}  {size:>9}  {resolution:>9}  {file.path}")
     return 0
 
 
@@ -162,14 +163,55 @@ def group_as_json(group: Any, media: str) -> dict:
     }
 
 
-def _write_json_stream(header: dict, key: str, items: Iterable[dict]) -> None:
-    """Print `{**header, key: [items...]}` as `json.dump` would, one item at a time, so a
-    million groups never sit in memory as one document."""
+def group_json_text(group: Any, media: str) -> str:
+    """`json.dumps(group_as_json(group, media), ensure_ascii=False)`, written straight out:
+    at a million files, building and encoding the dicts cost more than grouping."""
+    files = ", ".join(_file_json_text(file, media) for file in group.files)
+    return (
+        f'{{"group_id": {_json_text(group.group_id)}, "kind": {_json_text(group.kind)}, '
+        f'"max_distance": {group.max_distance}, "total_size": {group.total_size}, '
+        f'"reclaimable": {group.reclaimable}, "files": [{files}]}}'
+    )
+
+
+def _file_json_text(file: MediaFile, media: str) -> str:
+    phash = "null" if file.phash is None else _json_text(file.phash)
+    items = ", ".join(str(item_id) for item_id in file.item_ids)
+    if media == VIDEO:
+        duration = "null" if file.duration is None else repr(file.duration)
+        return (
+            f'{{"file_id": {file.file_id}, "path": {_json_text(file.path)}, "phash": {phash}, '
+            f'"size": {file.size}, "duration": {duration}, "width": {_json_int(file.width)}, '
+            f'"height": {_json_int(file.height)}, "scene_ids": [{items}]}}'
+        )
+    return (
+        f'{{"file_id": {file.file_id}, "path": {_json_text(file.path)}, "phash": {phash}, '
+        f'"size": {file.size}, "width": {_json_int(file.width)}, '
+        f'"height": {_json_int(file.height)}, "image_ids": [{items}]}}'
+    )
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(value)
+
+
+_json_text = json.encoder.encode_basestring  # a JSON string, as json.dumps(ensure_ascii=False)
+
+
+def _write_json_stream(
+    header: dict,
+    key: str,
+    items: Iterable[Any],
+    encode: Callable[[Any], str] | None = None,
+) -> None:
+    """Print `{**header, key: [items...]}` as `json.dump` would, one item at a time (each as
+    `encode` writes it), so a million groups never sit in memory as one document."""
+    encode = encode or functools.partial(json.dumps, ensure_ascii=False)
     write = sys.stdout.write
     opening = json.dumps(header, ensure_ascii=False)
     write((opening[:-1] + ", " if header else "{") + json.dumps(key) + ": [")
     for number, item in enumerate(items):
-        write((", " if number else "") + json.dumps(item, ensure_ascii=False))
+        write((", " if number else "") + encode(item))
     write("]}\n")
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 VIDEO = "video"
 IMAGE = "image"
@@ -87,6 +90,59 @@ class MediaFile:
     @property
     def pixels(self) -> int:
         return (self.width or 0) * (self.height or 0)
+
+
+@dataclass(frozen=True, eq=False)
+class FileColumns:
+    """What grouping needs of every file of one media, one array per field (row i is one file,
+    rows by ascending file id): a million files without a Python object each.
+
+    `phashes` is 0 where `has_phash` is False; a duration of 0 is unknown. `item_rows` and
+    `item_ids` pair a row with a Stash item (scene or image) that has two files or more: the
+    siblings the same-item rule joins.
+    """
+
+    media: str
+    file_ids: np.ndarray  # int64
+    phashes: np.ndarray  # uint64
+    has_phash: np.ndarray  # bool
+    durations: np.ndarray  # float64
+    sizes: np.ndarray  # int64
+    item_rows: np.ndarray  # int64
+    item_ids: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.file_ids)
+
+    def rows_of(self, file_ids: np.ndarray) -> np.ndarray:
+        """The row of each file id (-1 for ids not among these files)."""
+        wanted = np.asarray(file_ids, dtype=np.int64)
+        rows = np.searchsorted(self.file_ids, wanted)
+        inside = rows < len(self.file_ids)
+        found = np.zeros(len(wanted), dtype=bool)
+        found[inside] = self.file_ids[rows[inside]] == wanted[inside]
+        return np.where(found, rows, -1)
+
+    @classmethod
+    def of_files(cls, media: str, files: Sequence[MediaFile]) -> FileColumns:
+        """The columns of `MediaFile`s already loaded (tests, and callers holding a list)."""
+        ordered = sorted(files, key=lambda file: file.file_id)
+        item_rows = np.array(
+            [row for row, file in enumerate(ordered) for _ in file.items], dtype=np.int64
+        )
+        item_ids = np.array([item.item_id for file in ordered for item in file.items], np.int64)
+        _, index, counts = np.unique(item_ids, return_inverse=True, return_counts=True)
+        siblings = counts[index.reshape(-1)] >= 2
+        return cls(
+            media=media,
+            file_ids=np.array([file.file_id for file in ordered], dtype=np.int64),
+            phashes=np.array([int(file.phash or "0", 16) for file in ordered], dtype=np.uint64),
+            has_phash=np.array([bool(file.phash) for file in ordered], dtype=bool),
+            durations=np.array([file.duration or 0.0 for file in ordered], dtype=np.float64),
+            sizes=np.array([file.size for file in ordered], dtype=np.int64),
+            item_rows=item_rows[siblings],
+            item_ids=item_ids[siblings],
+        )
 
 
 def phash_from_int64(value: int) -> str:

@@ -342,6 +342,7 @@ export class GroupView {
         h('span', { class: 'muted' },
           `${group.present_count} files`
           + (group.missing_count ? ` (+ ${group.missing_count} not found)` : '')
+          + (group.files.length < group.count ? ` (the first ${group.files.length} shown)` : '')
           + ` · ${bytes(group.total_size)} total · ${bytes(group.reclaimable)} reclaimable · `
           + (group.kind === 'same_item' ? 'one Stash item with several files'
             : `max distance ${group.max_distance}`)),

@@ -89,6 +89,10 @@ class DismissalRules:
                 self._group_sets.append(keys)
             elif dismissal.file is not None:
                 self._not_duplicate_of.setdefault(dismissal.file.key, set()).update(keys)
+        # Every file id a decision names: a group without any is shown as found.
+        self.file_ids = frozenset(
+            key[0] for keys in (*self._group_sets, *self._not_duplicate_of.values()) for key in keys
+        ) | frozenset(key[0] for key in self._not_duplicate_of)
 
     def __bool__(self) -> bool:
         return bool(self._group_sets or self._not_duplicate_of)

@@ -13,13 +13,16 @@ import dataclasses
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
 
 from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
 from stash_dedupe.dedupe.durations import MAX_DURATION_PERCENT
-from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
+from stash_dedupe.dedupe.grouping import DuplicateGroup, find_column_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
 from stash_dedupe.dedupe.keeper import DEFAULT_CODEC_ORDER, DEFAULT_RULES, suggest_keeper
 from stash_dedupe.dedupe.overlap_pairs import (
@@ -48,6 +51,7 @@ from stash_dedupe.media.backfill import (
     files_to_hash,
     library_key,
     run_backfill,
+    with_cached_phash_columns,
     with_cached_phashes,
 )
 from stash_dedupe.media.fingerprints import (
@@ -70,7 +74,9 @@ from stash_dedupe.models import (
     MAX_DISTANCE,
     MEDIA_NAMES,
     VIDEO,
+    FileColumns,
     MediaFile,
+    SceneInfo,
 )
 from stash_dedupe.removal.execute import execute_plan
 from stash_dedupe.removal.journal import Journal, removed_file_ids
@@ -82,6 +88,13 @@ from stash_dedupe.stash.reader import ItemNames, StashDatabase, open_stash_datab
 
 # How many filters (distance, duration, path, ...) keep their groups in memory at once.
 KEEP_FILTERS = 8
+# How many files' details (paths, codecs, scenes) stay built at once; the least recently
+# used are built again from the database when looked at.
+KEEP_FILE_DETAILS = 100_000
+# Groups whose files' details are loaded together when many groups are read in a row; all
+# of them at once when their files are more than this share of the library (one scan).
+_DETAILS_BATCH = 2000
+_SCAN_SHARE = 0.2
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for
 # groups up to this size (larger ones keep the engine's value, an upper bound).
 _RECOMPUTE_DISTANCE_UP_TO = 200
@@ -206,7 +219,10 @@ class LibrarySession:
         self._files_lock = threading.Lock()
         self._groups_lock = threading.RLock()
         self._files: dict[str, list[MediaFile]] = {}
-        self._by_id: dict[int, MediaFile] = {}
+        # What grouping needs of every file, per media; details only of files looked at.
+        self._columns: dict[str, FileColumns] = {}
+        self._details: OrderedDict[tuple[str, int], MediaFile] = OrderedDict()
+        self._paths: dict[int, str] = {}  # for the path filter, once one is used
         self._raw_groups: dict[tuple[object, ...], list[DuplicateGroup]] = {}
         # The filters viewed, least recent first: at most KEEP_FILTERS keep their groups.
         self._filtered: OrderedDict[GroupFilter, list[DuplicateGroup]] = OrderedDict()
@@ -271,7 +287,8 @@ class LibrarySession:
 
     def files(self, media: str) -> list[MediaFile]:
         """Every file of one media Stash lists (phashes missing in Stash taken from the
-        backfill cache), loaded once per session or `reload`."""
+        backfill cache), loaded once per session or `reload`. Costly on a large library:
+        grouping and the review read `file_columns` and build details per file instead."""
         with self._files_lock:
             if media not in self._files:
                 with PhashCache(self.paths.phash_cache) as cache:
@@ -279,14 +296,124 @@ class LibrarySession:
                         self.database.load_files(media), library_key(self.database.path), cache
                     )
                 self._files[media] = loaded
-                self._by_id.update((file.file_id, file) for file in loaded)
             return self._files[media]
 
+    def file_columns(self, media: str) -> FileColumns:
+        """What grouping needs of every file of one media, as arrays (phashes missing in
+        Stash taken from the backfill cache), loaded once per session or `reload`."""
+        with self._files_lock:
+            if media not in self._columns:
+                columns = self.database.file_columns(media)
+                with PhashCache(self.paths.phash_cache) as cache:
+                    self._columns[media] = with_cached_phash_columns(
+                        columns, library_key(self.database.path), cache, self.database.file_stamps
+                    )
+            return self._columns[media]
+
+    def file_details(self, media: str, file_ids: Sequence[int]) -> list[MediaFile]:
+        """The files of one media with these ids, in this order, details and all (built from
+        the database for those not built recently); KeyError for an id not of this media."""
+        columns = self.file_columns(media)
+        with self._files_lock:
+            found = {file_id: self._details.get((media, file_id)) for file_id in file_ids}
+        missing = [file_id for file_id, file in found.items() if file is None]
+        if missing:
+            loaded = self.database.load_files(media, missing)
+            rows = columns.rows_of(np.array([file.file_id for file in loaded], dtype=np.int64))
+            for file, row in zip(loaded, rows.tolist(), strict=True):
+                if not file.phash and row >= 0 and columns.has_phash[row]:
+                    file = dataclasses.replace(file, phash=f"{int(columns.phashes[row]):016x}")
+                found[file.file_id] = file
+        with self._files_lock:
+            for file_id, file in found.items():
+                if file is None:
+                    raise KeyError(file_id)
+                self._details[(media, file_id)] = file
+                self._details.move_to_end((media, file_id))
+            while len(self._details) > max(KEEP_FILE_DETAILS, len(found)):
+                self._details.popitem(last=False)
+        return [found[file_id] for file_id in file_ids]  # type: ignore[misc]
+
+    def groups_with_files(self, groups: Sequence[DuplicateGroup]) -> Iterator[DuplicateGroup]:
+        """The groups, each with its files at hand, for reading many groups in a row: their
+        details built a batch of groups at a time (a few queries per batch). When the files
+        are most of the library, each group gets instead files with only what a listing
+        shows (path, size, phash, duration, width, height, item ids), read in one scan."""
+        count = sum(len(group.file_ids) for group in groups)
+        media_of_groups = {group.media for group in groups}
+        library = sum(len(self.file_columns(media)) for media in media_of_groups)
+        if count > _SCAN_SHARE * library:
+            yield from self._listed_groups(groups, media_of_groups)
+            return
+        for start in range(0, len(groups), _DETAILS_BATCH):
+            by_media: dict[str, list[int]] = {}
+            for group in groups[start : start + _DETAILS_BATCH]:
+                by_media.setdefault(group.media, []).extend(group.file_ids)
+            for media, file_ids in by_media.items():
+                self.file_details(media, file_ids)
+            yield from groups[start : start + _DETAILS_BATCH]
+
+    def _listed_groups(
+        self, groups: Sequence[DuplicateGroup], media_of_groups: set[str]
+    ) -> Iterator[DuplicateGroup]:
+        fields = {}  # media -> its files' listing, and sizes, durations, phashes in group order
+        for media in media_of_groups:
+            file_ids = [file_id for g in groups if g.media == media for file_id in g.file_ids]
+            columns = self.file_columns(media)
+            rows = columns.rows_of(np.array(file_ids, dtype=np.int64))
+            phashes = [
+                f"{value:016x}" if known else None
+                for value, known in zip(
+                    columns.phashes[rows].tolist(), columns.has_phash[rows].tolist(), strict=True
+                )
+            ]
+            fields[media] = (
+                self.database.file_listing(media, set(file_ids)),
+                columns.sizes[rows].tolist(),
+                columns.durations[rows].tolist(),
+                phashes,
+            )
+        positions = dict.fromkeys(media_of_groups, 0)
+        for group in groups:
+            listing, sizes, durations, phashes = fields[group.media]
+            position = positions[group.media]
+            files = []
+            for file_id in group.file_ids:
+                path, stash_path, width, height, item_ids = listing[file_id]
+                duration = durations[position]
+                files.append(
+                    MediaFile(
+                        file_id=file_id,
+                        media=group.media,
+                        path=path,
+                        stash_path=stash_path,
+                        size=sizes[position],
+                        mod_time=None,
+                        mod_time_epoch=None,
+                        phash=phashes[position],
+                        duration=duration if duration > 0 else None,
+                        width=width,
+                        height=height,
+                        items=tuple(SceneInfo(item_id) for item_id in item_ids),
+                    )
+                )
+                position += 1
+            positions[group.media] = position
+            yield dataclasses.replace(group, files=tuple(files))
+
     def library(self) -> Mapping[int, MediaFile]:
-        """Every file by id (both media): what removal and file serving may touch."""
-        self.files(VIDEO)
-        self.files(IMAGE)
-        return self._by_id
+        """Every file by id (both media): what removal and file serving may touch. Files
+        are built when looked up, not all at once."""
+        return _LibraryFiles(self)
+
+    def _media_of(self, file_id: int) -> str | None:
+        """The media a file id is listed under (an image when both), None if not listed."""
+        if not -(1 << 63) <= file_id < 1 << 63:  # SQLite's ids are 64-bit
+            return None
+        for media in (IMAGE, VIDEO):
+            if self.file_columns(media).rows_of(np.array([file_id]))[0] >= 0:
+                return media
+        return None
 
     def file(self, file_id: int) -> MediaFile:
         """A file the Stash database lists; nothing else can be served or removed."""
@@ -317,16 +444,18 @@ class LibrarySession:
         # The journal is shared by every database the user opens: an id counts as removed
         # here only when this database's file is gone from its path too.
         library = self.library()
+        listed = [file_id for file_id in removed_file_ids(self.journal) if file_id in library]
+        stamps = self.database.file_stamps(listed)
         return {
             file_id
-            for file_id in removed_file_ids(self.journal)
-            if file_id in library and not os.path.lexists(library[file_id].path)
+            for file_id in listed
+            if file_id in stamps and not os.path.lexists(stamps[file_id][0])
         }
 
     # ---- status -------------------------------------------------------------------------
 
     def status(self) -> dict[str, object]:
-        videos, images = self.files(VIDEO), self.files(IMAGE)
+        videos, images = self.file_columns(VIDEO), self.file_columns(IMAGE)
         return {
             "path": self.database.path,
             "schema_version": self.database.schema_version,
@@ -341,16 +470,16 @@ class LibrarySession:
 
     def summary(self, group_filter: GroupFilter) -> dict[str, object]:
         """Library counts and what the filter finds: what the summary bar shows."""
-        videos, images = self.files(VIDEO), self.files(IMAGE)
+        videos, images = self.file_columns(VIDEO), self.file_columns(IMAGE)
         groups = self.groups(group_filter)
         return {
             "videos": len(videos),
-            "videos_with_phash": sum(1 for file in videos if file.phash),
+            "videos_with_phash": int(videos.has_phash.sum()),
             "images": len(images),
-            "images_with_phash": sum(1 for file in images if file.phash),
+            "images_with_phash": int(images.has_phash.sum()),
             "removed": len(self._removed),
             "groups": len(groups),
-            "files_in_groups": sum(len(group.present_files) for group in groups),
+            "files_in_groups": sum(group.present_count for group in groups),
             "reclaimable": sum(group.reclaimable for group in groups),
             "missing_files": len(self.presence.missing),
             "checked_files": self.presence.checked,
@@ -368,12 +497,15 @@ class LibrarySession:
                 return cached
             raw = self._raw(group_filter)
             needle = group_filter.path.casefold()
+            paths = self._paths_of(raw) if needle else {}
             result = []
             for group in raw:
                 current = self._apply_decisions(group)
                 if current is None or len(current.files) < group_filter.min_size:
                     continue
-                if needle and not any(needle in file.path.casefold() for file in current.files):
+                if needle and not any(
+                    needle in paths[file_id].casefold() for file_id in current.file_ids
+                ):
                     continue
                 result.append(current)
             result = self._matching_items(result, group_filter)
@@ -394,21 +526,49 @@ class LibrarySession:
             group.group_id: group for groups in self._filtered.values() for group in groups
         }
 
+    def _paths_of(self, groups: list[DuplicateGroup]) -> dict[int, str]:
+        """The path of every file in these groups (read once, kept for later path filters)."""
+        missing = {file_id for group in groups for file_id in group.file_ids} - self._paths.keys()
+        if missing:
+            stamps = self.database.file_stamps(missing)
+            self._paths.update((file_id, stamp[0]) for file_id, stamp in stamps.items())
+        return self._paths
+
     def _raw(self, group_filter: GroupFilter) -> list[DuplicateGroup]:
         key = group_filter.grouping_key
         if key not in self._raw_groups:
             media = group_filter.media
-            self._raw_groups[key] = find_groups(
-                self.files(media),
+            groups = find_column_groups(
+                self.file_columns(media),
+                lambda file_ids: self.file_details(media, file_ids),
                 max_distance=group_filter.distance,
                 max_duration_diff=group_filter.duration_tolerance,
                 include_flat=group_filter.include_suspicious,
                 include_same_item=True,
                 max_duration_percent=group_filter.duration_percent,
             )
+            self._raw_groups[key] = self._with_details(media, groups)
         return self._raw_groups[key]
 
+    def _with_details(self, media: str, groups: list[DuplicateGroup]) -> list[DuplicateGroup]:
+        """The groups with their files built. Each group's suggested keeper, so its
+        reclaimable space and the list's order, weighs its files' details (resolution, bit
+        rate, Stash metadata): built here in one bulk read (one scan when the groups hold
+        much of the library), and only for files that are in a group."""
+        file_ids = [file_id for group in groups for file_id in group.file_ids]
+        if not file_ids:
+            return groups
+        by_id = {file.file_id: file for file in self.file_details(media, file_ids)}
+        return [
+            dataclasses.replace(group, files=tuple(by_id[file_id] for file_id in group.file_ids))
+            for group in groups
+        ]
+
     def _apply_decisions(self, group: DuplicateGroup) -> DuplicateGroup | None:
+        if self._removed.isdisjoint(group.file_ids) and self._rules.file_ids.isdisjoint(
+            group.file_ids
+        ):
+            return self._with_presence_and_keeper(group)  # no decision names its files
         files = [file for file in group.files if file.file_id not in self._removed]
         files = self._rules.visible_files(files) if len(files) >= 2 else []
         if not files:
@@ -564,8 +724,15 @@ class LibrarySession:
         """Look for every listed file at its (mapped) path; regroup when the answer changed.
         Returns how many are missing. Long on a big library: run it as a job."""
         before = self.presence.missing
-        files = [*self.files(VIDEO), *self.files(IMAGE)]
-        missing = self.presence.check(files, progress)
+        file_ids = [
+            file_id
+            for media in (VIDEO, IMAGE)
+            for file_id in self.file_columns(media).file_ids.tolist()
+        ]
+        # Only ids and paths: no file's details are built to look at the disk.
+        stamps = self.database.file_stamps(file_ids)
+        files = [_ListedPath(file_id, stamp[0]) for file_id, stamp in stamps.items()]
+        missing = self.presence.check(files, progress)  # type: ignore[arg-type]
         if self.presence.missing != before:
             self._decisions_changed()
         return missing
@@ -663,7 +830,7 @@ class LibrarySession:
         else:
             candidates = list(self._current.values())
         for group in candidates:
-            if members <= {file.file_id for file in group.files}:
+            if members <= set(group.file_ids):
                 return group
         return None
 
@@ -779,7 +946,9 @@ class LibrarySession:
         """Read the files again (Stash rescanned, or phashes were computed) and regroup."""
         with self._groups_lock, self._files_lock:
             self._files.clear()
-            self._by_id = {}
+            self._columns.clear()
+            self._details.clear()
+            self._paths.clear()
             self._raw_groups.clear()
             self._protected = ProtectedFolders(self.protected_folders)  # folders may have moved
             self._overlaps.clear()
@@ -907,6 +1076,40 @@ class LibrarySession:
             result = undo_batch(self.journal, batch_id)
             self._decisions_changed()
         return result
+
+
+class _LibraryFiles(Mapping[int, MediaFile]):
+    """The library's files by id, each built from the database when looked up."""
+
+    def __init__(self, session: LibrarySession) -> None:
+        self._session = session
+
+    def __getitem__(self, file_id: int) -> MediaFile:
+        media = self._session._media_of(file_id) if _is_id(file_id) else None
+        if media is None:
+            raise KeyError(file_id)
+        return self._session.file_details(media, [int(file_id)])[0]
+
+    def __contains__(self, file_id: object) -> bool:
+        return _is_id(file_id) and self._session._media_of(file_id) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[int]:
+        for media in (VIDEO, IMAGE):
+            yield from self._session.file_columns(media).file_ids.tolist()
+
+    def __len__(self) -> int:
+        return sum(len(self._session.file_columns(media)) for media in (VIDEO, IMAGE))
+
+
+class _ListedPath(NamedTuple):
+    """A listed file's id and local path: all the missing-files check looks at."""
+
+    file_id: int
+    path: str
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _max_distance(files: Sequence[MediaFile], fallback: int) -> int:

@@ -9,20 +9,23 @@ apart: an approximate hash never stands in for an exact one.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from stash_dedupe.appdata import AppPaths
 from stash_dedupe.errors import AppError
 from stash_dedupe.jobs import PAUSED, Job
 from stash_dedupe.media.ffmpeg_tools import FfmpegSlots, share_ffmpeg_slots
 from stash_dedupe.media.file_results import FAILURES_SCHEMA, FileFailure, FileResultStore
-from stash_dedupe.models import IMAGE, VIDEO, MediaFile
+from stash_dedupe.models import IMAGE, VIDEO, FileColumns, MediaFile
 
 CACHE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS phashes (
@@ -170,6 +173,41 @@ def with_cached_phashes(
             file = replace(file, phash=hit.phash)
         result.append(file)
     return result
+
+
+def with_cached_phash_columns(
+    columns: FileColumns,
+    library: str,
+    cache: PhashCache,
+    stamps: Callable[[Sequence[int]], Mapping[int, tuple[str, int, str | None]]],
+) -> FileColumns:
+    """`with_cached_phashes` for columns: cached phashes fill the rows Stash has none for.
+
+    Only files both missing a phash and present in the cache are checked, against the
+    (path, size, mod time) that `stamps` gives for a list of file ids.
+    """
+    entries = {
+        entry.file_id: entry
+        for entry in cache.entries(library)
+        if entry.exact or columns.media == IMAGE
+    }
+    if not entries:
+        return columns
+    cached_ids = np.fromiter(entries, dtype=np.int64, count=len(entries))
+    rows = columns.rows_of(cached_ids)
+    candidates = rows >= 0
+    candidates[candidates] = ~columns.has_phash[rows[candidates]]
+    if not candidates.any():
+        return columns
+    current = stamps(cached_ids[candidates].tolist())
+    phashes, has_phash = columns.phashes.copy(), columns.has_phash.copy()
+    wanted = zip(cached_ids[candidates].tolist(), rows[candidates].tolist(), strict=True)
+    for file_id, row in wanted:
+        entry = entries[file_id]
+        if current.get(file_id) == (entry.path, entry.size, entry.mod_time):
+            phashes[row] = int(entry.phash, 16)
+            has_phash[row] = True
+    return dataclasses.replace(columns, phashes=phashes, has_phash=has_phash)
 
 
 def files_to_hash(

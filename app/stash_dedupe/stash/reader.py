@@ -6,6 +6,7 @@ the app must never hold a write lock on it, and it must keep working while Stash
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from collections import defaultdict
@@ -15,14 +16,30 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
 from stash_dedupe.errors import DatabaseError, DatabaseLockedError
-from stash_dedupe.models import IMAGE, VIDEO, MediaFile, SceneInfo, phash_from_int64
+from stash_dedupe.models import (
+    IMAGE,
+    VIDEO,
+    FileColumns,
+    MediaFile,
+    SceneInfo,
+    phash_from_int64,
+    phash_to_int64,
+)
 from stash_dedupe.stash.pathmap import PathMapping, to_local
 
 OLDEST_SUPPORTED_SCHEMA = 36  # Stash 0.17: the files/folders refactor
 NEWEST_KNOWN_SCHEMA = 75  # Stash 0.30
 BUSY_TIMEOUT_SECONDS = 5.0
 SQLITE_HEADER = b"SQLite format 3\x00"
+# Ids per `IN (...)` list: under SQLite's oldest limit of 999 bound parameters.
+_IDS_PER_QUERY = 900
+# Looking files up by id costs about 5x reading them in a scan: past this share of the
+# library (and past a few thousand ids), the files are read in one scan instead.
+_SCAN_SHARE = 0.2
+_LOOKUPS_UP_TO = 5000
 
 # The tables (and their columns) the app reads; a newer schema must still have all of them.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -104,10 +121,16 @@ class StashDatabase:
             self._rows("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,))
         )
 
-    def _count_by(self, table: str, key: str) -> dict[int, int]:
+    def _count_by(
+        self, table: str, key: str, among: str = "", params: Sequence[object] = ()
+    ) -> dict[int, int]:
+        """Rows per `key` value, for the keys selected by the SQL `among` (all if empty)."""
         if not self._has_table(table):
             return {}
-        rows = self._rows(f"SELECT `{key}`, COUNT(*) FROM `{table}` GROUP BY `{key}`")
+        where = f"WHERE `{key}` IN ({among})" if among else ""
+        rows = self._rows(
+            f"SELECT `{key}`, COUNT(*) FROM `{table}` {where} GROUP BY `{key}`", params
+        )
         return {row[0]: row[1] for row in rows if row[0] is not None}
 
     def library_roots(self) -> list[str]:
@@ -119,34 +142,49 @@ class StashDatabase:
         )
         return sorted({to_local(row[0], self.path_mappings) for row in rows})
 
-    def _fingerprints(self) -> dict[int, dict[str, str]]:
+    def _fingerprints(
+        self, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> dict[int, dict[str, str]]:
         found: dict[int, dict[str, str]] = defaultdict(dict)
+        among, params = _among("file_id", file_ids)
         rows = self._rows(
-            "SELECT file_id, type, fingerprint FROM files_fingerprints "
-            "WHERE type IN ('phash', 'oshash', 'md5')"
+            "SELECT file_id, type, fingerprint FROM files_fingerprints"
+            f" WHERE type IN ('phash', 'oshash', 'md5') {among}"
+            " ORDER BY file_id, type, fingerprint",
+            params,
         )
         for file_id, kind, value in rows:
+            if keep is not None and file_id not in keep:
+                continue
             text = _fingerprint_text(kind, value)
             if text is not None:
                 found[file_id][kind] = text
         return found
 
-    def _scene_items(self) -> dict[int, list[SceneInfo]]:
+    def _scene_items(
+        self, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> dict[int, list[SceneInfo]]:
         """Scene(s) of each video file, with the counts the review UI shows."""
+        among, params = _among("sf.file_id", file_ids)
+        scenes = (
+            f"SELECT sf.scene_id FROM scenes_files sf WHERE 1 {among}"
+            if file_ids is not None
+            else ""
+        )
         scene_columns = self._columns("scenes")
-        tags = self._count_by("scenes_tags", "scene_id")
-        performers = self._count_by("performers_scenes", "scene_id")
-        markers = self._count_by("scene_markers", "scene_id")
-        stash_ids = self._count_by("scene_stash_ids", "scene_id")
-        files = self._count_by("scenes_files", "scene_id")
+        tags = self._count_by("scenes_tags", "scene_id", scenes, params)
+        performers = self._count_by("performers_scenes", "scene_id", scenes, params)
+        markers = self._count_by("scene_markers", "scene_id", scenes, params)
+        stash_ids = self._count_by("scene_stash_ids", "scene_id", scenes, params)
+        files = self._count_by("scenes_files", "scene_id", scenes, params)
         if self._has_table("scenes_view_dates"):  # schema 55+: play history as rows
-            plays = self._count_by("scenes_view_dates", "scene_id")
+            plays = self._count_by("scenes_view_dates", "scene_id", scenes, params)
             play_column = "0"
         else:
             plays = {}
             play_column = "s.play_count" if "play_count" in scene_columns else "0"
         if self._has_table("scenes_o_dates"):
-            o_counts = self._count_by("scenes_o_dates", "scene_id")
+            o_counts = self._count_by("scenes_o_dates", "scene_id", scenes, params)
             o_column = "0"
         else:
             o_counts = {}
@@ -156,10 +194,15 @@ class StashDatabase:
                        {play_column}, {o_column}
                 FROM scenes_files sf
                 JOIN scenes s ON s.id = sf.scene_id
-                LEFT JOIN studios st ON st.id = s.studio_id"""
+                LEFT JOIN studios st ON st.id = s.studio_id
+                WHERE 1 {among}
+                ORDER BY sf.file_id, s.id""",
+            params,
         )
         items: dict[int, list[SceneInfo]] = defaultdict(list)
         for file_id, scene_id, title, date, studio, rating, organized, play, o_count in rows:
+            if keep is not None and file_id not in keep:
+                continue
             items[file_id].append(
                 SceneInfo(
                     item_id=scene_id,
@@ -179,13 +222,26 @@ class StashDatabase:
             )
         return items
 
-    def _image_items(self) -> dict[int, list[SceneInfo]]:
+    def _image_items(
+        self, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> dict[int, list[SceneInfo]]:
         """Image item(s) of each image file, with their galleries."""
-        tags = self._count_by("images_tags", "image_id")
-        performers = self._count_by("performers_images", "image_id")
-        files = self._count_by("images_files", "image_id")
+        among, params = _among("imf.file_id", file_ids)
+        images = (
+            f"SELECT imf.image_id FROM images_files imf WHERE 1 {among}"
+            if file_ids is not None
+            else ""
+        )
+        tags = self._count_by("images_tags", "image_id", images, params)
+        performers = self._count_by("performers_images", "image_id", images, params)
+        files = self._count_by("images_files", "image_id", images, params)
         galleries: dict[int, list[int]] = defaultdict(list)
-        for gallery_id, image_id in self._rows("SELECT gallery_id, image_id FROM galleries_images"):
+        gallery_rows = self._rows(
+            "SELECT gallery_id, image_id FROM galleries_images"
+            + (f" WHERE image_id IN ({images})" if images else ""),
+            params,
+        )
+        for gallery_id, image_id in gallery_rows:
             galleries[image_id].append(gallery_id)
         date_column = "i.date" if "date" in self._columns("images") else "NULL"
         rows = self._rows(
@@ -193,10 +249,15 @@ class StashDatabase:
                        i.organized, i.o_counter
                 FROM images_files imf
                 JOIN images i ON i.id = imf.image_id
-                LEFT JOIN studios st ON st.id = i.studio_id"""
+                LEFT JOIN studios st ON st.id = i.studio_id
+                WHERE 1 {among}
+                ORDER BY imf.file_id, i.id""",
+            params,
         )
         items: dict[int, list[SceneInfo]] = defaultdict(list)
         for file_id, image_id, title, date, studio, rating, organized, o_count in rows:
+            if keep is not None and file_id not in keep:
+                continue
             items[file_id].append(
                 SceneInfo(
                     item_id=image_id,
@@ -257,23 +318,46 @@ class StashDatabase:
             for file_id, names in found.items()
         }
 
-    def load_files(self, media: str) -> list[MediaFile]:
-        """Every video file (media='video') or image file (media='image') Stash lists.
-
-        Videos are files of scenes, plus video files that back no image; images are files
-        of image items (some are backed by video files: clips, animations), plus image files
-        that belong to no scene.
-        """
-        if media not in (VIDEO, IMAGE):
-            raise ValueError(f"unknown media {media!r}")
-        fingerprints = self._fingerprints()
-        items = self._scene_items() if media == VIDEO else self._image_items()
+    @staticmethod
+    def _membership(media: str) -> str:
+        """Which files are of a media: videos are files of scenes, plus video files that back
+        no image; images are files of image items (some are backed by video files: clips,
+        animations), plus image files that belong to no scene."""
         if media == VIDEO:
-            membership = """(f.id IN (SELECT file_id FROM scenes_files)
+            return """(f.id IN (SELECT file_id FROM scenes_files)
                  OR (v.file_id IS NOT NULL AND f.id NOT IN (SELECT file_id FROM images_files)))"""
-        else:
-            membership = """(f.id IN (SELECT file_id FROM images_files)
+        if media == IMAGE:
+            return """(f.id IN (SELECT file_id FROM images_files)
                  OR (i.file_id IS NOT NULL AND f.id NOT IN (SELECT file_id FROM scenes_files)))"""
+        raise ValueError(f"unknown media {media!r}")
+
+    def load_files(self, media: str, file_ids: Iterable[int] | None = None) -> list[MediaFile]:
+        """Every video file (media='video') or image file (media='image') Stash lists, by
+        ascending id; with `file_ids`, only those of them (a few queries per 900 ids)."""
+        if file_ids is None:
+            return self._media_files(media, None)
+        wanted = sorted({int(file_id) for file_id in file_ids})
+        if len(wanted) > _LOOKUPS_UP_TO:
+            total = self._rows("SELECT COUNT(*) FROM files")[0][0]
+            if len(wanted) > _SCAN_SHARE * total:
+                return self._media_files(media, None, keep=set(wanted))
+        result = []
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            result += self._media_files(media, wanted[start : start + _IDS_PER_QUERY])
+        return result
+
+    def _media_files(
+        self, media: str, file_ids: Sequence[int] | None, keep: set[int] | None = None
+    ) -> list[MediaFile]:
+        """The files of `file_ids` (None: all), of those only the ones in `keep` (if given)."""
+        membership = self._membership(media)
+        fingerprints = self._fingerprints(file_ids, keep)
+        items = (
+            self._scene_items(file_ids, keep)
+            if media == VIDEO
+            else self._image_items(file_ids, keep)
+        )
+        among, params = _among("f.id", file_ids)
         rows = self._rows(
             f"""SELECT f.id, fo.path, f.basename, f.size, f.mod_time, f.zip_file_id,
                        v.duration, v.video_codec, v.audio_codec, v.frame_rate, v.bit_rate,
@@ -283,11 +367,14 @@ class StashDatabase:
                 JOIN folders fo ON fo.id = f.parent_folder_id
                 LEFT JOIN video_files v ON v.file_id = f.id
                 LEFT JOIN image_files i ON i.file_id = f.id
-                WHERE {membership}
-                ORDER BY f.id"""
+                WHERE {membership} {among}
+                ORDER BY f.id""",
+            params,
         )
         result = []
         for row in rows:
+            if keep is not None and row[0] not in keep:
+                continue
             (
                 file_id,
                 folder,
@@ -331,6 +418,137 @@ class StashDatabase:
                 )
             )
         return result
+
+    def file_columns(self, media: str) -> FileColumns:
+        """What grouping needs of every file of one media (the files `load_files` lists), read
+        straight into arrays: ids, phashes, sizes, durations, and the multi-file items."""
+        rows = self._rows(
+            f"""SELECT f.id, CAST(COALESCE(f.size, 0) AS INTEGER),
+                       MAX(COALESCE(CAST(v.duration AS REAL), 0.0), 0.0)
+                FROM files f
+                JOIN folders fo ON fo.id = f.parent_folder_id
+                LEFT JOIN video_files v ON v.file_id = f.id
+                LEFT JOIN image_files i ON i.file_id = f.id
+                WHERE {self._membership(media)}
+                ORDER BY f.id"""
+        )
+        file_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        sizes = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        durations = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+        del rows
+        columns = FileColumns(
+            media=media,
+            file_ids=file_ids,
+            phashes=np.zeros(len(file_ids), dtype=np.uint64),
+            has_phash=np.zeros(len(file_ids), dtype=bool),
+            durations=durations,
+            sizes=sizes,
+            item_rows=np.zeros(0, dtype=np.int64),
+            item_ids=np.zeros(0, dtype=np.int64),
+        )
+        hashed, phashes = self._phash_column()
+        rows_found = columns.rows_of(hashed)
+        known = rows_found >= 0
+        columns.phashes[rows_found[known]] = phashes[known]
+        columns.has_phash[rows_found[known]] = True
+        item_file_ids, item_ids = self._shared_items(media)
+        item_rows = columns.rows_of(item_file_ids)
+        inside = item_rows >= 0
+        return dataclasses.replace(columns, item_rows=item_rows[inside], item_ids=item_ids[inside])
+
+    def _phash_column(self) -> tuple[np.ndarray, np.ndarray]:
+        """(file ids, phashes as uint64) of every file with a phash; a file with several keeps
+        the last, as `_fingerprints` does."""
+        # `+type`: scan the (file_id, type, fingerprint) key, which holds every column needed
+        # in this order, rather than look each row up from the (type, fingerprint) index.
+        phashes = "FROM files_fingerprints WHERE +type = 'phash'"
+        rows = self._rows(
+            f"SELECT file_id, fingerprint {phashes} ORDER BY file_id, type, fingerprint"
+        )
+        others = self._rows(f"SELECT COUNT(*) {phashes} AND typeof(fingerprint) != 'integer'")
+        if others[0][0]:  # text or blob phashes (old imports): read each as `load_files` does
+            texts = ((file_id, _fingerprint_text("phash", value)) for file_id, value in rows)
+            rows = [(file_id, phash_to_int64(text)) for file_id, text in texts if text]
+        # Stash stores the phash as a signed integer: one conversion for all of them.
+        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        del rows
+        file_ids = pairs[:, 0]
+        last = np.r_[file_ids[1:] != file_ids[:-1], True] if len(file_ids) else np.zeros(0, bool)
+        return file_ids[last], pairs[:, 1][last].view(np.uint64)
+
+    def file_stamps(self, file_ids: Iterable[int]) -> dict[int, tuple[str, int, str | None]]:
+        """(local path, size, mod time) of each of these files: what a cached result is
+        checked against, without loading the files' details."""
+        wanted = sorted({int(file_id) for file_id in file_ids})
+        stamps = {}
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            among, params = _among("f.id", wanted[start : start + _IDS_PER_QUERY])
+            rows = self._rows(
+                f"""SELECT f.id, fo.path, f.basename, f.size, f.mod_time FROM files f
+                    JOIN folders fo ON fo.id = f.parent_folder_id WHERE 1 {among}""",
+                params,
+            )
+            for file_id, folder, basename, size, mod_time in rows:
+                path = to_local(join_stash_path(folder, basename), self.path_mappings)
+                stamps[file_id] = (path, int(size or 0), mod_time)
+        return stamps
+
+    def file_listing(
+        self, media: str, keep: set[int]
+    ) -> dict[int, tuple[str, str, int | None, int | None, tuple[int, ...]]]:
+        """(path, Stash's path, width, height, item ids) of the files in `keep`, read in one
+        scan: what a listing of many groups shows beside the columns, without the rest of
+        each file's details."""
+        rows = self._rows(
+            f"""SELECT f.id, fo.path, f.basename, COALESCE(v.width, i.width),
+                       COALESCE(v.height, i.height)
+                FROM files f
+                JOIN folders fo ON fo.id = f.parent_folder_id
+                LEFT JOIN video_files v ON v.file_id = f.id
+                LEFT JOIN image_files i ON i.file_id = f.id
+                WHERE {self._membership(media)}"""
+        )
+        link, item, table = (
+            ("scenes_files", "scene_id", "scenes")
+            if media == VIDEO
+            else ("images_files", "image_id", "images")
+        )
+        items: dict[int, list[int]] = {}
+        item_rows = self._rows(
+            f"""SELECT l.file_id, t.id FROM {link} l JOIN {table} t ON t.id = l.{item}
+                ORDER BY l.file_id, t.id"""
+        )
+        for file_id, item_id in item_rows:
+            if file_id in keep:
+                items.setdefault(file_id, []).append(item_id)
+        del item_rows
+        listing = {}
+        for file_id, folder, basename, width, height in rows:
+            if file_id in keep:
+                stash_path = join_stash_path(folder, basename)
+                listing[file_id] = (
+                    to_local(stash_path, self.path_mappings),
+                    stash_path,
+                    _positive_int(width),
+                    _positive_int(height),
+                    tuple(items.get(file_id, ())),
+                )
+        return listing
+
+    def _shared_items(self, media: str) -> tuple[np.ndarray, np.ndarray]:
+        """(file id, item id) for every file of an item (scene or image) with 2+ files."""
+        link, item, table = (
+            ("scenes_files", "scene_id", "scenes")
+            if media == VIDEO
+            else ("images_files", "image_id", "images")
+        )
+        rows = self._rows(
+            f"""SELECT l.file_id, l.{item} FROM {link} l JOIN {table} t ON t.id = l.{item}
+                WHERE l.{item} IN (SELECT {item} FROM {link} GROUP BY {item} HAVING COUNT(*) > 1)
+                ORDER BY l.file_id, l.{item}"""
+        )
+        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
 
 
 # ---- opening and validating ---------------------------------------------------------------
@@ -535,6 +753,14 @@ def parse_stash_time(text: str | None) -> float | None:
 
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
+
+
+def _among(column: str, file_ids: Sequence[int] | None) -> tuple[str, tuple[int, ...]]:
+    """`AND column IN (?, ...)` and its parameters, or nothing when `file_ids` is None."""
+    if file_ids is None:
+        return "", ()
+    marks = ", ".join("?" * len(file_ids)) or "NULL"
+    return f"AND {column} IN ({marks})", tuple(file_ids)
 
 
 def _fingerprint_text(kind: str, value: object) -> str | None:

@@ -62,6 +62,7 @@ from stash_dedupe.web.parsing import (
     whole_number_filter,
 )
 from stash_dedupe.web.shapes import (
+    GROUP_FILES_PAGE,
     backfill_summary_json,
     dismissal_json,
     group_detail_json,
@@ -234,7 +235,10 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
     @app.get("/api/groups/<group_id>")
     def group(group_id: str) -> dict[str, Any]:
         session = state.require_session()
-        return group_detail_json(session, session.reviewed_group(group_id))
+        offset = max(0, query_int(request.query.get("offset"), "offset", 0))
+        limit = query_int(request.query.get("limit"), "limit", GROUP_FILES_PAGE)
+        limit = min(MAX_PAGE, max(1, limit))
+        return group_detail_json(session, session.reviewed_group(group_id), offset, limit)
 
     @app.get("/api/export/groups.<extension:re:csv|json>")
     def export_groups(extension: str) -> str:

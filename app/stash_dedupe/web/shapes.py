@@ -38,22 +38,30 @@ def group_summary_json(group: DuplicateGroup) -> dict[str, Any]:
         "max_distance": group.max_distance,
         "suspicious": group.suspicious,
         "first_path": group.files[0].path,
-        "present_count": len(group.present_files),
+        "present_count": group.present_count,
         "missing_count": len(group.missing_ids),
         "resolvable": group.resolvable,
         "byte_identical": is_byte_identical(group),
     }
 
 
-def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[str, Any]:
-    """A group with its files; `keeper_id` and `suggested_remove` are the suggestion its
-    `reclaimable` counts (the session chose the keeper: see `reviewed_group`); each file
-    the suggestion leaves alone says why (`protections`, `protected_folder`)."""
+# Files of one group in one answer: a group of thousands is read a page at a time.
+GROUP_FILES_PAGE = 200
+
+
+def group_detail_json(
+    session: LibrarySession, group: DuplicateGroup, offset: int = 0, limit: int = GROUP_FILES_PAGE
+) -> dict[str, Any]:
+    """A group with the files from `offset` (at most `limit`, largest first); `count` is the
+    number of files in the group, `files_offset` where these start. `keeper_id` and
+    `suggested_remove` are the suggestion its `reclaimable` counts (the session chose the
+    keeper: see `reviewed_group`); each file the suggestion leaves alone says why
+    (`protections`, `protected_folder`)."""
     keeper = group.keeper
     protections = session.protections(group, keeper)
     removals = {file.file_id for file in group.suggested_removals}
     files = []
-    for file in group.files:
+    for file in group.files[offset : offset + limit]:
         entry = file_json(file)
         entry["distance"] = session.distance_to(keeper, file)
         entry["copy_of_keeper"] = group.matches(keeper, file)
@@ -71,6 +79,7 @@ def group_detail_json(session: LibrarySession, group: DuplicateGroup) -> dict[st
         "distance_limit": group.distance_limit,
         "duration_tolerance": group.duration_tolerance,
         "duration_percent": group.duration_percent,
+        "files_offset": offset,
         "files": files,
     }
 
