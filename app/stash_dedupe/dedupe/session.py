@@ -22,7 +22,7 @@ import numpy as np
 from stash_dedupe.appdata import AppPaths
 from stash_dedupe.dedupe.dismissals import Dismissal, DismissalRules, DismissalStore
 from stash_dedupe.dedupe.durations import MAX_DURATION_PERCENT
-from stash_dedupe.dedupe.grouping import DuplicateGroup, find_column_groups
+from stash_dedupe.dedupe.grouping import DuplicateGroup, GroupFiles, find_column_groups
 from stash_dedupe.dedupe.grouping import distance as phash_distance
 from stash_dedupe.dedupe.keeper import DEFAULT_CODEC_ORDER, DEFAULT_RULES, suggest_keeper
 from stash_dedupe.dedupe.overlap_pairs import (
@@ -338,7 +338,11 @@ class LibrarySession:
         """The groups, each with its files at hand, for reading many groups in a row: their
         details built a batch of groups at a time (a few queries per batch). When the files
         are most of the library, each group gets instead files with only what a listing
-        shows (path, size, phash, duration, width, height, item ids), read in one scan."""
+        shows (path, size, phash, duration, width, height, item ids), read in one scan.
+        Groups whose files are built already (the session's own) are given as they are."""
+        if not any(isinstance(group.files, GroupFiles) for group in groups):
+            yield from groups
+            return
         count = sum(len(group.file_ids) for group in groups)
         media_of_groups = {group.media for group in groups}
         library = sum(len(self.file_columns(media)) for media in media_of_groups)
