@@ -150,12 +150,13 @@ def _greedy_cliques_sparse(
     # Both directions of every pair (tens of millions at d = 10) packed in one int64 array
     # sorted in place, no argsort and no second copy: by source, then the later neighbours
     # before the earlier ones (bit 31), each ascending, the order that breaks ties below.
+    # close_unique_pairs gives each pair lower index first.
     edges = np.empty(2 * len(left_pairs), dtype=np.int64)
-    low, high = np.minimum(left_pairs, right_pairs), np.maximum(left_pairs, right_pairs)
+    edges[: len(left_pairs)] = left_pairs << 32
+    edges[: len(left_pairs)] |= right_pairs
+    edges[len(left_pairs) :] = right_pairs << 32
+    edges[len(left_pairs) :] |= left_pairs | (1 << 31)
     del left_pairs, right_pairs
-    edges[: len(low)] = (low << 32) | high
-    edges[len(low) :] = (high << 32) | (1 << 31) | low
-    del low, high
     edges.sort()
     targets = (edges & 0x7FFFFFFF).astype(np.int32)
     edges >>= 32
