@@ -391,21 +391,21 @@ def test_gathering_every_pair_sorts_each_pair_a_bounded_number_of_times() -> Non
     )
     found_sizes: list[int] = []
     sorted_sizes: list[int] = []
-    real_index_pairs, real_unique_pairs = hash_index._index_pairs, hash_index._unique_pairs
+    real_index_pairs, real_sorted_unique = hash_index._index_pairs, hash_index._sorted_unique
 
     def counting_index_pairs(*args, **kwargs):
         for left, right in real_index_pairs(*args, **kwargs):
             found_sizes.append(len(left))
             yield left, right
 
-    def counting_unique_pairs(left: np.ndarray, right: np.ndarray, count: int):
-        sorted_sizes.append(len(left))
-        return real_unique_pairs(left, right, count)
+    def counting_sorted_unique(packed: np.ndarray):
+        sorted_sizes.append(len(packed))
+        return real_sorted_unique(packed)
 
     with (
         mock.patch.object(hash_index, "_FLUSH_PAIRS", 256),
         mock.patch.object(hash_index, "_index_pairs", side_effect=counting_index_pairs),
-        mock.patch.object(hash_index, "_unique_pairs", side_effect=counting_unique_pairs),
+        mock.patch.object(hash_index, "_sorted_unique", side_effect=counting_sorted_unique),
     ):
         left, _ = hash_index.close_unique_pairs(hashes, 4, "index", keep_all=True)
     expected_left, _ = hash_index.close_pairs_brute_force(hashes, 4)

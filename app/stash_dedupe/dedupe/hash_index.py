@@ -491,11 +491,11 @@ def _gather_pairs(
     chunks: Iterator[tuple[np.ndarray, np.ndarray]], count: int, keep_all: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Collect pair chunks. Unless every pair is needed (durations), pairs already joined
-    are dropped as we go, which keeps dense clusters from filling memory."""
+    are dropped as we go, which keeps dense clusters from filling memory. Every pair is kept
+    as one packed int64 (lower * count + higher): tens of millions of them at d = 10."""
     lefts: list[np.ndarray] = []
     rights: list[np.ndarray] = []
-    done_lefts: list[np.ndarray] = []  # keep_all: deduplicated runs, merged once at the end
-    done_rights: list[np.ndarray] = []
+    done: list[np.ndarray] = []  # keep_all: sorted, deduplicated runs, merged once at the end
     pending = 0
     labels: np.ndarray | None = None
     for left, right in chunks:
@@ -508,27 +508,39 @@ def _gather_pairs(
         if pending > _FLUSH_PAIRS:
             left, right = _concatenate(lefts), _concatenate(rights)
             if keep_all:  # only the new pairs are sorted: re-sorting all would be quadratic
-                left, right = _unique_pairs(left, right, count)
-                done_lefts.append(left)
-                done_rights.append(right)
+                done.append(_sorted_unique(_packed(left, right, count)))
             else:
                 labels = _join(np.arange(count) if labels is None else labels, left, right)
             lefts, rights, pending = [], [], 0
-    left, right = _concatenate(done_lefts + lefts), _concatenate(done_rights + rights)
+    left, right = _concatenate(lefts), _concatenate(rights)
     if keep_all:
-        return _unique_pairs(left, right, count)
+        done.append(_packed(left, right, count))
+        del left, right, lefts, rights
+        packed = _sorted_unique(np.concatenate(done) if len(done) > 1 else done[0])
+        del done
+        left = packed // count
+        packed -= left * count
+        return left, packed
     if labels is not None:  # the joined part is summed up by links to each label
         joined = np.flatnonzero(labels != np.arange(count))
         left, right = np.r_[left, joined], np.r_[right, labels[joined]]
     return left, right
 
 
-def _unique_pairs(left: np.ndarray, right: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    low, high = np.minimum(left, right), np.maximum(left, right)
-    packed = low.astype(np.int64) * count + high
+def _packed(left: np.ndarray, right: np.ndarray, count: int) -> np.ndarray:
+    """Each pair as one int64, lower * count + higher."""
+    packed = np.minimum(left, right).astype(np.int64)
+    packed *= count
+    packed += np.maximum(left, right)
+    return packed
+
+
+def _sorted_unique(packed: np.ndarray) -> np.ndarray:
+    """Packed pairs sorted, each once (sorted in place)."""
     packed.sort()  # a plain sort: np.unique's hashing is several times slower on many pairs
-    packed = packed[np.r_[True, packed[1:] != packed[:-1]]] if len(packed) else packed
-    return packed // count, packed % count
+    if len(packed) < 2:
+        return packed
+    return packed[np.r_[True, packed[1:] != packed[:-1]]]
 
 
 # ---------------------------------------------------------------------------------------------

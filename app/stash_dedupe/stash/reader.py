@@ -10,7 +10,7 @@ import dataclasses
 import os
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +34,8 @@ OLDEST_SUPPORTED_SCHEMA = 36  # Stash 0.17: the files/folders refactor
 NEWEST_KNOWN_SCHEMA = 75  # Stash 0.30
 BUSY_TIMEOUT_SECONDS = 5.0
 SQLITE_HEADER = b"SQLite format 3\x00"
+# Rows fetched at a time from a scan of the whole library.
+_ROWS_PER_BATCH = 50_000
 # Ids per `IN (...)` list: under SQLite's oldest limit of 999 bound parameters.
 _IDS_PER_QUERY = 900
 # Looking files up by id costs about 5x reading them in a scan: past this share of the
@@ -110,6 +112,15 @@ class StashDatabase:
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         try:
             return self.connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            raise _explain_operational_error(self.path, error) from error
+
+    def _row_batches(self, sql: str, params: Sequence[object] = ()) -> Iterator[list[sqlite3.Row]]:
+        """The rows of a query a batch at a time: a million rows never sit in memory at once."""
+        try:
+            cursor = self.connection.execute(sql, params)
+            while batch := cursor.fetchmany(_ROWS_PER_BATCH):
+                yield batch
         except sqlite3.OperationalError as error:
             raise _explain_operational_error(self.path, error) from error
 
@@ -422,7 +433,8 @@ class StashDatabase:
     def file_columns(self, media: str) -> FileColumns:
         """What grouping needs of every file of one media (the files `load_files` lists), read
         straight into arrays: ids, phashes, sizes, durations, and the multi-file items."""
-        rows = self._rows(
+        parts: tuple[list[np.ndarray], ...] = ([], [], [])
+        for rows in self._row_batches(
             f"""SELECT f.id, CAST(COALESCE(f.size, 0) AS INTEGER),
                        MAX(COALESCE(CAST(v.duration AS REAL), 0.0), 0.0)
                 FROM files f
@@ -431,11 +443,15 @@ class StashDatabase:
                 LEFT JOIN image_files i ON i.file_id = f.id
                 WHERE {self._membership(media)}
                 ORDER BY f.id"""
+        ):
+            for column, (part, dtype) in enumerate(
+                zip(parts, (np.int64, np.int64, np.float64), strict=True)
+            ):
+                part.append(np.fromiter((row[column] for row in rows), dtype, len(rows)))
+        file_ids, sizes, durations = (
+            np.concatenate(part) if part else np.zeros(0, dtype)
+            for part, dtype in zip(parts, (np.int64, np.int64, np.float64), strict=True)
         )
-        file_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        sizes = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
-        durations = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
-        del rows
         columns = FileColumns(
             media=media,
             file_ids=file_ids,
@@ -499,31 +515,33 @@ class StashDatabase:
         """(path, Stash's path, width, height, item ids) of the files in `keep`, read in one
         scan: what a listing of many groups shows beside the columns, without the rest of
         each file's details."""
-        rows = self._rows(
-            f"""SELECT f.id, fo.path, f.basename, COALESCE(v.width, i.width),
-                       COALESCE(v.height, i.height)
-                FROM files f
-                JOIN folders fo ON fo.id = f.parent_folder_id
-                LEFT JOIN video_files v ON v.file_id = f.id
-                LEFT JOIN image_files i ON i.file_id = f.id
-                WHERE {self._membership(media)}"""
-        )
         link, item, table = (
             ("scenes_files", "scene_id", "scenes")
             if media == VIDEO
             else ("images_files", "image_id", "images")
         )
         items: dict[int, list[int]] = {}
-        item_rows = self._rows(
+        for rows in self._row_batches(
             f"""SELECT l.file_id, t.id FROM {link} l JOIN {table} t ON t.id = l.{item}
                 ORDER BY l.file_id, t.id"""
-        )
-        for file_id, item_id in item_rows:
-            if file_id in keep:
-                items.setdefault(file_id, []).append(item_id)
-        del item_rows
+        ):
+            for file_id, item_id in rows:
+                if file_id in keep:
+                    items.setdefault(file_id, []).append(item_id)
         listing = {}
-        for file_id, folder, basename, width, height in rows:
+        for file_id, folder, basename, width, height in (
+            row
+            for rows in self._row_batches(
+                f"""SELECT f.id, fo.path, f.basename, COALESCE(v.width, i.width),
+                           COALESCE(v.height, i.height)
+                    FROM files f
+                    JOIN folders fo ON fo.id = f.parent_folder_id
+                    LEFT JOIN video_files v ON v.file_id = f.id
+                    LEFT JOIN image_files i ON i.file_id = f.id
+                    WHERE {self._membership(media)}"""
+            )
+            for row in rows
+        ):
             if file_id in keep:
                 stash_path = join_stash_path(folder, basename)
                 listing[file_id] = (
