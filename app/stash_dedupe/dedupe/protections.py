@@ -81,8 +81,8 @@ def metadata_losses(file: MediaFile, kept: Sequence[MediaFile]) -> tuple[Metadat
     kept_items = [item for keeper in kept for item in keeper.items]
     kept_ids = {item.item_id for item in kept_items}
     own = [item for item in file.items if item.item_id not in kept_ids]
-    if not own:
-        return ()
+    if not any(_carries_anything(item) for item in own):
+        return ()  # most copies: nothing of their own to lose
     holder = "the keeper" if len(kept) == 1 else "the kept files"
 
     def best(items: list[SceneInfo], value: Callable[[SceneInfo], int]) -> int:
@@ -125,6 +125,21 @@ def metadata_losses(file: MediaFile, kept: Sequence[MediaFile]) -> tuple[Metadat
         text = f"in {_plural(len(galleries), 'gallery', 'galleries')} {where}"
         losses.append(MetadataLoss("galleries", text))
     return tuple(losses)
+
+
+def _carries_anything(item: SceneInfo) -> bool:
+    """Whether an item holds any of what `metadata_losses` compares."""
+    return bool(
+        item.rating
+        or item.organized
+        or item.o_count
+        or item.stash_id_count
+        or item.play_count
+        or item.performer_count
+        or item.tag_count
+        or item.marker_count
+        or item.gallery_ids
+    )
 
 
 NO_PROTECTED_FOLDERS = ProtectedFolders(())

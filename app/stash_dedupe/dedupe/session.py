@@ -588,10 +588,18 @@ class LibrarySession:
         its reclaimable space depends. Pictures inside black bars count once learnt in this
         session; the group's page looks in the frame cache too (`reviewed_group`)."""
         missing = frozenset(f.file_id for f in group.files if self.presence.is_missing(f.file_id))
-        marked = dataclasses.replace(group, missing_ids=missing, keeper_id=None)
-        keeper = self._keeper(marked, self._known_pictures(marked))
-        protected = frozenset(group_protections(marked, keeper, self._protected))
-        return dataclasses.replace(marked, keeper_id=keeper.file_id, protected_ids=protected)
+        present = [f for f in group.files if f.file_id not in missing] if missing else group.files
+        keeper = suggest_keeper(
+            present or group.files,
+            self.keeper_rules,
+            self.preferred_folders,
+            self._known_pictures(group),
+            self.codec_order,
+        )
+        protected = frozenset(group_protections(group, keeper, self._protected))
+        return dataclasses.replace(
+            group, missing_ids=missing, keeper_id=keeper.file_id, protected_ids=protected
+        )
 
     def _known_pictures(self, group: DuplicateGroup) -> dict[int, int]:
         known = (self._pictures.get(file.file_id) for file in group.files)
