@@ -152,3 +152,25 @@ def test_a_trimmed_copy_is_found_compared_and_removed_from_the_overlaps_view(
     assert not shorter_path.exists() and longer_path.exists()
     assert (trash / "s0_trim_start.mp4").exists() or any(trash.rglob("s0_trim_start.mp4"))
     assert problems == []
+
+
+def test_compute_missing_takes_the_phashes_then_the_frame_fingerprints(
+    page: Page, overlap_app: App, problems: list[str]
+) -> None:
+    """One click computes what both lists need: the phashes, then the fingerprints, after
+    which the Overlaps list has its pairs without asking again."""
+    ids = overlap_app.ids  # type: ignore[attr-defined]
+    page.goto(overlap_app.url)
+    expect(page.locator("body[data-rendered=review]")).to_have_count(1)
+    compute = page.locator("#missing-phash button")
+    expect(page.locator("#missing-phash")).to_contain_text(f"{len(ids)} without phash")
+    compute.click()
+    expect(page.locator("#backfill-bar")).to_have_count(1)
+    expect(page.locator("#backfill-bar")).to_have_count(0, timeout=120_000)
+    expect(page.locator(".toast-good").last).to_contain_text(f"Fingerprints taken: {len(ids)}")
+    expect(page.locator("#missing-phash")).to_have_count(0)
+    page.click("#filter-media-overlaps")
+    expect(page.locator("body[data-rendered=overlaps]")).to_have_count(1)
+    expect(page.locator(".overlap-row")).to_have_count(2)
+    expect(page.locator("#compute-fingerprints")).to_have_count(0)
+    assert problems == []

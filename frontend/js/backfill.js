@@ -1,4 +1,5 @@
-// "Compute missing phashes": start the backfill job and show its progress in the summary bar.
+// "Compute missing": the phashes grouping needs, then the videos' frame fingerprints the
+// Overlaps list needs, as two jobs one after the other, their progress in one bar.
 
 import { api } from './api.js';
 import { h, mount } from './dom.js';
@@ -9,35 +10,48 @@ let running = null;
 
 export async function startBackfill(onFinished) {
   if (running) return;
-  let job;
-  try {
-    job = await api.backfill();
-  } catch (error) {
-    toast(error.message, 'error');
-    return;
-  }
-  running = job.job_id;
   const bar = h('div', { class: 'job-bar', id: 'backfill-bar' });
   document.body.append(bar);
-  const control = (action) => action(running).catch((error) => toast(error.message, 'error'));
   try {
-    job = await followJob(running, (progress) => {
-      mount(bar,
-        h('span', {}, h('span', { class: 'spinner' }), ' Computing phashes: ',
-          progressText(progress) || 'starting…'),
-        progress.state === 'paused'
-          ? h('button', { type: 'button', class: 'button', onClick: () => control(api.resumeJob) },
-            'Resume')
-          : h('button', { type: 'button', class: 'button', onClick: () => control(api.pauseJob) },
-            'Pause'),
-        h('button', { type: 'button', class: 'button', onClick: () => control(api.cancelJob) },
-          'Cancel'));
-    }, { intervalMs: 700 });
+    const phashes = await runStep(bar, 'Computing phashes', api.backfill);
+    if (phashes?.state === 'done') {
+      toast(`Phashes computed: ${phashes.done - phashes.failed} files`, 'good');
+      const prints = await runStep(bar, 'Taking frame fingerprints (for Overlaps)',
+        api.computeFingerprints);
+      if (prints?.state === 'done' && prints.total) {
+        toast(`Fingerprints taken: ${prints.done - prints.failed} videos`, 'good');
+      }
+    }
   } finally {
     bar.remove();
     running = null;
   }
-  if (job.state === 'done') toast(`Phashes computed: ${job.done - job.failed} files`, 'good');
-  else if (job.state === 'failed') toast(job.message, 'error');
   onFinished?.();
+}
+
+/** Start one job (or join the one running) and show its progress until it ends. */
+async function runStep(bar, label, start) {
+  let job;
+  try {
+    job = await start();
+  } catch (error) {
+    toast(error.message, 'error');
+    return null;
+  }
+  running = job.job_id;
+  const control = (action) => action(running).catch((error) => toast(error.message, 'error'));
+  job = await followJob(running, (progress) => {
+    mount(bar,
+      h('span', {}, h('span', { class: 'spinner' }), ` ${label}: `,
+        progressText(progress) || 'starting…'),
+      progress.state === 'paused'
+        ? h('button', { type: 'button', class: 'button', onClick: () => control(api.resumeJob) },
+          'Resume')
+        : h('button', { type: 'button', class: 'button', onClick: () => control(api.pauseJob) },
+          'Pause'),
+      h('button', { type: 'button', class: 'button', onClick: () => control(api.cancelJob) },
+        'Cancel'));
+  }, { intervalMs: 700 });
+  if (job.state === 'failed') toast(job.message, 'error');
+  return job;
 }
