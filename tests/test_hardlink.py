@@ -489,9 +489,15 @@ def test_api_remove_in_hardlink_mode_links_and_undo_restores(served) -> None:
     assert client.get("/api/history")["batches"][0]["mode"] == "hardlink"
     [action] = client.get(f"/api/history/{result['batch_id']}")["actions"]
     assert action["link_target"] == str(media / "keep.mp4")
+    # Resolved: the linked copy leaves the groups (its path is the keeper's file now).
+    after = client.get(f"/api/groups/{group['id']}")
+    assert copy not in [file["file_id"] for file in after["files"]]
+    assert after["reclaimable"] == group["reclaimable"] - 6000
     restored = client.post(f"/api/history/{result['batch_id']}/undo")
     assert [file["file_id"] for file in restored["restored"]] == [copy]
     assert not same_inode(media / "copy.mp4", media / "keep.mp4")
+    # Put back: it is a copy to review again.
+    assert copy in [file["file_id"] for file in group_of(client, copy)["files"]]
 
 
 def test_api_hardlink_of_a_different_file_is_refused_naming_it(served) -> None:

@@ -79,7 +79,7 @@ from stash_dedupe.models import (
     SceneInfo,
 )
 from stash_dedupe.removal.execute import execute_plan
-from stash_dedupe.removal.journal import Journal, removed_file_ids
+from stash_dedupe.removal.journal import Journal, linked_file_ids, removed_file_ids
 from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan, RemovalResult, UndoResult
 from stash_dedupe.removal.recovery import undo_batch
 from stash_dedupe.settings import Settings
@@ -447,14 +447,20 @@ class LibrarySession:
     def _removed_now(self) -> set[int]:
         # The journal is shared by every database the user opens: an id counts as removed
         # here only when this database's file is gone from its path too.
+        # A file replaced by a hardlink to its keeper still has its path: it counts as
+        # removed while that path is still the keeper's file (the space is shared).
         library = self.library()
         listed = [file_id for file_id in removed_file_ids(self.journal) if file_id in library]
         stamps = self.database.file_stamps(listed)
-        return {
-            file_id
-            for file_id in listed
-            if file_id in stamps and not os.path.lexists(stamps[file_id][0])
-        }
+        linked = linked_file_ids(self.journal)
+        removed = set()
+        for file_id in listed:
+            if file_id not in stamps:
+                continue
+            path = stamps[file_id][0]
+            if not os.path.lexists(path) or _still_linked(path, linked.get(file_id)):
+                removed.add(file_id)
+        return removed
 
     # ---- status -------------------------------------------------------------------------
 
@@ -1118,6 +1124,16 @@ class _ListedPath(NamedTuple):
 
     file_id: int
     path: str
+
+
+def _still_linked(path: str, link: tuple[str, str] | None) -> bool:
+    """Whether `path` is still the hardlink the journal says replaced it."""
+    if link is None or os.path.normpath(link[0]) != os.path.normpath(path):
+        return False
+    try:
+        return os.path.samefile(path, link[1])
+    except OSError:
+        return False
 
 
 def _is_id(value: object) -> bool:

@@ -318,6 +318,17 @@ def removed_file_ids(journal: Journal) -> set[int]:
     return {row["file_id"] for row in rows}
 
 
+def linked_file_ids(journal: Journal) -> dict[int, tuple[str, str]]:
+    """Files replaced by a hardlink to their keeper and not restored: (path, kept path) by
+    file id. Their path still holds the file, so only the link tells they are resolved."""
+    rows = journal.query(
+        "SELECT file_id, original_path, link_target FROM actions"
+        " WHERE state = ? AND mode = ? AND link_target IS NOT NULL ORDER BY id",
+        (DONE, HARDLINK),
+    )
+    return {row["file_id"]: (row["original_path"], row["link_target"]) for row in rows}
+
+
 def list_batches(journal: Journal, batch_id: int | None = None) -> list[Batch]:
     """All batches, newest first, with how many files each moved and how many bytes.
 
