@@ -99,7 +99,7 @@ def test_every_block_split_finds_the_brute_force_components(case, blocks) -> Non
 @settings(max_examples=100, deadline=None)
 @given(clustered_hashes(), st.integers(1, 16), st.data())
 def test_index_finds_every_close_pair_in_small_work_chunks(values, max_distance, data) -> None:
-    """Chunking and the expansion of long runs change how pairs are found, never which."""
+    """Chunking of probes and of candidate runs changes how pairs are found, never which."""
     hashes = np.unique(np.array(values, dtype=np.uint64))
     plans = hash_index._plans(len(hashes), max_distance)
     if not plans:
@@ -110,7 +110,6 @@ def test_index_finds_every_close_pair_in_small_work_chunks(values, max_distance,
     with (
         mock.patch.object(hash_index, "_PROBE_CHUNK", 16),
         mock.patch.object(hash_index, "_PAIR_CHUNK", 4),
-        mock.patch.object(hash_index, "_LONG_RUNS", 2),
     ):
         found = set()
         for left, right in hash_index._index_pairs(hashes, max_distance, plan, math.inf):
