@@ -45,8 +45,8 @@ _ALL_PAIRS_DIAMETER = 4096
 # loop, one probed (hash, mask), one verified candidate, one hash through a block's
 # bucketing, one entry of a dense bucket table, one block's fixed overhead.
 _COST_BRUTE_FORCE_PAIR = 1.0e-9
-_COST_PROBE = 6.0e-9
-_COST_CANDIDATE = 1.5e-8
+_COST_PROBE = 1.2e-8
+_COST_CANDIDATE = 3.2e-9
 _COST_BUCKETING = 2.5e-7
 _COST_TABLE_ENTRY = 2.0e-9
 _COST_BLOCK = 2.0e-3
