@@ -341,7 +341,9 @@ def _index_pairs(
         for masks, members in probes:
             if not len(members):
                 continue
-            member_keys = probe_keys[members]
+            # As intp, so that key ^ mask indexes the tables without a conversion pass.
+            member_keys = probe_keys[members].astype(np.intp)
+            masks = masks.astype(np.intp)
             # Many masks per numpy call when there are few members, else one (no modulo).
             per_chunk = max(1, _PROBE_CHUNK // len(members)) if len(members) < 1 << 16 else 1
             for first in range(0, len(masks), per_chunk):
