@@ -398,16 +398,26 @@ def _verified_runs(
     start: np.ndarray,
     size: np.ndarray,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Check own_hashes[k] against sorted_hashes[start[k] : start[k] + size[k]] with XOR +
-    popcount; yield (own[k], position) for the close ones.
+    """Check own_hashes[k] against sorted_hashes[start[k] : start[k] + size[k]] (never empty)
+    with XOR + popcount; yield (own[k], position) for the close ones.
 
-    Runs are expanded a cache-sized chunk of candidates at a time: each own hash repeated
-    over its run and XORed in place with the run's hashes, and the run of a close candidate
-    looked up afterwards (few are close), so each candidate costs a handful of passes over
-    arrays that stay in L2.
+    When most runs are one hash long (sparse buckets), the first hash of every run is checked
+    at once, without expanding. Runs are then expanded a cache-sized chunk of candidates at a
+    time: each own hash repeated over its run and XORed in place with the run's hashes, and
+    the run of a close candidate looked up afterwards (few are close), so each candidate
+    costs a handful of passes over arrays that stay in L2.
     """
     if not len(own):
         return
+    if len(own) * 5 > int(size.sum()) * 4:
+        close = np.flatnonzero(popcount(own_hashes ^ sorted_hashes[start]) <= max_distance)
+        if len(close):
+            yield own[close], start[close]
+        longer = np.flatnonzero(size > 1)
+        own, own_hashes = own[longer], own_hashes[longer]
+        start, size = start[longer] + 1, size[longer] - 1
+        if not len(own):
+            return
     size = size.astype(np.int64, copy=False)
     ends = np.cumsum(size)
     # Candidate c (numbered across all runs) of run k sits at shift[k] + c in sorted_hashes.
