@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
+import sys
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -99,7 +102,7 @@ def test_every_block_split_finds_the_brute_force_components(case, blocks) -> Non
 @settings(max_examples=100, deadline=None)
 @given(clustered_hashes(), st.integers(1, 16), st.data())
 def test_index_finds_every_close_pair_in_small_work_chunks(values, max_distance, data) -> None:
-    """Chunking and the expansion of long runs change how pairs are found, never which."""
+    """Chunking of probes and of candidate runs changes how pairs are found, never which."""
     hashes = np.unique(np.array(values, dtype=np.uint64))
     plans = hash_index._plans(len(hashes), max_distance)
     if not plans:
@@ -110,7 +113,6 @@ def test_index_finds_every_close_pair_in_small_work_chunks(values, max_distance,
     with (
         mock.patch.object(hash_index, "_PROBE_CHUNK", 16),
         mock.patch.object(hash_index, "_PAIR_CHUNK", 4),
-        mock.patch.object(hash_index, "_LONG_RUNS", 2),
     ):
         found = set()
         for left, right in hash_index._index_pairs(hashes, max_distance, plan, math.inf):
@@ -413,3 +415,55 @@ def test_gathering_every_pair_sorts_each_pair_a_bounded_number_of_times() -> Non
     assert len(sorted_sizes) > 10  # it flushed many times
     # Each pair found is sorted once in its run, and once more in the final merge.
     assert sum(sorted_sizes) <= 2 * sum(found_sizes)
+
+
+def _greedy_cliques_sparse_as_first_written(
+    unique: np.ndarray, weights: np.ndarray, max_distance: int
+) -> list[np.ndarray]:
+    """cliques._greedy_cliques_sparse before its shortcuts: the reference they must match."""
+    count = len(unique)
+    left_pairs, right_pairs = hash_index.close_unique_pairs(unique, max_distance, "auto", True)
+    edges = np.r_[(left_pairs << 32) | right_pairs, (right_pairs << 32) | left_pairs | (1 << 31)]
+    edges.sort()
+    targets = (edges & 0x7FFFFFFF).astype(np.int32)
+    sources = edges >> 32
+    starts = np.searchsorted(sources, np.arange(count + 1))
+    degree = np.bincount(sources, weights=weights[targets], minlength=count)
+    left = np.ones(count, dtype=bool)
+    found = []
+    for seed in np.lexsort((np.arange(count), -degree)):
+        if not left[seed]:
+            continue
+        neighbours = targets[starts[seed] : starts[seed + 1]]
+        nodes = np.concatenate(([seed], neighbours[left[neighbours]]))
+        if len(nodes) == 1:
+            left[seed] = False
+            found.append(nodes)
+            continue
+        gaps = hash_index.popcount(unique[nodes][:, None] ^ unique[nodes][None, :])
+        grown = cliques._grow_clique(0, gaps <= max_distance, gaps, np.ones(len(nodes), bool))
+        left[nodes[grown]] = False
+        found.append(nodes[grown])
+    return found
+
+
+@pytest.mark.parametrize("max_distance", [4, 8, 10])
+def test_the_sparse_split_gives_the_groups_it_gave_when_first_written(max_distance) -> None:
+    """Realistic hashes (families of copies, correlated bits) in components split sparsely."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_grouping.py"
+    spec = importlib.util.spec_from_file_location("bench_grouping", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    with mock.patch.dict(sys.modules, {spec.name: bench}):  # its dataclasses look it up
+        spec.loader.exec_module(bench)
+    hashes = bench.realistic_hashes(6000, np.random.default_rng(max_distance))
+    components = connected_components(hashes, max_distance)
+    with mock.patch.object(cliques, "_DENSE_CLIQUE_SPLIT", 64):
+        groups = cliques.split_into_cliques(hashes, components, max_distance)
+        with mock.patch.object(
+            cliques, "_greedy_cliques_sparse", _greedy_cliques_sparse_as_first_written
+        ):
+            expected = cliques.split_into_cliques(hashes, components, max_distance)
+    assert max(len(component) for component in components) > 64
+    assert len(groups) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(groups, expected, strict=True))

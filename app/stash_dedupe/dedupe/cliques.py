@@ -170,8 +170,8 @@ def _greedy_cliques_sparse(
             continue
         neighbours = targets[starts[seed] : starts[seed + 1]]
         nodes = np.concatenate(([seed], neighbours[left[neighbours]]))
-        if len(nodes) == 1:
-            left[seed] = False
+        if len(nodes) <= 2:  # alone, or with one neighbour: already a clique
+            left[nodes] = False
             cliques.append(nodes)
             continue
         values = unique[nodes]

@@ -30,12 +30,11 @@ from stash_dedupe.dedupe.durations import duration_links, known_durations, uses_
 
 # Work sizes (elements per numpy call): big enough to amortise Python, small enough for cache.
 _PROBE_CHUNK = 1 << 21
-_PAIR_CHUNK = 1 << 21
+# Candidates verified per numpy call: their arrays (8 bytes each, a few at once) fit in L2.
+_PAIR_CHUNK = 1 << 15
 _BRUTE_FORCE_ROWS = 32
 _BRUTE_FORCE_COLUMNS = 4096
 _FLUSH_PAIRS = 1 << 22
-# Below this many runs left, candidate runs are expanded at once rather than walked.
-_LONG_RUNS = 1 << 12
 # A dense per-bucket table (2**width entries) is used for blocks searched with a radius.
 _MAX_TABLE_BITS = 24
 # Groups with more distinct phashes than this get their diameter from the index.
@@ -46,8 +45,8 @@ _ALL_PAIRS_DIAMETER = 4096
 # loop, one probed (hash, mask), one verified candidate, one hash through a block's
 # bucketing, one entry of a dense bucket table, one block's fixed overhead.
 _COST_BRUTE_FORCE_PAIR = 1.0e-9
-_COST_PROBE = 6.0e-9
-_COST_CANDIDATE = 1.5e-8
+_COST_PROBE = 1.2e-8
+_COST_CANDIDATE = 3.2e-9
 _COST_BUCKETING = 2.5e-7
 _COST_TABLE_ENTRY = 2.0e-9
 _COST_BLOCK = 2.0e-3
@@ -342,7 +341,9 @@ def _index_pairs(
         for masks, members in probes:
             if not len(members):
                 continue
-            member_keys = probe_keys[members]
+            # As intp, so that key ^ mask indexes the tables without a conversion pass.
+            member_keys = probe_keys[members].astype(np.intp)
+            masks = masks.astype(np.intp)
             # Many masks per numpy call when there are few members, else one (no modulo).
             per_chunk = max(1, _PROBE_CHUNK // len(members)) if len(members) < 1 << 16 else 1
             for first in range(0, len(masks), per_chunk):
@@ -397,37 +398,43 @@ def _verified_runs(
     start: np.ndarray,
     size: np.ndarray,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Check own_hashes[k] against sorted_hashes[start[k] : start[k] + size[k]] with XOR +
-    popcount; yield (own[k], position) for the close ones.
+    """Check own_hashes[k] against sorted_hashes[start[k] : start[k] + size[k]] (never empty)
+    with XOR + popcount; yield (own[k], position) for the close ones.
 
-    Most runs are one hash long, so runs are walked one offset at a time (no index arithmetic
-    per candidate); the few long runs left are then expanded in bounded chunks.
+    When most runs are one hash long (sparse buckets), the first hash of every run is checked
+    at once, without expanding. Runs are then expanded a cache-sized chunk of candidates at a
+    time: each own hash repeated over its run and XORed in place with the run's hashes, and
+    the run of a close candidate looked up afterwards (few are close), so each candidate
+    costs a handful of passes over arrays that stay in L2.
     """
-    offset = 0
-    while len(own) > _LONG_RUNS:
-        partner = start + offset if offset else start
-        close = np.flatnonzero(popcount(own_hashes ^ sorted_hashes[partner]) <= max_distance)
-        if len(close):
-            yield own[close], partner[close]
-        offset += 1
-        longer = np.flatnonzero(size > offset)
-        own, own_hashes, start, size = own[longer], own_hashes[longer], start[longer], size[longer]
     if not len(own):
         return
-    left = size - offset
-    ends = np.cumsum(left)
-    first = 0
-    while first < len(own):
-        done = ends[first - 1] if first else 0
-        last = max(first + 1, int(np.searchsorted(ends, done + _PAIR_CHUNK, side="right")))
-        lengths = left[first:last]
-        run = np.repeat(np.arange(first, last), lengths)
-        step = np.arange(len(run)) - np.repeat(ends[first:last] - lengths - done, lengths)
-        partner = start[run] + offset + step
-        close = np.flatnonzero(popcount(own_hashes[run] ^ sorted_hashes[partner]) <= max_distance)
+    if len(own) * 5 > int(size.sum()) * 4:
+        close = np.flatnonzero(popcount(own_hashes ^ sorted_hashes[start]) <= max_distance)
         if len(close):
-            yield own[run[close]], partner[close]
-        first = last
+            yield own[close], start[close]
+        longer = np.flatnonzero(size > 1)
+        own, own_hashes = own[longer], own_hashes[longer]
+        start, size = start[longer] + 1, size[longer] - 1
+        if not len(own):
+            return
+    size = size.astype(np.int64, copy=False)
+    ends = np.cumsum(size)
+    # Candidate c (numbered across all runs) of run k sits at shift[k] + c in sorted_hashes.
+    shift = start - (ends - size)
+    done = first = 0
+    while first < len(own):
+        last = max(first + 1, int(np.searchsorted(ends, done + _PAIR_CHUNK, side="right")))
+        stop = int(ends[last - 1])
+        lengths = size[first:last]
+        partner = np.repeat(shift[first:last], lengths)
+        partner += np.arange(done, stop, dtype=np.int64)
+        gaps = np.repeat(own_hashes[first:last], lengths)
+        gaps ^= sorted_hashes[partner]
+        close = np.flatnonzero(popcount(gaps) <= max_distance)
+        if len(close):
+            yield own[np.searchsorted(ends, close + done, side="right")], partner[close]
+        first, done = last, stop
 
 
 def _bytes_of(hashes: np.ndarray) -> np.ndarray:
