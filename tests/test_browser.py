@@ -15,7 +15,7 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route, expect
 
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.removal.journal import Journal
@@ -80,6 +80,35 @@ def open_review(page: Page, app: App) -> None:
     page.goto(app.url)
     expect(page.locator("body[data-rendered=review]")).to_have_count(1)
     expect(page.locator(".card").first).to_be_visible()
+
+
+class PageProblems:
+    """What went wrong in a page, as readable lines: console errors, uncaught errors, failed
+    requests and answers of 400 or more. Every Chromium test of a user's path asserts none."""
+
+    def __init__(self, page: Page) -> None:
+        self.lines: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.lines.append(f"page error: {error}"))
+        page.on("requestfailed", self._request_failed)
+        page.on("response", self._response)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.lines.append(f"console: {message.text} ({message.location.get('url')})")
+
+    def _request_failed(self, request: Request) -> None:
+        failure = request.failure or ""
+        # A picture or a video the page stopped needing (a dialog closed) is aborted, not failed.
+        if "ERR_ABORTED" not in failure:
+            self.lines.append(f"request failed: {request.method} {request.url}: {failure}")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.lines.append(f"{response.status}: {response.request.method} {response.url}")
+
+    def assert_none(self) -> None:
+        assert self.lines == [], "\n".join(self.lines)
 
 
 def settled(page: Page) -> None:

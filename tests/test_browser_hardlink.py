@@ -14,36 +14,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.fake_stash import FakeStash
-from tests.test_browser import App, open_review, run_app, settled
+from tests.test_browser import App, PageProblems, open_review, run_app, settled
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = Path("/tmp/hardlink-mode.png")
-
-
-class Problems:
-    """Console errors and failed requests of a page, to be asserted empty."""
-
-    def __init__(self, page: Page) -> None:
-        self.console: list[str] = []
-        self.requests: list[str] = []
-        page.on(
-            "console",
-            lambda message: self.console.append(message.text) if message.type == "error" else None,
-        )
-        page.on("requestfailed", lambda request: self.requests.append(request.url))
-        page.on(
-            "response",
-            lambda response: (
-                self.requests.append(f"{response.status} {response.url}")
-                if response.status >= 400
-                else None
-            ),
-        )
-
-    def assert_none(self) -> None:
-        assert self.console == [], f"console errors: {self.console}"
-        assert self.requests == [], f"failed requests: {self.requests}"
 
 
 @pytest.fixture
@@ -88,7 +63,7 @@ def test_hardlink_mode_links_the_copy_to_its_keeper_and_undo_restores_it(
 ) -> None:
     app, _fake = app_with_stash
     assert app.library is not None
-    problems = Problems(page)
+    problems = PageProblems(page)
     copy = app.library / "backup" / "Beach sunset (copy).mp4"  # the demo's identical copy
     keeper = app.library / "videos" / "Beach sunset.mp4"
     original = copy.read_bytes()
@@ -132,7 +107,7 @@ def test_hardlink_mode_is_not_offered_for_a_copy_that_is_not_identical(
     page: Page, app_with_stash: tuple[App, FakeStash]
 ) -> None:
     app, _fake = app_with_stash
-    problems = Problems(page)
+    problems = PageProblems(page)
     open_review(page, app)
     show_group_with(page, "beach_sunset_480p.mp4")
     mark_only(page, "beach_sunset_480p.mp4")
@@ -153,7 +128,7 @@ def test_each_card_links_to_its_scene_or_image_page_in_stash(
     page: Page, app_with_stash: tuple[App, FakeStash]
 ) -> None:
     app, fake = app_with_stash
-    problems = Problems(page)
+    problems = PageProblems(page)
     session = app.state.require_session()
     open_review(page, app)
     for media, kind in (("video", "scenes"), ("image", "images")):
@@ -179,7 +154,7 @@ def test_in_the_window_open_in_stash_goes_to_the_system_browser(
     opened: list[str] = []
     monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)
     page.add_init_script("window.pywebview = { api: { page_rendered: async () => true } };")
-    problems = Problems(page)
+    problems = PageProblems(page)
     open_review(page, app)
     link = page.locator(".card a.open-in-stash").first
     href = link.get_attribute("href")

@@ -9,13 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Page, expect
 
 from stash_dedupe.dedupe.session import GroupFilter
 from stash_dedupe.models import IMAGE, VIDEO
 from tests.fake_stash import FakeStash
 
-from .test_browser import SCREENSHOT_DIR_VARIABLE, App, open_review, run_app, settled
+from .test_browser import (
+    SCREENSHOT_DIR_VARIABLE,
+    App,
+    PageProblems,
+    open_review,
+    run_app,
+    settled,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,22 +58,6 @@ def group_index(app: App, media: str, name: str) -> tuple[int, dict[str, int]]:
     raise AssertionError(f"no group holds {name}")
 
 
-def watch_for_errors(page: Page) -> tuple[list[str], list[str]]:
-    errors: list[str] = []
-    failures: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error"
-            else None)  # fmt: skip
-    page.on("pageerror", lambda error: errors.append(str(error)))
-
-    def failed(response: Response) -> None:
-        if response.status >= 400:
-            failures.append(f"{response.status} {response.url}")
-
-    page.on("response", failed)
-    page.on("requestfailed", lambda request: failures.append(f"failed {request.url}"))
-    return errors, failures
-
-
 def open_group(page: Page, index: int) -> None:
     page.locator(f'.group-row[data-index="{index}"]').click()
     expect(page.locator(".group-header h2")).to_contain_text(f"Group {index + 1} of")
@@ -76,7 +67,7 @@ def test_protection_warning_on_the_card_and_in_the_confirm_dialog(
     page: Page, protected_app: tuple[App, FakeStash], tmp_path: Path
 ) -> None:
     app, fake = protected_app
-    errors, failures = watch_for_errors(page)
+    problems = PageProblems(page)
     page.set_viewport_size({"width": 1280, "height": 800})
     open_review(page, app)
     index, ids = group_index(app, VIDEO, "City lights 2019.mp4")
@@ -115,7 +106,7 @@ def test_protection_warning_on_the_card_and_in_the_confirm_dialog(
     page.locator(".merge-dialog").get_by_role("button", name="Cancel").click()
     assert fake.called("sceneMerge") == []
 
-    assert errors == [] and failures == []
+    problems.assert_none()
     assert not fake.invalid_requests
 
 
@@ -123,7 +114,7 @@ def test_a_protected_folder_file_shows_its_badge_and_cannot_be_marked_remove(
     page: Page, protected_app: tuple[App, FakeStash], tmp_path: Path
 ) -> None:
     app, _ = protected_app
-    errors, failures = watch_for_errors(page)
+    problems = PageProblems(page)
     open_review(page, app)
     page.click("#filter-media-image")
     settled(page)
@@ -145,14 +136,14 @@ def test_a_protected_folder_file_shows_its_badge_and_cannot_be_marked_remove(
     expect(png).to_have_class(re.compile("card-remove"))
     page.wait_for_function("[...document.querySelectorAll('.card img')].every(i => i.complete)")
     page.screenshot(path=str(screenshot_path(tmp_path, "protected-folder.png")))
-    assert errors == [] and failures == []
+    problems.assert_none()
 
 
 def test_settings_list_the_new_rules_the_codec_order_and_protected_folders(
     page: Page, protected_app: tuple[App, FakeStash], tmp_path: Path
 ) -> None:
     app, _ = protected_app
-    errors, failures = watch_for_errors(page)
+    problems = PageProblems(page)
     open_review(page, app)
     page.click("#tabs [data-view=settings]")
     rules = page.locator("#keeper-rules li")
@@ -175,7 +166,7 @@ def test_settings_list_the_new_rules_the_codec_order_and_protected_folders(
     assert saved.codec_order == ["av1", "hevc", "h264", "vp9", "mpeg4"]
     assert saved.protected_folders[1] == str(tmp_path / "keep forever")
     assert app.state.require_session().protected_folders == tuple(saved.protected_folders)
-    assert errors == [] and failures == []
+    problems.assert_none()
     protected.locator("input").nth(1).fill("not absolute")
     page.click("#save-settings")  # refused (a 400 the console reports), said in the page
     expect(page.locator("#settings-error")).to_contain_text("protected_folders")

@@ -20,7 +20,7 @@ from stash_dedupe.web.state import AppState
 
 from .fake_stash import FakeStash
 from .overlap_library import build_overlap_library, overlap_media  # noqa: F401 (a fixture)
-from .test_browser import SCREENSHOT_DIR_VARIABLE, App, settled
+from .test_browser import SCREENSHOT_DIR_VARIABLE, App, PageProblems, settled
 
 pytestmark = pytest.mark.browser
 
@@ -48,16 +48,7 @@ def overlap_app(overlap_media: dict[str, Path], tmp_path: Path) -> Iterator[App]
 @pytest.fixture
 def problems(page: Page) -> list[str]:
     """Console errors, failed requests and error answers seen by the page."""
-    seen: list[str] = []
-    page.on("console", lambda message: message.type == "error" and seen.append(message.text))
-    page.on("requestfailed", lambda request: seen.append(f"failed: {request.url}"))
-    page.on(
-        "response",
-        lambda response: (
-            response.status >= 400 and seen.append(f"{response.status} {response.url}")
-        ),
-    )
-    return seen
+    return PageProblems(page).lines
 
 
 def box(page: Page, selector: str, index: int) -> dict[str, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route, expect
+from playwright.sync_api import Page, Route, expect
 
 from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.dedupe.session import GroupFilter
@@ -26,7 +26,7 @@ from stash_dedupe.web.server import start
 from stash_dedupe.web.state import AppState
 
 from .fake_stash import FakeStash
-from .test_browser import App, list_count, settled
+from .test_browser import App, PageProblems, list_count, settled
 
 pytestmark = pytest.mark.browser
 
@@ -72,25 +72,9 @@ def review_app(demo_library: Path, tmp_path: Path) -> Iterator[App]:
 @pytest.fixture
 def watched(page: Page) -> Iterator[Page]:
     """The page, with every console error and failed request collected: none may happen."""
-    problems: list[str] = []
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"console: {message.text}")
-
-    def failed(request: Request) -> None:
-        if request.failure != "net::ERR_ABORTED":  # a page left mid-request, not a failure
-            problems.append(f"failed: {request.method} {request.url} {request.failure}")
-
-    def response(answer: Response) -> None:
-        if answer.status >= 400:
-            problems.append(f"{answer.status}: {answer.request.method} {answer.url}")
-
-    page.on("console", console)
-    page.on("requestfailed", failed)
-    page.on("response", response)
+    problems = PageProblems(page)
     yield page
-    assert not problems, problems
+    problems.assert_none()
 
 
 def open_checked_review(page: Page, app: App) -> None:

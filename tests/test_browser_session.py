@@ -14,39 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request, Response, expect
+from playwright.sync_api import Page, expect
 
 from stash_dedupe.settings import Settings
-from tests.test_browser import App, list_count, open_review, run_app, settled
+from tests.test_browser import App, PageProblems, list_count, open_review, run_app, settled
 
 pytestmark = pytest.mark.browser
 
 FRAMES_TIMEOUT_MS = 120_000  # sampling frames of every file of a group, on a loaded machine
-
-
-class Problems:
-    """What went wrong in the page, as readable lines."""
-
-    def __init__(self, page: Page) -> None:
-        self.lines: list[str] = []
-        page.on("console", self.console)
-        page.on("pageerror", lambda error: self.lines.append(f"page error: {error}"))
-        page.on("requestfailed", self.request_failed)
-        page.on("response", self.response)
-
-    def console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.lines.append(f"console: {message.text} ({message.location.get('url')})")
-
-    def request_failed(self, request: Request) -> None:
-        failure = request.failure or ""
-        # A picture or a video the page stopped needing (a dialog closed) is aborted, not failed.
-        if "ERR_ABORTED" not in failure:
-            self.lines.append(f"request failed: {request.method} {request.url}: {failure}")
-
-    def response(self, response: Response) -> None:
-        if response.status >= 400:
-            self.lines.append(f"{response.status}: {response.request.method} {response.url}")
 
 
 @pytest.fixture
@@ -73,7 +48,7 @@ def all_pictures_loaded(page: Page, selector: str) -> None:
 def test_a_whole_review_session_has_no_console_errors_and_no_failed_requests(
     page: Page, session_app: App, tmp_path: Path
 ) -> None:
-    problems = Problems(page)
+    problems = PageProblems(page)
     trash = tmp_path / "trash"
     trash.mkdir()
 
