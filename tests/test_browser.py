@@ -6,6 +6,7 @@ opened through a path mapping), so removals here never touch the shared demo lib
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -55,6 +56,19 @@ def run_app(root: Path, demo_library: Path | None) -> tuple[App, WSGIServer]:
         state.open_database(str(demo_library))
     server, url = start(state)
     return App(state, url, library), server
+
+
+def run_fresh_app(root: Path, demo_library: Path) -> tuple[App, WSGIServer]:
+    """`run_app` with the review settings of a fresh start (distance, duration, no Stash)."""
+    app, server = run_app(root, demo_library)
+    fresh = Settings()
+    app.state.settings = dataclasses.replace(
+        app.state.settings,
+        default_distance=fresh.default_distance,
+        duration_tolerance=fresh.duration_tolerance,
+        stash_url=fresh.stash_url,
+    )
+    return app, server
 
 
 @pytest.fixture(scope="module")

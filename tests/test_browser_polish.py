@@ -6,7 +6,6 @@ review settings of a fresh start unless a test says otherwise.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Iterator
@@ -16,13 +15,13 @@ import cv2
 import pytest
 from playwright.sync_api import Page, expect
 
-from stash_dedupe.settings import Settings
 from tests.test_browser import (
     SCREENSHOT_DIR_VARIABLE,
     App,
     list_count,
     open_review,
     run_app,
+    run_fresh_app,
     settled,
 )
 
@@ -32,14 +31,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def fresh_app(demo_library: Path, tmp_path: Path) -> Iterator[App]:
     """An app on the demo library whose review settings are those of a fresh start."""
-    app, server = run_app(tmp_path, demo_library)
-    fresh = Settings()
-    app.state.settings = dataclasses.replace(
-        app.state.settings,
-        default_distance=fresh.default_distance,
-        duration_tolerance=fresh.duration_tolerance,
-        stash_url=fresh.stash_url,
-    )
+    app, server = run_fresh_app(tmp_path, demo_library)
     yield app
     server.shutdown()
 

@@ -8,7 +8,6 @@ new features add their steps here.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from stash_dedupe.settings import Settings
-from tests.test_browser import App, PageProblems, list_count, open_review, run_app, settled
+from tests.test_browser import App, PageProblems, list_count, open_review, run_fresh_app, settled
 
 pytestmark = pytest.mark.browser
 
@@ -27,14 +25,7 @@ FRAMES_TIMEOUT_MS = 120_000  # sampling frames of every file of a group, on a lo
 @pytest.fixture
 def session_app(demo_library: Path, tmp_path: Path) -> Iterator[App]:
     """The demo library with the review settings of a fresh start (no Stash configured)."""
-    app, server = run_app(tmp_path, demo_library)
-    fresh = Settings()
-    app.state.settings = dataclasses.replace(
-        app.state.settings,
-        default_distance=fresh.default_distance,
-        duration_tolerance=fresh.duration_tolerance,
-        stash_url=fresh.stash_url,
-    )
+    app, server = run_fresh_app(tmp_path, demo_library)
     yield app
     server.shutdown()
 
