@@ -149,6 +149,11 @@ def test_columns_hold_what_the_files_say_and_details_load_by_id(stash_database, 
         assert database.file_stamps([ids["first"]]) == {
             ids["first"]: ("/media/videos/holiday.mp4", 1000, "2021-03-04T05:06:07Z")
         }
+        # What path mappings apply to: every listed file's Stash path, once.
+        listed = {
+            file.stash_path for media in (VIDEO, IMAGE) for file in database.load_files(media)
+        }
+        assert sorted(database.stash_paths()) == sorted(listed)
 
 
 def test_many_files_by_id_are_read_in_one_scan_with_the_same_result(

@@ -223,6 +223,7 @@ class LibrarySession:
         self._columns: dict[str, FileColumns] = {}
         self._details: OrderedDict[tuple[str, int], MediaFile] = OrderedDict()
         self._paths: dict[int, str] = {}  # for the path filter, once one is used
+        self._stash_paths: list[str] | None = None  # for the path-mapping preview
         self._raw_groups: dict[tuple[object, ...], list[DuplicateGroup]] = {}
         # The filters viewed, least recent first: at most KEEP_FILTERS keep their groups.
         self._filtered: OrderedDict[GroupFilter, list[DuplicateGroup]] = OrderedDict()
@@ -735,8 +736,11 @@ class LibrarySession:
 
     def preview_mappings(self, mappings: Sequence[PathMapping]) -> list[MappingPreview]:
         """For path mappings as typed: how many library files each maps, how many exist."""
-        files = [*self.files(VIDEO), *self.files(IMAGE)]
-        return preview_mappings([file.stash_path for file in files], mappings)
+        with self._files_lock:
+            if self._stash_paths is None:  # read once: the preview is asked as the user types
+                self._stash_paths = self.database.stash_paths()
+            stash_paths = self._stash_paths
+        return preview_mappings(stash_paths, mappings)
 
     def check_presence(self, progress: Progress | None = None) -> int:
         """Look for every listed file at its (mapped) path; regroup when the answer changed.
@@ -967,6 +971,7 @@ class LibrarySession:
             self._columns.clear()
             self._details.clear()
             self._paths.clear()
+            self._stash_paths = None
             self._raw_groups.clear()
             self._protected = ProtectedFolders(self.protected_folders)  # folders may have moved
             self._overlaps.clear()

@@ -509,6 +509,21 @@ class StashDatabase:
                 stamps[file_id] = (path, int(size or 0), mod_time)
         return stamps
 
+    def stash_paths(self) -> list[str]:
+        """Stash's path of every video and image file it lists (what path mappings apply
+        to), read in one scan without building the files."""
+        return [
+            join_stash_path(folder, basename)
+            for rows in self._row_batches(
+                f"""SELECT fo.path, f.basename FROM files f
+                    JOIN folders fo ON fo.id = f.parent_folder_id
+                    LEFT JOIN video_files v ON v.file_id = f.id
+                    LEFT JOIN image_files i ON i.file_id = f.id
+                    WHERE {self._membership(VIDEO)} OR {self._membership(IMAGE)}"""
+            )
+            for folder, basename in rows
+        ]
+
     def file_listing(
         self, media: str, keep: set[int]
     ) -> dict[int, tuple[str, str, int | None, int | None, tuple[int, ...]]]:
