@@ -87,3 +87,26 @@ def unwritable(directory: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["chattr", "-i", str(directory)], check=True)
+
+
+class Library:
+    """Real files under a library root, described as the Stash reader would describe them.
+    `copy_size`: the bytes of each file `duplicates` writes."""
+
+    def __init__(self, root: Path, copy_size: int = 4096) -> None:
+        self.root = root
+        self.copy_size = copy_size
+        self.files: dict[int, MediaFile] = {}
+
+    def add(self, relative: str, content: bytes | None = None) -> MediaFile:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_id = len(self.files) + 1
+        path.write_bytes(content if content is not None else os.urandom(1000 + file_id))
+        self.files[file_id] = media_file_for(file_id, path)
+        return self.files[file_id]
+
+    def duplicates(self, name: str) -> tuple[MediaFile, MediaFile]:
+        """A keeper and a byte-identical copy of it, in two folders."""
+        content = os.urandom(self.copy_size)
+        return self.add(f"keep/{name}", content), self.add(f"copies/{name}", content)

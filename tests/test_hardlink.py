@@ -37,36 +37,15 @@ from stash_dedupe.removal.recovery import reconcile, undo_action, undo_batch
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.sync import removed_in_batch
 from stash_dedupe.web.state import AppState
-from tests.removal_helpers import media_file_for, other_filesystem_dir, sha256_of
+from tests.removal_helpers import Library, media_file_for, other_filesystem_dir, sha256_of
 from tests.test_demo_and_cli import run_cli
 from tests.test_server import Client
 from tests.test_stash_sync import serve
 
 
-class Library:
-    """Real files under a library root, described as the Stash reader would describe them."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.files: dict[int, MediaFile] = {}
-
-    def add(self, relative: str, content: bytes) -> MediaFile:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        file_id = len(self.files) + 1
-        self.files[file_id] = media_file_for(file_id, path)
-        return self.files[file_id]
-
-    def duplicates(self, name: str, size: int = 300_000) -> tuple[MediaFile, MediaFile]:
-        """A keeper and a byte-identical copy of it, in two folders."""
-        content = os.urandom(size)
-        return self.add(f"keep/{name}", content), self.add(f"copies/{name}", content)
-
-
 @pytest.fixture
 def library(tmp_path: Path) -> Library:
-    return Library(tmp_path / "library")
+    return Library(tmp_path / "library", copy_size=300_000)
 
 
 @pytest.fixture

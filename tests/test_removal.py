@@ -35,28 +35,13 @@ from stash_dedupe.removal.journal import (
 )
 from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan, RemovalResult
 from stash_dedupe.removal.recovery import undo_action, undo_batch
-from tests.removal_helpers import media_file_for, other_filesystem_dir, sha256_of, unwritable
-
-
-class Library:
-    """Real files under a library root, described as the Stash reader would describe them."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.files: dict[int, MediaFile] = {}
-
-    def add(self, relative: str, content: bytes | None = None) -> MediaFile:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        file_id = len(self.files) + 1
-        path.write_bytes(content if content is not None else os.urandom(1000 + file_id))
-        self.files[file_id] = media_file_for(file_id, path)
-        return self.files[file_id]
-
-    def duplicates(self, name: str) -> tuple[MediaFile, MediaFile]:
-        """A keeper and a copy of it, in two folders."""
-        content = os.urandom(4096)
-        return self.add(f"keep/{name}", content), self.add(f"copies/{name}", content)
+from tests.removal_helpers import (
+    Library,
+    media_file_for,
+    other_filesystem_dir,
+    sha256_of,
+    unwritable,
+)
 
 
 @pytest.fixture
