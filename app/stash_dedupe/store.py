@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 from stash_dedupe.errors import AppError
 
 _Store = TypeVar("_Store", bound="SqliteStore")
+# How long opening waits for another process holding the file (as the busy timeout does).
+_OPEN_TIMEOUT_SECONDS = 30
 
 
 class SqliteStore:
@@ -35,15 +38,33 @@ class SqliteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: each statement commits on its own outside transaction().
             self._connection = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=_OPEN_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
             )
             self._connection.row_factory = sqlite3.Row
-            self._connection.execute("PRAGMA journal_mode = WAL")
-            self._connection.execute(f"PRAGMA synchronous = {self.SYNCHRONOUS}")
-            self._connection.execute("PRAGMA foreign_keys = ON")
-            self._connection.executescript(self.SCHEMA)
+            self._prepare()
         except (sqlite3.Error, OSError) as error:
             raise AppError(f"The {self.NAME} {self.path} cannot be opened: {error}.") from error
+
+    def _prepare(self) -> None:
+        """Set the connection's modes and create the schema. Two processes opening a new
+        file at once (the window and the CLI) can meet in the switch to WAL, which SQLite
+        answers "database is locked" at once instead of waiting: try again, as the timeout
+        would have."""
+        deadline = time.monotonic() + _OPEN_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._connection.execute("PRAGMA journal_mode = WAL")
+                self._connection.execute(f"PRAGMA synchronous = {self.SYNCHRONOUS}")
+                self._connection.execute("PRAGMA foreign_keys = ON")
+                self._connection.executescript(self.SCHEMA)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         with self._lock:
