@@ -249,7 +249,9 @@ def suggest_keeper(
         rule = RULES[name]
         scores = [rule.score(file, context) for file in candidates]
         best = max(scores)
-        good_enough = best - abs(best) * rule.tolerance
+        # (No tolerance: the best itself, which also holds when it is -inf, e.g. "oldest"
+        # among files without a mod time, where -inf - inf * 0 would be NaN.)
+        good_enough = best - abs(best) * rule.tolerance if rule.tolerance else best
         candidates = [
             file for file, score in zip(candidates, scores, strict=True) if score >= good_enough
         ]
