@@ -46,6 +46,11 @@ class ProtectedFolders:
         self._roots = _protected_roots(protected_folders)
         self._real_folders: dict[str, str] = {}
 
+    @property
+    def active(self) -> bool:
+        """Whether any folder is protected (else no path needs looking at)."""
+        return bool(self._roots)
+
     def folder_of(self, path: str) -> str | None:
         if not self._roots:
             return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,3 +153,108 @@ def phash_from_int64(value: int) -> str:
 def phash_to_int64(phash: str) -> int:
     value = int(phash, 16)
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+@dataclass(frozen=True, eq=False)
+class KeeperColumns:
+    """What the keeper rules and protections read of every file of one media, one array per
+    field, rows by ascending file id (as in `FileColumns`): the suggestion for a million
+    grouped files is worked out without building their `MediaFile`s (dedupe/suggestion.py).
+
+    Unknown numbers are 0. `codec` indexes `codec_names` (-1: none). Item fields are over
+    the file's Stash items (scenes or images) as the keeper rules read them: the best
+    (largest) value, `organized` if any is, `richness` summed, `item_count` items of which
+    `item_id` is the lowest; `gallery_rows` and `gallery_ids` pair a row with each gallery
+    its items are in (once per gallery). Paths and mod times are not here: they are read
+    for the few files a rule reaches with ties left.
+    """
+
+    file_ids: np.ndarray  # int64
+    pixels: np.ndarray  # int64
+    bit_rate: np.ndarray  # int64
+    frame_rate: np.ndarray  # float64
+    codec: np.ndarray  # int32
+    codec_names: tuple[str, ...]
+    item_count: np.ndarray  # int64
+    item_id: np.ndarray  # int64
+    rating: np.ndarray  # int64
+    organized: np.ndarray  # bool
+    o_count: np.ndarray  # int64
+    stash_ids: np.ndarray  # int64
+    plays: np.ndarray  # int64
+    performers: np.ndarray  # int64
+    tags: np.ndarray  # int64
+    markers: np.ndarray  # int64
+    richness: np.ndarray  # int64
+    gallery_rows: np.ndarray  # int64
+    gallery_ids: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.file_ids)
+
+    @classmethod
+    def of_files(cls, files: Sequence[MediaFile]) -> KeeperColumns:
+        """The columns of `MediaFile`s already loaded (tests, and callers holding a list)."""
+        ordered = sorted(files, key=lambda file: file.file_id)
+        names: dict[str, int] = {}
+        galleries = [
+            (row, gallery)
+            for row, file in enumerate(ordered)
+            for gallery in sorted({g for item in file.items for g in item.gallery_ids})
+        ]
+
+        def best(value: Callable[[SceneInfo], int]) -> np.ndarray:
+            return np.array(
+                [max((value(item) for item in file.items), default=0) for file in ordered],
+                dtype=np.int64,
+            )
+
+        return cls(
+            file_ids=np.array([file.file_id for file in ordered], dtype=np.int64),
+            pixels=np.array([file.pixels for file in ordered], dtype=np.int64),
+            bit_rate=np.array([file.bit_rate or 0 for file in ordered], dtype=np.int64),
+            frame_rate=np.array([file.frame_rate or 0.0 for file in ordered], dtype=np.float64),
+            codec=np.array(
+                [
+                    -1
+                    if file.video_codec is None
+                    else names.setdefault(file.video_codec, len(names))
+                    for file in ordered
+                ],
+                dtype=np.int32,
+            ),
+            codec_names=tuple(names),
+            item_count=np.array([len(file.items) for file in ordered], dtype=np.int64),
+            item_id=np.array(
+                [min((item.item_id for item in file.items), default=0) for file in ordered],
+                dtype=np.int64,
+            ),
+            rating=best(lambda item: item.rating or 0),
+            organized=np.array(
+                [any(item.organized for item in file.items) for file in ordered], dtype=bool
+            ),
+            o_count=best(lambda item: item.o_count),
+            stash_ids=best(lambda item: item.stash_id_count),
+            plays=best(lambda item: item.play_count),
+            performers=best(lambda item: item.performer_count),
+            tags=best(lambda item: item.tag_count),
+            markers=best(lambda item: item.marker_count),
+            richness=np.array(
+                [
+                    sum(
+                        item.tag_count
+                        + item.performer_count
+                        + item.marker_count
+                        + item.stash_id_count
+                        + item.play_count
+                        + item.o_count
+                        + (1 if item.organized else 0)
+                        for item in file.items
+                    )
+                    for file in ordered
+                ],
+                dtype=np.int64,
+            ),
+            gallery_rows=np.array([row for row, _ in galleries], dtype=np.int64),
+            gallery_ids=np.array([gallery for _, gallery in galleries], dtype=np.int64),
+        )

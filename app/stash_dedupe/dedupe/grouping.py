@@ -115,6 +115,9 @@ class DuplicateGroup:
     missing_ids: frozenset[int] = frozenset()
     # Files the suggestion leaves alone whatever they match (dedupe/protections.py).
     protected_ids: frozenset[int] = frozenset()
+    # The files the suggestion marks Remove when the session worked them out for all groups
+    # at once from columns (dedupe/suggestion.py); None: worked out here from the files.
+    suggested_ids: tuple[int, ...] | None = None
 
     @cached_property
     def file_ids(self) -> tuple[int, ...]:
@@ -165,6 +168,9 @@ class DuplicateGroup:
     def suggested_removals(self) -> tuple[MediaFile, ...]:
         """The files the suggestion marks Remove: present copies of the keeper that are
         not protected."""
+        if self.suggested_ids is not None:
+            by_id = {file.file_id: file for file in self.files}
+            return tuple(by_id[file_id] for file_id in self.suggested_ids)
         copies = self.copies_of(self.keeper)
         if not self.protected_ids:
             return copies
@@ -174,6 +180,9 @@ class DuplicateGroup:
     def reclaimable(self) -> int:
         """The one definition of reclaimable space: the bytes that removing every file the
         suggestion marks Remove frees. The page, the CLI and the totals all show this."""
+        if self.suggested_ids is not None:  # from the sizes: no file details needed
+            size_of = dict(zip(self.file_ids, self.sizes, strict=True))
+            return sum(size_of[file_id] for file_id in self.suggested_ids)
         return sum(file.size for file in self.suggested_removals)
 
     def matches(self, keeper: MediaFile, file: MediaFile) -> bool:

@@ -36,6 +36,7 @@ from stash_dedupe.dedupe.overlap_pairs import suggested_keeper as pair_keeper
 from stash_dedupe.dedupe.overlaps import Overlap, find_overlaps
 from stash_dedupe.dedupe.presence import FilePresence, MappingPreview, preview_mappings
 from stash_dedupe.dedupe.protections import Protection, group_protections, suggested_removals
+from stash_dedupe.dedupe.suggestion import SuggestionRules, suggest_for_groups
 from stash_dedupe.errors import AppError, NotFoundError, RefusedError
 from stash_dedupe.jobs import Job, Progress
 from stash_dedupe.library_paths import (
@@ -75,6 +76,7 @@ from stash_dedupe.models import (
     MEDIA_NAMES,
     VIDEO,
     FileColumns,
+    KeeperColumns,
     MediaFile,
     SceneInfo,
 )
@@ -84,7 +86,12 @@ from stash_dedupe.removal.plan import RemovalGroup, RemovalPlan, RemovalResult, 
 from stash_dedupe.removal.recovery import undo_batch
 from stash_dedupe.settings import Settings
 from stash_dedupe.stash.pathmap import PathMapping
-from stash_dedupe.stash.reader import ItemNames, StashDatabase, open_stash_database
+from stash_dedupe.stash.reader import (
+    ItemNames,
+    StashDatabase,
+    open_stash_database,
+    parse_stash_time,
+)
 
 # How many filters (distance, duration, path, ...) keep their groups in memory at once.
 KEEP_FILTERS = 8
@@ -179,7 +186,7 @@ class GroupFilter:
 # How the group list can be ordered (the first is the default), each with its sort key.
 GROUP_SORTS: dict[str, Callable[[DuplicateGroup], tuple[object, ...]]] = {
     "reclaimable": lambda group: (-group.reclaimable, group.group_id),
-    "files": lambda group: (-len(group.present_files), -group.reclaimable, group.group_id),
+    "files": lambda group: (-group.present_count, -group.reclaimable, group.group_id),
     "distance": lambda group: (-group.max_distance, -group.reclaimable, group.group_id),
     "newest": lambda group: (
         -max((file.mod_time_epoch or 0.0 for file in group.files), default=0.0),
@@ -221,6 +228,7 @@ class LibrarySession:
         self._files: dict[str, list[MediaFile]] = {}
         # What grouping needs of every file, per media; details only of files looked at.
         self._columns: dict[str, FileColumns] = {}
+        self._keeper_columns: dict[str, KeeperColumns] = {}
         self._details: OrderedDict[tuple[str, int], MediaFile] = OrderedDict()
         self._paths: dict[int, str] = {}  # for the path filter, once one is used
         self._stash_paths: list[str] | None = None  # for the path-mapping preview
@@ -311,6 +319,24 @@ class LibrarySession:
                     )
             return self._columns[media]
 
+    def keeper_columns(self, media: str) -> KeeperColumns:
+        """What the keeper rules and protections read of every file of one media, as arrays
+        (`suggestion.suggest_for_groups`), loaded once per session or `reload`."""
+        with self._files_lock:
+            if media not in self._keeper_columns:
+                self._keeper_columns[media] = self.database.keeper_columns(media)
+            return self._keeper_columns[media]
+
+    def build_files(self, groups: Sequence[DuplicateGroup]) -> None:
+        """Build the details of these groups' files together (a few queries for a page of
+        groups rather than some for each file), kept for when the groups are looked at."""
+        by_media: dict[str, list[int]] = {}
+        for group in groups:
+            if isinstance(group.files, GroupFiles):
+                by_media.setdefault(group.media, []).extend(group.file_ids)
+        for media, file_ids in by_media.items():
+            self.file_details(media, file_ids)
+
     def file_details(self, media: str, file_ids: Sequence[int]) -> list[MediaFile]:
         """The files of one media with these ids, in this order, details and all (built from
         the database for those not built recently); KeyError for an id not of this media."""
@@ -335,19 +361,21 @@ class LibrarySession:
                 self._details.popitem(last=False)
         return [found[file_id] for file_id in file_ids]  # type: ignore[misc]
 
-    def groups_with_files(self, groups: Sequence[DuplicateGroup]) -> Iterator[DuplicateGroup]:
+    def groups_with_files(
+        self, groups: Sequence[DuplicateGroup], full_details: bool = False
+    ) -> Iterator[DuplicateGroup]:
         """The groups, each with its files at hand, for reading many groups in a row: their
         details built a batch of groups at a time (a few queries per batch). When the files
-        are most of the library, each group gets instead files with only what a listing
-        shows (path, size, phash, duration, width, height, item ids), read in one scan.
-        Groups whose files are built already (the session's own) are given as they are."""
+        are most of the library, and not `full_details`, each group gets instead files with
+        only what a listing shows (path, size, phash, duration, width, height, item ids),
+        read in one scan. Groups whose files are built already are given as they are."""
         if not any(isinstance(group.files, GroupFiles) for group in groups):
             yield from groups
             return
         count = sum(len(group.file_ids) for group in groups)
         media_of_groups = {group.media for group in groups}
         library = sum(len(self.file_columns(media)) for media in media_of_groups)
-        if count > _SCAN_SHARE * library:
+        if count > _SCAN_SHARE * library and not full_details:
             yield from self._listed_groups(groups, media_of_groups)
             return
         for start in range(0, len(groups), _DETAILS_BATCH):
@@ -510,8 +538,7 @@ class LibrarySession:
             needle = group_filter.path.casefold()
             paths = self._paths_of(raw) if needle else {}
             result = []
-            for group in raw:
-                current = self._apply_decisions(group)
+            for current in self._settled(group_filter.media, raw):
                 if current is None or len(current.files) < group_filter.min_size:
                     continue
                 if needle and not any(
@@ -558,22 +585,57 @@ class LibrarySession:
                 include_same_item=True,
                 max_duration_percent=group_filter.duration_percent,
             )
-            self._raw_groups[key] = self._with_details(media, groups)
+            self._raw_groups[key] = groups
         return self._raw_groups[key]
 
-    def _with_details(self, media: str, groups: list[DuplicateGroup]) -> list[DuplicateGroup]:
-        """The groups with their files built. Each group's suggested keeper, so its
-        reclaimable space and the list's order, weighs its files' details (resolution, bit
-        rate, Stash metadata): built here in one bulk read (one scan when the groups hold
-        much of the library), and only for files that are in a group."""
-        file_ids = [file_id for group in groups for file_id in group.file_ids]
-        if not file_ids:
-            return groups
-        by_id = {file.file_id: file for file in self.file_details(media, file_ids)}
-        return [
-            dataclasses.replace(group, files=tuple(by_id[file_id] for file_id in group.file_ids))
-            for group in groups
-        ]
+    def _settled(self, media: str, groups: list[DuplicateGroup]) -> Iterator[DuplicateGroup | None]:
+        """The groups as they stand after decisions, each with its missing files, keeper,
+        protected files and removals (None for a group no longer to review). Groups no
+        decision touches get their suggestion all together from columns, without building
+        their files; the others, and those the columns cannot answer, one by one."""
+        decided = self._removed | self._rules.file_ids
+        untouched = [group for group in groups if decided.isdisjoint(group.file_ids)]
+        pictures = {
+            file_id: picture[0] * picture[1]
+            for file_id, picture in self._pictures.items()
+            if picture is not None
+        }
+        answers = suggest_for_groups(
+            untouched,
+            self.file_columns(media),
+            self.keeper_columns(media),
+            SuggestionRules(
+                self.keeper_rules, self.preferred_folders, self.codec_order, self._protected
+            ),
+            self._file_texts,
+            self.presence.missing,
+            pictures,
+        )
+        answer_of = {
+            group.group_id: answer
+            for group, answer in zip(untouched, answers, strict=True)
+            if answer is not None
+        }
+        self.build_files([group for group in groups if group.group_id not in answer_of])
+        for group in groups:
+            answer = answer_of.get(group.group_id)
+            if answer is None:
+                yield self._apply_decisions(group)
+            else:
+                yield dataclasses.replace(
+                    group,
+                    keeper_id=answer.keeper_id,
+                    missing_ids=answer.missing_ids,
+                    protected_ids=answer.protected_ids,
+                    suggested_ids=answer.suggested_ids,
+                )
+
+    def _file_texts(self, file_ids: Sequence[int]) -> dict[int, tuple[str, float | None]]:
+        """Path and mod time of files, for the keeper rules that read them."""
+        return {
+            file_id: (path, parse_stash_time(mod_time))
+            for file_id, (path, _size, mod_time) in self.database.file_stamps(file_ids).items()
+        }
 
     def _apply_decisions(self, group: DuplicateGroup) -> DuplicateGroup | None:
         if self._removed.isdisjoint(group.file_ids) and self._rules.file_ids.isdisjoint(
@@ -605,7 +667,11 @@ class LibrarySession:
         )
         protected = frozenset(group_protections(group, keeper, self._protected))
         return dataclasses.replace(
-            group, missing_ids=missing, keeper_id=keeper.file_id, protected_ids=protected
+            group,
+            missing_ids=missing,
+            keeper_id=keeper.file_id,
+            protected_ids=protected,
+            suggested_ids=None,
         )
 
     def _known_pictures(self, group: DuplicateGroup) -> dict[int, int]:
@@ -724,7 +790,9 @@ class LibrarySession:
             return group
         with self._groups_lock:
             protected = frozenset(group_protections(group, keeper, self._protected))
-            updated = dataclasses.replace(group, keeper_id=keeper.file_id, protected_ids=protected)
+            updated = dataclasses.replace(
+                group, keeper_id=keeper.file_id, protected_ids=protected, suggested_ids=None
+            )
             self._current[group_id] = updated
             for groups in self._filtered.values():
                 for index, listed in enumerate(groups):
@@ -969,6 +1037,7 @@ class LibrarySession:
         with self._groups_lock, self._files_lock:
             self._files.clear()
             self._columns.clear()
+            self._keeper_columns.clear()
             self._details.clear()
             self._paths.clear()
             self._stash_paths = None

@@ -23,6 +23,7 @@ from stash_dedupe.models import (
     IMAGE,
     VIDEO,
     FileColumns,
+    KeeperColumns,
     MediaFile,
     SceneInfo,
     phash_from_int64,
@@ -348,10 +349,8 @@ class StashDatabase:
         if file_ids is None:
             return self._media_files(media, None)
         wanted = sorted({int(file_id) for file_id in file_ids})
-        if len(wanted) > _LOOKUPS_UP_TO:
-            total = self._rows("SELECT COUNT(*) FROM files")[0][0]
-            if len(wanted) > _SCAN_SHARE * total:
-                return self._media_files(media, None, keep=set(wanted))
+        if self._scan_pays(len(wanted)):
+            return self._media_files(media, None, keep=set(wanted))
         result = []
         for start in range(0, len(wanted), _IDS_PER_QUERY):
             result += self._media_files(media, wanted[start : start + _IDS_PER_QUERY])
@@ -497,17 +496,33 @@ class StashDatabase:
         checked against, without loading the files' details."""
         wanted = sorted({int(file_id) for file_id in file_ids})
         stamps = {}
-        for start in range(0, len(wanted), _IDS_PER_QUERY):
-            among, params = _among("f.id", wanted[start : start + _IDS_PER_QUERY])
-            rows = self._rows(
-                f"""SELECT f.id, fo.path, f.basename, f.size, f.mod_time FROM files f
-                    JOIN folders fo ON fo.id = f.parent_folder_id WHERE 1 {among}""",
-                params,
+        query = """SELECT f.id, fo.path, f.basename, f.size, f.mod_time FROM files f
+                   JOIN folders fo ON fo.id = f.parent_folder_id WHERE 1 {among}"""
+        if self._scan_pays(len(wanted)):  # most of the library: one scan, not 900 at a time
+            keep = set(wanted)
+            batches: Iterable[list[sqlite3.Row]] = (
+                [row for row in rows if row[0] in keep]
+                for rows in self._row_batches(query.format(among=""))
             )
+        else:
+            batches = (
+                self._rows(query.format(among=among), params)
+                for among, params in (
+                    _among("f.id", wanted[start : start + _IDS_PER_QUERY])
+                    for start in range(0, len(wanted), _IDS_PER_QUERY)
+                )
+            )
+        for rows in batches:
             for file_id, folder, basename, size, mod_time in rows:
                 path = to_local(join_stash_path(folder, basename), self.path_mappings)
                 stamps[file_id] = (path, int(size or 0), mod_time)
         return stamps
+
+    def _scan_pays(self, wanted: int) -> bool:
+        """Whether reading `wanted` files is cheaper in one scan of all files than by ids."""
+        if wanted <= _LOOKUPS_UP_TO:
+            return False
+        return wanted > _SCAN_SHARE * self._rows("SELECT COUNT(*) FROM files")[0][0]
 
     def stash_paths(self) -> list[str]:
         """Stash's path of every video and image file it lists (what path mappings apply
@@ -568,6 +583,112 @@ class StashDatabase:
                 )
         return listing
 
+    def keeper_columns(self, media: str) -> KeeperColumns:
+        """What the keeper rules and protections read of every file of one media (the files
+        `load_files` lists, the same values its `MediaFile`s hold), as arrays: a scan of
+        the files and one of their items, no Python object per file."""
+        codec_names: dict[str, int] = {}
+        parts: tuple[list[np.ndarray], ...] = ([], [], [], [], [], [])
+        dtypes = (np.int64, np.int64, np.int64, np.int64, np.float64, np.int32)
+        for rows in self._row_batches(
+            f"""SELECT f.id, MAX(CAST(COALESCE(v.width, i.width, 0) AS INTEGER), 0),
+                       MAX(CAST(COALESCE(v.height, i.height, 0) AS INTEGER), 0),
+                       MAX(CAST(COALESCE(v.bit_rate, 0) AS INTEGER), 0),
+                       MAX(CAST(COALESCE(v.frame_rate, 0) AS REAL), 0.0),
+                       NULLIF(NULLIF(CAST(v.video_codec AS TEXT), ''), 'unset')
+                FROM files f
+                JOIN folders fo ON fo.id = f.parent_folder_id
+                LEFT JOIN video_files v ON v.file_id = f.id
+                LEFT JOIN image_files i ON i.file_id = f.id
+                WHERE {self._membership(media)}
+                ORDER BY f.id"""
+        ):
+            for column in range(5):
+                values = (row[column] for row in rows)
+                parts[column].append(np.fromiter(values, dtypes[column], len(rows)))
+            codes = (
+                -1 if row[5] is None else codec_names.setdefault(row[5], len(codec_names))
+                for row in rows
+            )
+            parts[5].append(np.fromiter(codes, np.int32, len(rows)))
+        file_ids, widths, heights, bit_rates, frame_rates, codecs = (
+            np.concatenate(part) if part else np.zeros(0, dtype)
+            for part, dtype in zip(parts, dtypes, strict=True)
+        )
+        items = _ItemColumns(file_ids)
+        if media == VIDEO:
+            self._scene_item_columns(items)
+        else:
+            self._image_item_columns(items)
+        return KeeperColumns(
+            file_ids=file_ids,
+            pixels=widths * heights,
+            bit_rate=bit_rates,
+            frame_rate=frame_rates,
+            codec=codecs,
+            codec_names=tuple(codec_names),
+            **items.fields(),
+        )
+
+    def _scene_item_columns(self, items: _ItemColumns) -> None:
+        scene_columns = self._columns("scenes")
+        counts = {}
+        for name, table in (
+            ("tags", "scenes_tags"),
+            ("performers", "performers_scenes"),
+            ("markers", "scene_markers"),
+            ("stash_ids", "scene_stash_ids"),
+        ):
+            counts[name] = self._counts("scene_id", table)
+        if self._has_table("scenes_view_dates"):  # schema 55+: play history as rows
+            counts["plays"] = self._counts("scene_id", "scenes_view_dates")
+            play_column = "0"
+        else:
+            play_column = "s.play_count" if "play_count" in scene_columns else "0"
+        if self._has_table("scenes_o_dates"):
+            counts["o_count"] = self._counts("scene_id", "scenes_o_dates")
+            o_column = "0"
+        else:
+            o_column = "s.o_counter" if "o_counter" in scene_columns else "0"
+        rows = self._rows(
+            f"""SELECT sf.file_id, s.id, COALESCE(s.rating, 0), COALESCE(s.organized, 0),
+                       COALESCE({play_column}, 0), COALESCE({o_column}, 0)
+                FROM scenes_files sf JOIN scenes s ON s.id = sf.scene_id"""
+        )
+        table = np.array(rows, dtype=np.int64).reshape(-1, 6)
+        items.add(table, counts, ("rating", "organized", "plays", "o_count"))
+
+    def _image_item_columns(self, items: _ItemColumns) -> None:
+        counts = {
+            "tags": self._counts("image_id", "images_tags"),
+            "performers": self._counts("image_id", "performers_images"),
+        }
+        rows = self._rows(
+            """SELECT imf.file_id, i.id, COALESCE(i.rating, 0), COALESCE(i.organized, 0),
+                      COALESCE(i.o_counter, 0)
+               FROM images_files imf JOIN images i ON i.id = imf.image_id"""
+        )
+        table = np.array(rows, dtype=np.int64).reshape(-1, 5)
+        items.add(table, counts, ("rating", "organized", "o_count"))
+        galleries = self._rows(
+            """SELECT DISTINCT imf.file_id, g.gallery_id
+               FROM images_files imf
+               JOIN images i ON i.id = imf.image_id
+               JOIN galleries_images g ON g.image_id = i.id"""
+        )
+        items.add_galleries(np.array(galleries, dtype=np.int64).reshape(-1, 2))
+
+    def _counts(self, key: str, table: str) -> tuple[np.ndarray, np.ndarray]:
+        """(keys ascending, rows per key) of a link table; empty when the schema lacks it."""
+        if not self._has_table(table):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        rows = self._rows(
+            f"SELECT `{key}`, COUNT(*) FROM `{table}` WHERE `{key}` IS NOT NULL"
+            f" GROUP BY `{key}` ORDER BY `{key}`"
+        )
+        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
+
     def _shared_items(self, media: str) -> tuple[np.ndarray, np.ndarray]:
         """(file id, item id) for every file of an item (scene or image) with 2+ files."""
         link, item, table = (
@@ -582,6 +703,76 @@ class StashDatabase:
         )
         pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
         return pairs[:, 0], pairs[:, 1]
+
+
+class _ItemColumns:
+    """Per-file aggregates of Stash items (scenes or images) for `KeeperColumns`, filled
+    from item tables: `add` takes rows (file id, item id, value columns...) in any order."""
+
+    _BEST = ("rating", "o_count", "stash_ids", "plays", "performers", "tags", "markers")
+
+    def __init__(self, file_ids: np.ndarray) -> None:
+        self.file_ids = file_ids
+        count = len(file_ids)
+        self.values = {name: np.zeros(count, np.int64) for name in self._BEST}
+        self.organized = np.zeros(count, bool)
+        self.richness = np.zeros(count, np.int64)
+        self.item_count = np.zeros(count, np.int64)
+        self.item_id = np.zeros(count, np.int64)
+        self.gallery_rows = np.zeros(0, np.int64)
+        self.gallery_ids = np.zeros(0, np.int64)
+
+    def _rows_of(self, file_ids: np.ndarray) -> np.ndarray:
+        rows = np.searchsorted(self.file_ids, file_ids)
+        inside = rows < len(self.file_ids)
+        found = np.zeros(len(file_ids), dtype=bool)
+        found[inside] = self.file_ids[rows[inside]] == file_ids[inside]
+        return np.where(found, rows, -1)
+
+    def add(
+        self,
+        table: np.ndarray,
+        counts: dict[str, tuple[np.ndarray, np.ndarray]],
+        value_names: Sequence[str],
+    ) -> None:
+        rows = self._rows_of(table[:, 0])
+        table, rows = table[rows >= 0], rows[rows >= 0]
+        item_ids = table[:, 1]
+        per_item = {name: table[:, 2 + index] for index, name in enumerate(value_names)}
+        for name, (keys, numbers) in counts.items():
+            at = np.minimum(np.searchsorted(keys, item_ids), max(len(keys) - 1, 0))
+            known = keys[at] == item_ids if len(keys) else np.zeros(len(item_ids), bool)
+            per_item[name] = np.where(known, numbers[at] if len(keys) else 0, 0)
+        organized = per_item.pop("organized") != 0
+        np.logical_or.at(self.organized, rows, organized)
+        richness = organized.astype(np.int64)
+        for name, values in per_item.items():
+            np.maximum.at(self.values[name], rows, values)
+            if name != "rating":
+                richness = richness + values
+        np.add.at(self.richness, rows, richness)
+        np.add.at(self.item_count, rows, 1)
+        lowest = np.full(len(self.file_ids), np.iinfo(np.int64).max)
+        np.minimum.at(lowest, rows, item_ids)
+        self.item_id = np.where(self.item_count > 0, lowest, 0)
+
+    def add_galleries(self, pairs: np.ndarray) -> None:
+        rows = self._rows_of(pairs[:, 0])
+        kept = rows >= 0
+        order = np.lexsort((pairs[kept, 1], rows[kept]))
+        self.gallery_rows = rows[kept][order]
+        self.gallery_ids = pairs[kept, 1][order]
+
+    def fields(self) -> dict[str, object]:
+        return {
+            **self.values,
+            "organized": self.organized,
+            "richness": self.richness,
+            "item_count": self.item_count,
+            "item_id": self.item_id,
+            "gallery_rows": self.gallery_rows,
+            "gallery_ids": self.gallery_ids,
+        }
 
 
 # ---- opening and validating ---------------------------------------------------------------
