@@ -7,6 +7,7 @@ plan checks and journal).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stash_dedupe.dedupe.grouping import DuplicateGroup
@@ -56,7 +57,7 @@ class IdenticalPreview:
         )
 
 
-def identical_groups(groups: list[DuplicateGroup]) -> IdenticalPreview:
+def identical_groups(groups: Iterable[DuplicateGroup]) -> IdenticalPreview:
     """The byte-identical groups among `groups` that have something to remove."""
     return IdenticalPreview(
         tuple(group for group in groups if is_byte_identical(group) and group.suggested_removals)

@@ -225,11 +225,13 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
         found = session.groups(filter_from_query(request.query, state.settings))
         offset = max(0, query_int(request.query.get("offset"), "offset", 0))
         limit = min(MAX_PAGE, max(1, query_int(request.query.get("limit"), "limit", 200)))
+        shown = found[offset : offset + limit]
+        session.build_files(shown)  # the page's files in a few queries, not a few per file
         return {
             "total": len(found),
             "offset": offset,
             "reclaimable": sum(group.reclaimable for group in found),
-            "items": [group_summary_json(group) for group in found[offset : offset + limit]],
+            "items": [group_summary_json(group) for group in shown],
         }
 
     @app.get("/api/groups/<group_id>")
@@ -243,13 +245,15 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
     @app.get("/api/export/groups.<extension:re:csv|json>")
     def export_groups(extension: str) -> str:
         """The filter's groups, one row per file with the suggestion's mark, to download."""
-        found = state.require_session().groups(filter_from_query(request.query, state.settings))
+        session = state.require_session()
+        found = session.groups(filter_from_query(request.query, state.settings))
         output = io.StringIO()
+        shown = session.groups_with_files(found)  # files built many groups at a time
         if extension == "csv":
-            write_csv(found, output)
+            write_csv(shown, output)
             bottle.response.content_type = "text/csv; charset=utf-8"
         else:
-            json.dump({"groups": [group_document(group) for group in found]}, output)
+            json.dump({"groups": [group_document(group) for group in shown]}, output)
             bottle.response.content_type = "application/json"
         bottle.response.set_header(
             "Content-Disposition", f'attachment; filename="stash-dedupe-groups.{extension}"'
@@ -260,8 +264,12 @@ def _review_routes(app: bottle.Bottle, state: AppState) -> None:
     def identical_preview() -> dict[str, Any]:
         """The byte-identical groups of the filter and the plan accepting their suggestions
         (removal then goes through /api/remove, checked like any plan)."""
-        found = state.require_session().groups(filter_from_query(request.query, state.settings))
-        return identical_preview_json(identical_groups(found))
+        session = state.require_session()
+        found = session.groups(filter_from_query(request.query, state.settings))
+        # Files with their fingerprints, built many groups at a time.
+        return identical_preview_json(
+            identical_groups(session.groups_with_files(found, full_details=True))
+        )
 
     @app.post("/api/groups/<group_id>/losses")
     def losses(group_id: str) -> dict[str, Any]:
