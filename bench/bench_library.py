@@ -1,11 +1,14 @@
 """End to end on a large library: `groups --json`, and the server's first page of groups.
 
     python bench/bench_library.py [--sizes 100000,1000000] [--distances 0,4,8,10]
-                                  [--duration-diff 1] [--keep DIR]
+                                  [--duration-diff 1] [--keep DIR] [--missing-files]
 
 Builds a real-schema Stash database (schema 75, from tests/data) of N video files: phashes
 shaped like Stash's (`bench_grouping.realistic_hashes`: families of copies, ~1.4 % flat),
-durations shared within a family, scenes with tags and performers. Then, for each distance
+durations shared within a family, scenes with tags and performers; and an empty file on disk
+for each (mapped from Stash's /media with a path mapping), so that, as in a user's library,
+the files are there and every group has space to reclaim (`--missing-files`: none on disk,
+every file reported missing). Then, for each distance
 (and with the duration tolerance), it times the CLI's `groups --json` as a whole process
 (wall, CPU, peak RSS of the process), the phases of the same work in this process (loading
 the files, grouping, building the JSON), and the server from launch to its first page of
@@ -113,6 +116,25 @@ def build_database(path: Path, count: int, seed: int = 7) -> None:
     connection.close()
 
 
+def create_files(folder: Path, count: int) -> None:
+    """An empty file at each path `build_database` lists, under `folder` instead of /media."""
+    for index in range(1000):
+        (folder / f"f{index:04d}").mkdir(parents=True, exist_ok=True)
+    for file_id in range(1, count + 1):
+        (folder / f"f{file_id % 1000:04d}" / f"video {file_id}.mp4").touch()
+    (folder / "complete").touch()
+
+
+def write_settings(home: Path, database: Path, files: Path | None) -> None:
+    """The app's settings in `home`: this database, its files mapped from /media."""
+    os.environ["STASH_DEDUPE_HOME"] = str(home)
+    from stash_dedupe.settings import Settings, save_settings
+    from stash_dedupe.stash.pathmap import PathMapping
+
+    mappings = [PathMapping("/media", str(files))] if files is not None else []
+    save_settings(Settings(database=os.path.abspath(database), path_mappings=mappings))
+
+
 def stash_exact_query(database: Path) -> float:
     """Stash's own kind of exact-duplicate search: one GROUP BY over phash fingerprints."""
     started = time.perf_counter()
@@ -207,6 +229,9 @@ def main() -> int:
     parser.add_argument("--distances", default="0,8")
     parser.add_argument("--duration-diff", type=float, default=1.0)
     parser.add_argument("--keep", help="folder to keep the built databases in (reused)")
+    parser.add_argument(
+        "--missing-files", action="store_true", help="no files on disk (all reported missing)"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     distances = [int(value) for value in args.distances.split(",")]
@@ -220,6 +245,12 @@ def main() -> int:
             started = time.perf_counter()
             build_database(database, size)
             print(f"built {database} ({size} files) in {time.perf_counter() - started:.0f} s")
+        files = None if args.missing_files else folder / f"files-{size}"
+        if files is not None and not (files / "complete").exists():
+            started = time.perf_counter()
+            create_files(files, size)
+            print(f"created {size} empty files in {files} in {time.perf_counter() - started:.0f} s")
+        write_settings(home, database, files)
         baseline = stash_exact_query(database)
         print(f"\n{size} files: Stash-style exact GROUP BY query {baseline:.2f} s (baseline)")
         print(f"{'groups --json':<28} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'out MB':>7}")
