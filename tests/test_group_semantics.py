@@ -152,6 +152,8 @@ def test_groups_read_in_a_row_list_the_same_files_built_or_scanned(
     for share in (0.0, 2.0):  # every file listed from one scan / every file's details built
         monkeypatch.setattr(session_module, "_SCAN_SHARE", share)
         texts[share] = [cli.group_json_text(g, "video") for g in session.groups_with_files(groups)]
+        listed = [cli.group_json_text(g, "video", f) for g, f in session.listed_files(groups)]
+        assert listed == texts[share]
     assert texts[0.0] == texts[2.0]
     assert texts[2.0] == [cli.group_json_text(group, "video") for group in groups]
     session.close()

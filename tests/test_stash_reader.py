@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import sqlite3
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 from stash_dedupe.errors import DatabaseError, DatabaseLockedError
 from stash_dedupe.models import IMAGE, VIDEO, FileColumns, phash_from_int64, phash_to_int64
 from stash_dedupe.stash.library_writer import DEMO_SCHEMA, LibraryWriter
-from stash_dedupe.stash.pathmap import PathMapping, to_local
+from stash_dedupe.stash.pathmap import FolderMapper, PathMapping, to_local
 from stash_dedupe.stash.reader import open_stash_database, parse_stash_time
 
 from .conftest import fixture_database
@@ -234,6 +235,29 @@ def test_path_mapping_respects_prefix_boundaries_and_separators() -> None:
     assert to_local("/database/x.mp4", mappings) == "/database/x.mp4"
     windows = [PathMapping("D:\\Media", "/mnt/d")]
     assert to_local("D:\\Media\\clips\\x.mp4", windows) == "/mnt/d/clips/x.mp4"
+
+
+def test_folder_mapper_maps_as_to_local_does() -> None:
+    """Folder by folder gives what path by path gives, whatever the mappings: prefixes
+    longer than a folder, file names as prefixes, Windows folders, root, doubled slashes."""
+    rng = random.Random(3)
+    pieces = ["", "/", "\\", "media", "med", "a", "a b", "D:", "x.mp4", "//"]
+    prefixes = ["/media", "/media/a", "/media/a/x.mp4", "/med", "D:\\media", "/", "/media/"]
+    for _ in range(300):
+        mappings = [
+            PathMapping(rng.choice(prefixes), rng.choice(["/srv", "/srv/", "/mnt/d", "/media"]))
+            for _ in range(rng.randrange(0, 4))
+        ]
+        mapper = FolderMapper(mappings)
+        for _ in range(30):
+            folder = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 5)))
+            name = rng.choice(["x.mp4", "a", "", "b\\c"])
+            separator = "\\" if "\\" in folder and "/" not in folder else "/"
+            stash_path = folder.rstrip(separator) + separator + name
+            assert mapper.local(stash_path, name) == to_local(stash_path, mappings), (
+                mappings,
+                stash_path,
+            )
 
 
 @pytest.mark.parametrize(

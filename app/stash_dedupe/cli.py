@@ -25,6 +25,7 @@ from stash_dedupe.models import (
     MAX_DISTANCE,
     MEDIA_NAMES,
     VIDEO,
+    ListedFile,
     MediaFile,
 )
 from stash_dedupe.stash.pathmap import PathMapping
@@ -123,8 +124,10 @@ def command_groups(args: argparse.Namespace) -> int:
             }
             if group_filter.duration_percent is not None:
                 header["duration_diff_percent"] = group_filter.duration_percent
-            shown = session.groups_with_files(groups)  # files built a batch of groups at a time
-            _write_json_stream(header, "groups", shown, lambda group: group_json_text(group, media))
+            listed = session.listed_files(groups)  # one scan, or a batch of groups at a time
+            _write_json_stream(
+                header, "groups", listed, lambda pair: group_json_text(pair[0], media, pair[1])
+            )
             return 0
         total = sum(group.reclaimable for group in groups)
         print(
@@ -163,10 +166,13 @@ def group_as_json(group: Any, media: str) -> dict:
     }
 
 
-def group_json_text(group: Any, media: str) -> str:
+def group_json_text(
+    group: Any, media: str, listed: Sequence[ListedFile | MediaFile] | None = None
+) -> str:
     """`json.dumps(group_as_json(group, media), ensure_ascii=False)`, written straight out:
-    at a million files, building and encoding the dicts cost more than grouping."""
-    files = ", ".join(_file_json_text(file, media) for file in group.files)
+    at a million files, building and encoding the dicts cost more than grouping. `listed`:
+    the group's files as a listing read them (default: the group's own)."""
+    files = ", ".join(_file_json_text(file, media) for file in listed or group.files)
     return (
         f'{{"group_id": {_json_text(group.group_id)}, "kind": {_json_text(group.kind)}, '
         f'"max_distance": {group.max_distance}, "total_size": {group.total_size}, '
@@ -174,7 +180,7 @@ def group_json_text(group: Any, media: str) -> str:
     )
 
 
-def _file_json_text(file: MediaFile, media: str) -> str:
+def _file_json_text(file: ListedFile | MediaFile, media: str) -> str:
     phash = "null" if file.phash is None else _json_text(file.phash)
     items = ", ".join(str(item_id) for item_id in file.item_ids)
     if media == VIDEO:

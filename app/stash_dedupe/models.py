@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -90,6 +91,52 @@ class MediaFile:
     @property
     def pixels(self) -> int:
         return (self.width or 0) * (self.height or 0)
+
+
+class ListedFile(NamedTuple):
+    """A file as a listing of many groups shows it (the CLI's JSON and CSV, exports): what a
+    scan reads without building its details, for a million files at once."""
+
+    file_id: int
+    path: str
+    stash_path: str
+    size: int
+    phash: str | None
+    duration: float | None
+    width: int | None
+    height: int | None
+    item_ids: tuple[int, ...]
+
+    @classmethod
+    def of_file(cls, file: MediaFile) -> ListedFile:
+        return cls(
+            file.file_id,
+            file.path,
+            file.stash_path,
+            file.size,
+            file.phash,
+            file.duration,
+            file.width,
+            file.height,
+            tuple(file.item_ids),
+        )
+
+    def as_media_file(self, media: str) -> MediaFile:
+        """A `MediaFile` holding only what the listing knows (no mod time, codecs, ...)."""
+        return MediaFile(
+            file_id=self.file_id,
+            media=media,
+            path=self.path,
+            stash_path=self.stash_path,
+            size=self.size,
+            mod_time=None,
+            mod_time_epoch=None,
+            phash=self.phash,
+            duration=self.duration,
+            width=self.width,
+            height=self.height,
+            items=tuple(SceneInfo(item_id) for item_id in self.item_ids),
+        )
 
 
 @dataclass(frozen=True, eq=False)

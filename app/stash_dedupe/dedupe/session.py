@@ -77,8 +77,8 @@ from stash_dedupe.models import (
     VIDEO,
     FileColumns,
     KeeperColumns,
+    ListedFile,
     MediaFile,
-    SceneInfo,
 )
 from stash_dedupe.removal.execute import execute_plan
 from stash_dedupe.removal.journal import Journal, linked_file_ids, removed_file_ids
@@ -367,30 +367,44 @@ class LibrarySession:
         """The groups, each with its files at hand, for reading many groups in a row: their
         details built a batch of groups at a time (a few queries per batch). When the files
         are most of the library, and not `full_details`, each group gets instead files with
-        only what a listing shows (path, size, phash, duration, width, height, item ids),
-        read in one scan. Groups whose files are built already are given as they are."""
+        only what a listing shows (`ListedFile`), read in one scan. Groups whose files are
+        built already are given as they are."""
         if not any(isinstance(group.files, GroupFiles) for group in groups):
             yield from groups
             return
+        if not full_details and self._listing_scan_pays(groups):
+            for group, files in self._scanned_listing(groups):
+                media = group.media
+                yield dataclasses.replace(
+                    group, files=tuple(file.as_media_file(media) for file in files)
+                )
+            return
+        for start in range(0, len(groups), _DETAILS_BATCH):
+            self.build_files(groups[start : start + _DETAILS_BATCH])
+            yield from groups[start : start + _DETAILS_BATCH]
+
+    def listed_files(
+        self, groups: Sequence[DuplicateGroup]
+    ) -> Iterator[tuple[DuplicateGroup, tuple[ListedFile, ...]]]:
+        """Each group with its files as a listing shows them (the CLI's JSON): read in one
+        scan when they are most of the library, else from their details."""
+        if self._listing_scan_pays(groups):
+            yield from self._scanned_listing(groups)
+            return
+        for group in self.groups_with_files(groups, full_details=True):
+            yield group, tuple(ListedFile.of_file(file) for file in group.files)
+
+    def _listing_scan_pays(self, groups: Sequence[DuplicateGroup]) -> bool:
         count = sum(len(group.file_ids) for group in groups)
         media_of_groups = {group.media for group in groups}
         library = sum(len(self.file_columns(media)) for media in media_of_groups)
-        if count > _SCAN_SHARE * library and not full_details:
-            yield from self._listed_groups(groups, media_of_groups)
-            return
-        for start in range(0, len(groups), _DETAILS_BATCH):
-            by_media: dict[str, list[int]] = {}
-            for group in groups[start : start + _DETAILS_BATCH]:
-                by_media.setdefault(group.media, []).extend(group.file_ids)
-            for media, file_ids in by_media.items():
-                self.file_details(media, file_ids)
-            yield from groups[start : start + _DETAILS_BATCH]
+        return count > _SCAN_SHARE * library
 
-    def _listed_groups(
-        self, groups: Sequence[DuplicateGroup], media_of_groups: set[str]
-    ) -> Iterator[DuplicateGroup]:
+    def _scanned_listing(
+        self, groups: Sequence[DuplicateGroup]
+    ) -> Iterator[tuple[DuplicateGroup, tuple[ListedFile, ...]]]:
         fields = {}  # media -> its files' listing, and sizes, durations, phashes in group order
-        for media in media_of_groups:
+        for media in {group.media for group in groups}:
             file_ids = [file_id for g in groups if g.media == media for file_id in g.file_ids]
             columns = self.file_columns(media)
             rows = columns.rows_of(np.array(file_ids, dtype=np.int64))
@@ -400,39 +414,33 @@ class LibrarySession:
                     columns.phashes[rows].tolist(), columns.has_phash[rows].tolist(), strict=True
                 )
             ]
+            durations = [value if value > 0 else None for value in columns.durations[rows].tolist()]
             fields[media] = (
                 self.database.file_listing(media, set(file_ids)),
                 columns.sizes[rows].tolist(),
-                columns.durations[rows].tolist(),
+                durations,
                 phashes,
             )
-        positions = dict.fromkeys(media_of_groups, 0)
+        positions = dict.fromkeys(fields, 0)
         for group in groups:
             listing, sizes, durations, phashes = fields[group.media]
-            position = positions[group.media]
-            files = []
-            for file_id in group.file_ids:
-                path, stash_path, width, height, item_ids = listing[file_id]
-                duration = durations[position]
-                files.append(
-                    MediaFile(
-                        file_id=file_id,
-                        media=group.media,
-                        path=path,
-                        stash_path=stash_path,
-                        size=sizes[position],
-                        mod_time=None,
-                        mod_time_epoch=None,
-                        phash=phashes[position],
-                        duration=duration if duration > 0 else None,
-                        width=width,
-                        height=height,
-                        items=tuple(SceneInfo(item_id) for item_id in item_ids),
+            start = positions[group.media]
+            positions[group.media] = start + len(group.file_ids)
+            yield (
+                group,
+                tuple(
+                    ListedFile(
+                        file_id, *listing[file_id][:2], size, phash, duration, *listing[file_id][2:]
                     )
-                )
-                position += 1
-            positions[group.media] = position
-            yield dataclasses.replace(group, files=tuple(files))
+                    for file_id, size, duration, phash in zip(
+                        group.file_ids,
+                        sizes[start : start + len(group.file_ids)],
+                        durations[start : start + len(group.file_ids)],
+                        phashes[start : start + len(group.file_ids)],
+                        strict=True,
+                    )
+                ),
+            )
 
     def library(self) -> Mapping[int, MediaFile]:
         """Every file by id (both media): what removal and file serving may touch. Files

@@ -29,7 +29,7 @@ from stash_dedupe.models import (
     phash_from_int64,
     phash_to_int64,
 )
-from stash_dedupe.stash.pathmap import PathMapping, to_local
+from stash_dedupe.stash.pathmap import FolderMapper, PathMapping, to_local
 
 OLDEST_SUPPORTED_SCHEMA = 36  # Stash 0.17: the files/folders refactor
 NEWEST_KNOWN_SCHEMA = 75  # Stash 0.30
@@ -382,6 +382,7 @@ class StashDatabase:
             params,
         )
         result = []
+        mapper = FolderMapper(self.path_mappings)
         for row in rows:
             if keep is not None and row[0] not in keep:
                 continue
@@ -407,7 +408,7 @@ class StashDatabase:
                 MediaFile(
                     file_id=file_id,
                     media=media,
-                    path=to_local(stash_path, self.path_mappings),
+                    path=mapper.local(stash_path, basename),
                     stash_path=stash_path,
                     size=int(size or 0),
                     mod_time=mod_time,
@@ -512,9 +513,10 @@ class StashDatabase:
                     for start in range(0, len(wanted), _IDS_PER_QUERY)
                 )
             )
+        mapper = FolderMapper(self.path_mappings)
         for rows in batches:
             for file_id, folder, basename, size, mod_time in rows:
-                path = to_local(join_stash_path(folder, basename), self.path_mappings)
+                path = mapper.local(join_stash_path(folder, basename), basename)
                 stamps[file_id] = (path, int(size or 0), mod_time)
         return stamps
 
@@ -559,6 +561,7 @@ class StashDatabase:
                 if file_id in keep:
                     items.setdefault(file_id, []).append(item_id)
         listing = {}
+        mapper = FolderMapper(self.path_mappings)
         for file_id, folder, basename, width, height in (
             row
             for rows in self._row_batches(
@@ -575,7 +578,7 @@ class StashDatabase:
             if file_id in keep:
                 stash_path = join_stash_path(folder, basename)
                 listing[file_id] = (
-                    to_local(stash_path, self.path_mappings),
+                    mapper.local(stash_path, basename),
                     stash_path,
                     _positive_int(width),
                     _positive_int(height),
