@@ -152,8 +152,15 @@ def test_the_columns_suggest_what_each_group_would(seed: int) -> None:
             continue
         answered += 1
         expected = per_group_answer(group, rules, missing, pictures)
-        got = (answer.keeper_id, answer.missing_ids, answer.protected_ids, answer.suggested_ids)
+        got = (
+            answer.keeper_id,
+            answer.missing_ids,
+            answer.protected_ids,
+            answer.suggested.file_ids,
+        )
         assert got == expected, group.group_id
+        size_of = {file.file_id: file.size for file in group.files}
+        assert answer.suggested.size == sum(size_of[file_id] for file_id in expected[3])
     assert answered >= len(groups) // 2
 
 

@@ -89,6 +89,15 @@ class GroupFiles(Sequence[MediaFile]):
 
 
 @dataclass(frozen=True)
+class SuggestedRemovals:
+    """The files a suggestion marks Remove (in the group's order) and their bytes, when the
+    review session worked them out for all groups at once (dedupe/suggestion.py)."""
+
+    file_ids: tuple[int, ...]
+    size: int
+
+
+@dataclass(frozen=True)
 class DuplicateGroup:
     """Files to review together: look-alikes by phash, or the several files of one Stash item.
 
@@ -115,9 +124,9 @@ class DuplicateGroup:
     missing_ids: frozenset[int] = frozenset()
     # Files the suggestion leaves alone whatever they match (dedupe/protections.py).
     protected_ids: frozenset[int] = frozenset()
-    # The files the suggestion marks Remove when the session worked them out for all groups
-    # at once from columns (dedupe/suggestion.py); None: worked out here from the files.
-    suggested_ids: tuple[int, ...] | None = None
+    # What the suggestion marks Remove when the session worked it out for all groups at
+    # once from columns; None: worked out here from the files.
+    suggested: SuggestedRemovals | None = None
 
     @cached_property
     def file_ids(self) -> tuple[int, ...]:
@@ -168,21 +177,24 @@ class DuplicateGroup:
     def suggested_removals(self) -> tuple[MediaFile, ...]:
         """The files the suggestion marks Remove: present copies of the keeper that are
         not protected."""
-        if self.suggested_ids is not None:
+        if self.suggested is not None:
             by_id = {file.file_id: file for file in self.files}
-            return tuple(by_id[file_id] for file_id in self.suggested_ids)
+            return tuple(by_id[file_id] for file_id in self.suggested.file_ids)
         copies = self.copies_of(self.keeper)
         if not self.protected_ids:
             return copies
         return tuple(file for file in copies if file.file_id not in self.protected_ids)
 
-    @cached_property
+    @property
     def reclaimable(self) -> int:
         """The one definition of reclaimable space: the bytes that removing every file the
         suggestion marks Remove frees. The page, the CLI and the totals all show this."""
-        if self.suggested_ids is not None:  # from the sizes: no file details needed
-            size_of = dict(zip(self.file_ids, self.sizes, strict=True))
-            return sum(size_of[file_id] for file_id in self.suggested_ids)
+        if self.suggested is not None:  # no file details needed
+            return self.suggested.size
+        return self._reclaimable_from_files
+
+    @cached_property
+    def _reclaimable_from_files(self) -> int:
         return sum(file.size for file in self.suggested_removals)
 
     def matches(self, keeper: MediaFile, file: MediaFile) -> bool:
@@ -289,8 +301,14 @@ def find_column_groups(
     percent = max_duration_percent if video else None
     tolerance = max_duration_diff if video and percent is None else None
     groups = _make_groups(columns, members, kinds, load, max_distance, tolerance, percent)
-    groups.sort(key=lambda group: (-(group.total_size - max(group.sizes)), group.group_id))
-    return groups
+    if not groups:
+        return groups
+    lengths = np.fromiter((len(rows) for rows in members), np.int64, len(members))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    sizes = columns.sizes[np.concatenate(members)]
+    freed = np.add.reduceat(sizes, starts) - np.maximum.reduceat(sizes, starts)
+    group_ids = np.array([group.group_id for group in groups])
+    return [groups[index] for index in np.lexsort((group_ids, -freed)).tolist()]
 
 
 def _phash_members(

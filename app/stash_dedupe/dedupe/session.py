@@ -635,7 +635,7 @@ class LibrarySession:
                     keeper_id=answer.keeper_id,
                     missing_ids=answer.missing_ids,
                     protected_ids=answer.protected_ids,
-                    suggested_ids=answer.suggested_ids,
+                    suggested=answer.suggested,
                 )
 
     def _file_texts(self, file_ids: Sequence[int]) -> dict[int, tuple[str, float | None]]:
@@ -679,7 +679,7 @@ class LibrarySession:
             missing_ids=missing,
             keeper_id=keeper.file_id,
             protected_ids=protected,
-            suggested_ids=None,
+            suggested=None,
         )
 
     def _known_pictures(self, group: DuplicateGroup) -> dict[int, int]:
@@ -799,7 +799,7 @@ class LibrarySession:
         with self._groups_lock:
             protected = frozenset(group_protections(group, keeper, self._protected))
             updated = dataclasses.replace(
-                group, keeper_id=keeper.file_id, protected_ids=protected, suggested_ids=None
+                group, keeper_id=keeper.file_id, protected_ids=protected, suggested=None
             )
             self._current[group_id] = updated
             for groups in self._filtered.values():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stash_dedupe.dedupe.durations import percent_limit
-from stash_dedupe.dedupe.grouping import DuplicateGroup
+from stash_dedupe.dedupe.grouping import DuplicateGroup, SuggestedRemovals
 from stash_dedupe.dedupe.hash_index import popcount
 from stash_dedupe.dedupe.keeper import DEFAULT_CODEC_ORDER, RULES, codec_family
 from stash_dedupe.dedupe.protections import NO_PROTECTED_FOLDERS
@@ -40,7 +40,7 @@ class Suggestion:
     keeper_id: int
     missing_ids: frozenset[int]
     protected_ids: frozenset[int]
-    suggested_ids: tuple[int, ...]  # the files marked Remove, in the group's order
+    suggested: SuggestedRemovals
 
 
 @dataclass(frozen=True)
@@ -304,6 +304,8 @@ class _Work:
         removed_positions = np.flatnonzero(removed)
         cuts = np.searchsorted(removed_positions, self.starts).tolist() + [len(removed_positions)]
         removed_ids = self.file_ids[removed_positions].tolist()
+        sizes = np.where(removed, self.files.sizes[self.rows], 0)
+        removed_sizes = self._per_group(np.add, sizes).tolist()
         result: list[Suggestion | None] = []
         missing, lose = self.missing, loses
         for index, (start, end) in enumerate(zip(self.starts.tolist(), ends, strict=True)):
@@ -323,7 +325,9 @@ class _Work:
                         if index in with_losses
                         else _NO_IDS
                     ),
-                    suggested_ids=tuple(removed_ids[cuts[index] : cuts[index + 1]]),
+                    suggested=SuggestedRemovals(
+                        tuple(removed_ids[cuts[index] : cuts[index + 1]]), removed_sizes[index]
+                    ),
                 )
             )
         return result
