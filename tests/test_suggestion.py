@@ -13,16 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stash_dedupe.dedupe.dismissals import DismissalStore
 from stash_dedupe.dedupe.grouping import DuplicateGroup, find_groups
 from stash_dedupe.dedupe.keeper import DEFAULT_RULES, RULES, suggest_keeper
 from stash_dedupe.dedupe.protections import group_protections
+from stash_dedupe.dedupe.session import GroupFilter, LibrarySession
 from stash_dedupe.dedupe.suggestion import SuggestionRules, suggest_for_groups
 from stash_dedupe.library_paths import ProtectedFolders
 from stash_dedupe.models import IMAGE, VIDEO, FileColumns, KeeperColumns, MediaFile, SceneInfo
+from stash_dedupe.removal.journal import Journal
+from stash_dedupe.settings import Settings
 from stash_dedupe.stash.library_writer import LibraryWriter, rfc3339
 from stash_dedupe.stash.reader import open_stash_database
 
 from .conftest import fixture_database
+from .review_library import build_review_library
 
 CODECS = (None, "h264", "hevc", "H265", "av1", "vp9", "mpeg4", "prores")
 
@@ -277,3 +282,64 @@ def test_reader_columns_hold_what_the_built_files_hold(tmp_path: Path, version: 
         videos = stash.keeper_columns(VIDEO)
         assert videos.item_count.max() == 2 and videos.rating.max() == 100
         assert stash.keeper_columns(IMAGE).gallery_rows.size > 0
+
+
+# ---- regrouping after decisions ---------------------------------------------------------------
+
+
+def test_after_each_decision_the_lists_are_what_a_fresh_session_finds(tmp_path: Path) -> None:
+    """Removals, undos, dismissals and files going missing or coming back settle only the
+    groups holding those files again: each list then equals a fresh session's."""
+    library = build_review_library(tmp_path / "library")
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    dismissals = DismissalStore(tmp_path / "dismissals.sqlite3")
+    settings = Settings(duration_tolerance=None)
+    filters = [
+        GroupFilter(media=VIDEO, distance=0),
+        GroupFilter(media=VIDEO, distance=8, duration_percent=2.0),
+        GroupFilter(media=VIDEO, distance=0, sort="files"),
+    ]
+
+    def lists(session: LibrarySession) -> list[list[tuple[object, ...]]]:
+        return [
+            [
+                (g.group_id, g.file_ids, g.keeper_id, g.missing_ids, g.protected_ids, g.reclaimable)
+                for g in session.groups(group_filter)
+            ]
+            for group_filter in filters
+        ]
+
+    def fresh() -> list[list[tuple[object, ...]]]:
+        other = LibrarySession.open(library.database, settings, journal, dismissals)
+        other.check_presence()
+        try:
+            return lists(other)
+        finally:
+            other.close()
+
+    session = LibrarySession.open(library.database, settings, journal, dismissals)
+    before = lists(session)  # every filter kept, to be regrouped by each decision
+    session.check_presence()
+    assert lists(session) == fresh() != before
+    ids = library.ids
+    (tmp_path / "trash").mkdir()
+    result = session.remove(
+        {"groups": [{"keep": [ids["a1"]], "remove": [ids["a2"]]}]},
+        mode="move",
+        trash_dir=str(tmp_path / "trash"),
+    )
+    assert lists(session) == fresh()
+    (c_group,) = [g for g in session.groups(filters[0]) if ids["c1"] in g.file_ids]
+    dismissal = session.dismiss_file(c_group.group_id, ids["c2"])
+    assert lists(session) == fresh()
+    library.path("b2").write_bytes(b"back")
+    library.path("d3").unlink()
+    session.check_presence()
+    assert lists(session) == fresh()
+    session.undo_dismissal(dismissal.id)
+    assert result.batch_id is not None
+    session.undo_batch(result.batch_id)
+    after = lists(session)
+    assert after == fresh()
+    assert any(ids["a2"] in files for files in (row[1] for row in after[0]))
+    session.close()

@@ -241,6 +241,8 @@ class LibrarySession:
         # learnt when frames are sampled, or read back from the frame cache (None: not known).
         self._pictures: dict[int, tuple[int, int] | None] = {}
         self._rules: DismissalRules = dismissals.rules()
+        # What decided the groups last settled: their files' removals, dismissals, presence.
+        self._decided: _DecidedFiles | None = None
         # Overlaps found from the cached fingerprints, per minimum overlap (reset when
         # fingerprints are computed or files reloaded); removals are applied when read.
         self._overlaps_lock = threading.Lock()
@@ -250,6 +252,7 @@ class LibrarySession:
         self.presence = FilePresence()
         self._item_names: dict[int, ItemNames] = {}
         self._refresh_removed()
+        self._decided = _DecidedFiles.now(self)
 
     @classmethod
     def open(
@@ -290,7 +293,7 @@ class LibrarySession:
         self.codec_order = tuple(settings.codec_order)
         self.protected_folders = tuple(settings.protected_folders)
         self._protected = ProtectedFolders(self.protected_folders)
-        self._decisions_changed()  # the suggested keepers, so reclaimable space, may change
+        self._decisions_changed(everything=True)  # every keeper, so reclaimable, may change
 
     # ---- files --------------------------------------------------------------------------
 
@@ -542,25 +545,45 @@ class LibrarySession:
             if cached is not None:
                 self._filtered.move_to_end(group_filter)
                 return cached
-            raw = self._raw(group_filter)
-            needle = group_filter.path.casefold()
-            paths = self._paths_of(raw) if needle else {}
-            result = []
-            for current in self._settled(group_filter.media, raw):
-                if current is None or len(current.files) < group_filter.min_size:
-                    continue
-                if needle and not any(
-                    needle in paths[file_id].casefold() for file_id in current.file_ids
-                ):
-                    continue
-                result.append(current)
-            result = self._matching_items(result, group_filter)
+            result = self._filter(group_filter, self._raw(group_filter))
             result.sort(key=GROUP_SORTS[group_filter.sort])
-            self._filtered[group_filter] = result
-            self._current.update((group.group_id, group) for group in result)
-            if len(self._filtered) > KEEP_FILTERS:
-                self._forget_least_recent_filter()
+            self._keep(group_filter, result)
             return result
+
+    def _filter(self, group_filter: GroupFilter, raw: list[DuplicateGroup]) -> list[DuplicateGroup]:
+        """Those of the engine's groups that the filter shows, settled (unsorted)."""
+        needle = group_filter.path.casefold()
+        paths = self._paths_of(raw) if needle else {}
+        result = []
+        for current in self._settled(group_filter.media, raw):
+            if current is None or len(current.files) < group_filter.min_size:
+                continue
+            if needle and not any(
+                needle in paths[file_id].casefold() for file_id in current.file_ids
+            ):
+                continue
+            result.append(current)
+        return self._matching_items(result, group_filter)
+
+    def _keep(self, group_filter: GroupFilter, result: list[DuplicateGroup]) -> None:
+        self._filtered[group_filter] = result
+        self._current.update((group.group_id, group) for group in result)
+        if len(self._filtered) > KEEP_FILTERS:
+            self._forget_least_recent_filter()
+
+    def _regroup(
+        self, group_filter: GroupFilter, shown: list[DuplicateGroup], changed: frozenset[int]
+    ) -> None:
+        """The filter's groups after decisions on the `changed` files: only the groups
+        holding one of them are settled again (a removal in a million-file library does not
+        redo every suggestion); the others stay as they were."""
+        raw = self._raw(group_filter)
+        touched = [group for group in raw if not changed.isdisjoint(group.file_ids)]
+        touched_ids = {group.group_id for group in touched}
+        result = [group for group in shown if group.group_id not in touched_ids]
+        result += self._filter(group_filter, touched)
+        result.sort(key=GROUP_SORTS[group_filter.sort])
+        self._keep(group_filter, result)
 
     def _forget_least_recent_filter(self) -> None:
         """Bound memory: drop the groups of the filter viewed longest ago, and its grouping
@@ -852,16 +875,24 @@ class LibrarySession:
             return None
         return phash_distance(keeper.phash, file.phash)
 
-    def _decisions_changed(self) -> None:
-        """Dismissals or removals changed: regroup lazily from the cached engine output."""
+    def _decisions_changed(self, everything: bool = False) -> None:
+        """Dismissals, removals or missing files changed: regroup from the cached engine
+        output, settling again only the groups that hold a file whose state changed (all of
+        them with `everything`: keeper rules or files changed)."""
         with self._groups_lock:
+            before = self._decided
             self._rules = self.dismissals.rules()
             self._refresh_removed()
-            filters = list(self._filtered)
+            self._decided = _DecidedFiles.now(self)
+            changed = None if everything or before is None else before.changed(self._decided)
+            filters = list(self._filtered.items())
             self._filtered.clear()
             self._current.clear()
-            for group_filter in filters:  # keep ids of groups still current resolvable
-                self.groups(group_filter)
+            for group_filter, shown in filters:  # keep ids of groups still current resolvable
+                if changed is None:
+                    self.groups(group_filter)
+                else:
+                    self._regroup(group_filter, shown, changed)
 
     # ---- "not a duplicate" --------------------------------------------------------------
 
@@ -1052,7 +1083,7 @@ class LibrarySession:
             self._raw_groups.clear()
             self._protected = ProtectedFolders(self.protected_folders)  # folders may have moved
             self._overlaps.clear()
-        self._decisions_changed()
+        self._decisions_changed(everything=True)
 
     # ---- overlaps: videos sharing footage (dedupe/overlaps.py, dedupe/overlap_pairs.py) --
 
@@ -1174,6 +1205,9 @@ class LibrarySession:
     def undo_batch(self, batch_id: int) -> UndoResult:
         with self.journal.removal_lock():
             result = undo_batch(self.journal, batch_id)
+            # The files put back are at their paths again: no longer "not found".
+            restored = [_ListedPath(file.file_id, file.path) for file in result.restored]
+            self.presence.refresh(restored)  # type: ignore[arg-type]
             self._decisions_changed()
         return result
 
@@ -1199,6 +1233,35 @@ class _LibraryFiles(Mapping[int, MediaFile]):
 
     def __len__(self) -> int:
         return sum(len(self._session.file_columns(media)) for media in (VIDEO, IMAGE))
+
+
+@dataclass(frozen=True)
+class _DecidedFiles:
+    """The files whose state settles groups: removed, named by a dismissal, missing, and
+    those whose picture inside black bars is known."""
+
+    removed: frozenset[int]
+    dismissed: frozenset[int]
+    missing: frozenset[int]
+    pictured: frozenset[int]
+
+    @classmethod
+    def now(cls, session: LibrarySession) -> _DecidedFiles:
+        return cls(
+            frozenset(session._removed),
+            frozenset(session._rules.file_ids),
+            session.presence.missing,
+            frozenset(session._pictures),
+        )
+
+    def changed(self, later: _DecidedFiles) -> frozenset[int]:
+        """The files whose state differs between this and `later`."""
+        return (
+            (self.removed ^ later.removed)
+            | (self.dismissed ^ later.dismissed)
+            | (self.missing ^ later.missing)
+            | (self.pictured ^ later.pictured)
+        )
 
 
 class _ListedPath(NamedTuple):
