@@ -93,6 +93,20 @@ class MediaFile:
         return (self.width or 0) * (self.height or 0)
 
 
+@dataclass(frozen=True, eq=False)
+class FileListing:
+    """What a listing shows of many files beside their columns, position i for the i-th
+    file asked (`StashDatabase.file_listing`): paths, sizes of the picture (0: unknown), and
+    the item ids of file i as `items[item_starts[i]:item_starts[i + 1]]`."""
+
+    paths: list[str]
+    stash_paths: list[str]
+    widths: np.ndarray  # int64
+    heights: np.ndarray  # int64
+    items: np.ndarray  # int64
+    item_starts: np.ndarray  # int64, one more than there are files
+
+
 class ListedFile(NamedTuple):
     """A file as a listing of many groups shows it (the CLI's JSON and CSV, exports): what a
     scan reads without building its details, for a million files at once."""

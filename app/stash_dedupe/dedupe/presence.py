@@ -62,13 +62,30 @@ class FilePresence:
         """Look at every file's path, `CHECK_BATCH` at a time; returns how many are missing.
 
         The answer replaces the previous one only once every file was looked at."""
+        batches = (
+            [(file.file_id, file.path) for file in files[start : start + CHECK_BATCH]]
+            for start in range(0, len(files), CHECK_BATCH)
+        )
+        return self.check_paths(batches, len(files), progress)
+
+    def check_paths(
+        self,
+        batches: Iterable[Sequence[tuple[int, str]]],
+        total: int,
+        progress: Progress | None = None,
+    ) -> int:
+        """`check` for (file id, path) pairs given a batch at a time (as a scan reads them:
+        a million paths never sit in memory at once), `total` of them in all."""
         missing: set[int] = set()
-        total = len(files)
-        for start in range(0, total, CHECK_BATCH):
-            if progress is not None:
-                progress(start, total, f"Looking for files: {start:,} of {total:,}")
-            batch = files[start : start + CHECK_BATCH]
-            missing.update(file.file_id for file in batch if not file_exists(file.path))
+        done = 0
+        for batch in batches:
+            for start in range(0, len(batch), CHECK_BATCH):
+                if progress is not None:
+                    progress(done, total, f"Looking for files: {done:,} of {total:,}")
+                part = batch[start : start + CHECK_BATCH]
+                missing.update(file_id for file_id, path in part if not file_exists(path))
+                done += len(part)
+        total = done
         if progress is not None:
             progress(total, total, f"{len(missing):,} of {total:,} files not found")
         with self._lock:

@@ -101,6 +101,8 @@ KEEP_FILE_DETAILS = 100_000
 # Groups whose files' details are loaded together when many groups are read in a row; all
 # of them at once when their files are more than this share of the library (one scan).
 _DETAILS_BATCH = 2000
+# Groups whose listed files are built together when a listing is read from one scan.
+_LISTING_CHUNK = 4096
 _SCAN_SHARE = 0.2
 # Recomputing the largest pairwise distance after files leave a group is O(n²): only for
 # groups up to this size (larger ones keep the engine's value, an upper bound).
@@ -406,44 +408,56 @@ class LibrarySession:
     def _scanned_listing(
         self, groups: Sequence[DuplicateGroup]
     ) -> Iterator[tuple[DuplicateGroup, tuple[ListedFile, ...]]]:
-        fields = {}  # media -> its files' listing, and sizes, durations, phashes in group order
-        for media in {group.media for group in groups}:
-            file_ids = [file_id for g in groups if g.media == media for file_id in g.file_ids]
-            columns = self.file_columns(media)
-            rows = columns.rows_of(np.array(file_ids, dtype=np.int64))
-            phashes = [
-                f"{value:016x}" if known else None
-                for value, known in zip(
-                    columns.phashes[rows].tolist(), columns.has_phash[rows].tolist(), strict=True
+        """The groups' files (groups of one media) from one scan, built a chunk of groups at
+        a time: a million listed files never sit in memory as objects at once."""
+        if not groups:
+            return
+        media = groups[0].media
+        if any(group.media != media for group in groups):
+            raise ValueError("a listing holds groups of one media")
+        file_ids = np.fromiter(
+            (file_id for group in groups for file_id in group.file_ids),
+            np.int64,
+            sum(len(group.file_ids) for group in groups),
+        )
+        columns = self.file_columns(media)
+        rows = columns.rows_of(file_ids)
+        listing = self.database.file_listing(media, file_ids)
+        position = 0
+        for first in range(0, len(groups), _LISTING_CHUNK):
+            chunk = groups[first : first + _LISTING_CHUNK]
+            end = position + sum(len(group.file_ids) for group in chunk)
+            part = slice(position, end)
+            chunk_rows = rows[part]
+            known = columns.has_phash[chunk_rows].tolist()
+            values = columns.phashes[chunk_rows].tolist()
+            phashes = [f"{v:016x}" if k else None for v, k in zip(values, known, strict=True)]
+            durations = [d if d > 0 else None for d in columns.durations[chunk_rows].tolist()]
+            sizes = columns.sizes[chunk_rows].tolist()
+            widths = [w or None for w in listing.widths[part].tolist()]
+            heights = [h or None for h in listing.heights[part].tolist()]
+            starts = listing.item_starts[position : end + 1].tolist()
+            items = listing.items[starts[0] : starts[-1]].tolist()
+            files = [
+                ListedFile(
+                    int(file_ids[position + index]),
+                    listing.paths[position + index],
+                    listing.stash_paths[position + index],
+                    sizes[index],
+                    phashes[index],
+                    durations[index],
+                    widths[index],
+                    heights[index],
+                    tuple(items[starts[index] - starts[0] : starts[index + 1] - starts[0]]),
                 )
+                for index in range(end - position)
             ]
-            durations = [value if value > 0 else None for value in columns.durations[rows].tolist()]
-            fields[media] = (
-                self.database.file_listing(media, set(file_ids)),
-                columns.sizes[rows].tolist(),
-                durations,
-                phashes,
-            )
-        positions = dict.fromkeys(fields, 0)
-        for group in groups:
-            listing, sizes, durations, phashes = fields[group.media]
-            start = positions[group.media]
-            positions[group.media] = start + len(group.file_ids)
-            yield (
-                group,
-                tuple(
-                    ListedFile(
-                        file_id, *listing[file_id][:2], size, phash, duration, *listing[file_id][2:]
-                    )
-                    for file_id, size, duration, phash in zip(
-                        group.file_ids,
-                        sizes[start : start + len(group.file_ids)],
-                        durations[start : start + len(group.file_ids)],
-                        phashes[start : start + len(group.file_ids)],
-                        strict=True,
-                    )
-                ),
-            )
+            offset = 0
+            for group in chunk:
+                count = len(group.file_ids)
+                yield group, tuple(files[offset : offset + count])
+                offset += count
+            position = end
 
     def library(self) -> Mapping[int, MediaFile]:
         """Every file by id (both media): what removal and file serving may touch. Files
@@ -845,15 +859,9 @@ class LibrarySession:
         """Look for every listed file at its (mapped) path; regroup when the answer changed.
         Returns how many are missing. Long on a big library: run it as a job."""
         before = self.presence.missing
-        file_ids = [
-            file_id
-            for media in (VIDEO, IMAGE)
-            for file_id in self.file_columns(media).file_ids.tolist()
-        ]
-        # Only ids and paths: no file's details are built to look at the disk.
-        stamps = self.database.file_stamps(file_ids)
-        files = [_ListedPath(file_id, stamp[0]) for file_id, stamp in stamps.items()]
-        missing = self.presence.check(files, progress)  # type: ignore[arg-type]
+        total = len(self.file_columns(VIDEO)) + len(self.file_columns(IMAGE))
+        # Only ids and paths, as a scan reads them: no file's details are built.
+        missing = self.presence.check_paths(self.database.listed_paths(), total, progress)
         if self.presence.missing != before:
             self._decisions_changed()
         return missing

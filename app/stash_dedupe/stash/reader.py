@@ -23,6 +23,7 @@ from stash_dedupe.models import (
     IMAGE,
     VIDEO,
     FileColumns,
+    FileListing,
     KeeperColumns,
     MediaFile,
     SceneInfo,
@@ -37,6 +38,7 @@ BUSY_TIMEOUT_SECONDS = 5.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Rows fetched at a time from a scan of the whole library.
 _ROWS_PER_BATCH = 50_000
+_NO_IDS = np.zeros(0, dtype=np.int64)
 # Ids per `IN (...)` list: under SQLite's oldest limit of 999 bound parameters.
 _IDS_PER_QUERY = 900
 # Looking files up by id costs about 5x reading them in a scan: past this share of the
@@ -541,50 +543,82 @@ class StashDatabase:
             for folder, basename in rows
         ]
 
-    def file_listing(
-        self, media: str, keep: set[int]
-    ) -> dict[int, tuple[str, str, int | None, int | None, tuple[int, ...]]]:
-        """(path, Stash's path, width, height, item ids) of the files in `keep`, read in one
-        scan: what a listing of many groups shows beside the columns, without the rest of
-        each file's details."""
+    def listed_paths(self) -> Iterator[list[tuple[int, str]]]:
+        """(file id, local path) of every video and image file Stash lists, a batch at a
+        time as one scan reads them."""
+        mapper = FolderMapper(self.path_mappings)
+        for rows in self._row_batches(
+            f"""SELECT f.id, fo.path, f.basename FROM files f
+                JOIN folders fo ON fo.id = f.parent_folder_id
+                LEFT JOIN video_files v ON v.file_id = f.id
+                LEFT JOIN image_files i ON i.file_id = f.id
+                WHERE {self._membership(VIDEO)} OR {self._membership(IMAGE)}"""
+        ):
+            yield [
+                (file_id, mapper.local(join_stash_path(folder, basename), basename))
+                for file_id, folder, basename in rows
+            ]
+
+    def file_listing(self, media: str, file_ids: np.ndarray) -> FileListing:
+        """Path, Stash's path, width, height and item ids of these files (in this order),
+        read in one scan: what a listing of many groups shows beside the columns, without
+        the rest of each file's details. Arrays and one string or two per file: a million
+        files listed in a few hundred MB."""
+        wanted = np.asarray(file_ids, dtype=np.int64)
+        order = np.argsort(wanted, kind="stable")
+        ordered = wanted[order]
+
+        def positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(which of `ids` are wanted, their positions in `file_ids`)."""
+            at = np.minimum(np.searchsorted(ordered, ids), max(len(ordered) - 1, 0))
+            found = ordered[at] == ids if len(ordered) else np.zeros(len(ids), bool)
+            return found, order[at[found]]
+
         link, item, table = (
             ("scenes_files", "scene_id", "scenes")
             if media == VIDEO
             else ("images_files", "image_id", "images")
         )
-        items: dict[int, list[int]] = {}
+        item_positions, item_values = [], []
         for rows in self._row_batches(
             f"""SELECT l.file_id, t.id FROM {link} l JOIN {table} t ON t.id = l.{item}
                 ORDER BY l.file_id, t.id"""
         ):
-            for file_id, item_id in rows:
-                if file_id in keep:
-                    items.setdefault(file_id, []).append(item_id)
-        listing = {}
+            pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+            found, at = positions(pairs[:, 0])
+            item_positions.append(at)
+            item_values.append(pairs[found, 1])
+        by_position = np.argsort(np.concatenate(item_positions or [_NO_IDS]), kind="stable")
+        items = np.concatenate(item_values or [_NO_IDS])[by_position]
+        item_starts = np.searchsorted(
+            np.concatenate(item_positions or [_NO_IDS])[by_position], np.arange(len(wanted) + 1)
+        )
+        paths: list[str] = [""] * len(wanted)
+        stash_paths: list[str] = [""] * len(wanted)
+        widths = np.zeros(len(wanted), np.int64)
+        heights = np.zeros(len(wanted), np.int64)
         mapper = FolderMapper(self.path_mappings)
-        for file_id, folder, basename, width, height in (
-            row
-            for rows in self._row_batches(
-                f"""SELECT f.id, fo.path, f.basename, COALESCE(v.width, i.width),
-                           COALESCE(v.height, i.height)
-                    FROM files f
-                    JOIN folders fo ON fo.id = f.parent_folder_id
-                    LEFT JOIN video_files v ON v.file_id = f.id
-                    LEFT JOIN image_files i ON i.file_id = f.id
-                    WHERE {self._membership(media)}"""
-            )
-            for row in rows
+        for rows in self._row_batches(
+            f"""SELECT f.id, fo.path, f.basename,
+                       MAX(CAST(COALESCE(v.width, i.width, 0) AS INTEGER), 0),
+                       MAX(CAST(COALESCE(v.height, i.height, 0) AS INTEGER), 0)
+                FROM files f
+                JOIN folders fo ON fo.id = f.parent_folder_id
+                LEFT JOIN video_files v ON v.file_id = f.id
+                LEFT JOIN image_files i ON i.file_id = f.id
+                WHERE {self._membership(media)}"""
         ):
-            if file_id in keep:
+            found, at = positions(np.fromiter((row[0] for row in rows), np.int64, len(rows)))
+            kept = [row for row, wanted_row in zip(rows, found.tolist(), strict=True) if wanted_row]
+            for position, (_id, folder, basename, width, height) in zip(
+                at.tolist(), kept, strict=True
+            ):
                 stash_path = join_stash_path(folder, basename)
-                listing[file_id] = (
-                    mapper.local(stash_path, basename),
-                    stash_path,
-                    _positive_int(width),
-                    _positive_int(height),
-                    tuple(items.get(file_id, ())),
-                )
-        return listing
+                stash_paths[position] = stash_path
+                paths[position] = mapper.local(stash_path, basename)
+                widths[position] = width
+                heights[position] = height
+        return FileListing(paths, stash_paths, widths, heights, items, item_starts)
 
     def keeper_columns(self, media: str) -> KeeperColumns:
         """What the keeper rules and protections read of every file of one media (the files
@@ -653,12 +687,12 @@ class StashDatabase:
             o_column = "0"
         else:
             o_column = "s.o_counter" if "o_counter" in scene_columns else "0"
-        rows = self._rows(
+        table = self._int_table(
             f"""SELECT sf.file_id, s.id, COALESCE(s.rating, 0), COALESCE(s.organized, 0),
                        COALESCE({play_column}, 0), COALESCE({o_column}, 0)
-                FROM scenes_files sf JOIN scenes s ON s.id = sf.scene_id"""
+                FROM scenes_files sf JOIN scenes s ON s.id = sf.scene_id""",
+            6,
         )
-        table = np.array(rows, dtype=np.int64).reshape(-1, 6)
         items.add(table, counts, ("rating", "organized", "plays", "o_count"))
 
     def _image_item_columns(self, items: _ItemColumns) -> None:
@@ -666,31 +700,40 @@ class StashDatabase:
             "tags": self._counts("image_id", "images_tags"),
             "performers": self._counts("image_id", "performers_images"),
         }
-        rows = self._rows(
+        table = self._int_table(
             """SELECT imf.file_id, i.id, COALESCE(i.rating, 0), COALESCE(i.organized, 0),
                       COALESCE(i.o_counter, 0)
-               FROM images_files imf JOIN images i ON i.id = imf.image_id"""
+               FROM images_files imf JOIN images i ON i.id = imf.image_id""",
+            5,
         )
-        table = np.array(rows, dtype=np.int64).reshape(-1, 5)
         items.add(table, counts, ("rating", "organized", "o_count"))
-        galleries = self._rows(
+        galleries = self._int_table(
             """SELECT DISTINCT imf.file_id, g.gallery_id
                FROM images_files imf
                JOIN images i ON i.id = imf.image_id
-               JOIN galleries_images g ON g.image_id = i.id"""
+               JOIN galleries_images g ON g.image_id = i.id""",
+            2,
         )
-        items.add_galleries(np.array(galleries, dtype=np.int64).reshape(-1, 2))
+        items.add_galleries(galleries)
 
     def _counts(self, key: str, table: str) -> tuple[np.ndarray, np.ndarray]:
         """(keys ascending, rows per key) of a link table; empty when the schema lacks it."""
         if not self._has_table(table):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        rows = self._rows(
+        pairs = self._int_table(
             f"SELECT `{key}`, COUNT(*) FROM `{table}` WHERE `{key}` IS NOT NULL"
-            f" GROUP BY `{key}` ORDER BY `{key}`"
+            f" GROUP BY `{key}` ORDER BY `{key}`",
+            2,
         )
-        pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
         return pairs[:, 0], pairs[:, 1]
+
+    def _int_table(self, sql: str, width: int) -> np.ndarray:
+        """A query's rows of `width` integers as one array, read a batch at a time (a
+        million rows never sit in memory as Python tuples)."""
+        parts = [
+            np.array(rows, dtype=np.int64).reshape(-1, width) for rows in self._row_batches(sql)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, width), np.int64)
 
     def _shared_items(self, media: str) -> tuple[np.ndarray, np.ndarray]:
         """(file id, item id) for every file of an item (scene or image) with 2+ files."""
