@@ -639,7 +639,9 @@ class LibrarySession:
         decision touches get their suggestion all together from columns, without building
         their files; the others, and those the columns cannot answer, one by one."""
         decided = self._removed | self._rules.file_ids
-        untouched = [group for group in groups if decided.isdisjoint(group.file_ids)]
+        untouched = (
+            [group for group in groups if decided.isdisjoint(group.file_ids)] if decided else groups
+        )
         pictures = {
             file_id: picture[0] * picture[1]
             for file_id, picture in self._pictures.items()
