@@ -740,52 +740,52 @@ class LibrarySession:
         self, groups: list[DuplicateGroup], group_filter: GroupFilter
     ) -> list[DuplicateGroup]:
         """The groups that pass the filter's studio, performer, tag, organized and missing
-        files conditions (each must hold for some file's Stash item)."""
+        files conditions (each must hold for some file's Stash item). Read from columns,
+        or from files built a batch of groups at a time: never file by file."""
         if group_filter.missing_only:
             groups = [group for group in groups if group.missing_ids]
-        if group_filter.organized:
+        if group_filter.organized and groups:
             wanted = group_filter.organized == "yes"
+            columns = self.keeper_columns(group_filter.media)
+            organized = set(columns.file_ids[columns.organized].tolist())
             groups = [
-                group
-                for group in groups
-                if any(item.organized for file in group.files for item in file.items) == wanted
+                group for group in groups if (not organized.isdisjoint(group.file_ids)) == wanted
             ]
         if group_filter.studio:
             studio = group_filter.studio.casefold()
-            groups = [
-                group
-                for group in groups
+            matching = {
+                group.group_id
+                for group in self.groups_with_files(groups, full_details=True)
                 if any(
                     studio in (item.studio or "").casefold()
                     for file in group.files
                     for item in file.items
                 )
-            ]
+            }
+            groups = [group for group in groups if group.group_id in matching]
         for needle, field in ((group_filter.performer, "performers"), (group_filter.tag, "tags")):
             if not needle:
                 continue
-            names = self.item_names(file for group in groups for file in group.files)
+            file_ids = [file_id for group in groups for file_id in group.file_ids]
+            names = self.item_names(group_filter.media, file_ids)
             needle = needle.casefold()
             groups = [
                 group
                 for group in groups
                 if any(
                     needle in name.casefold()
-                    for file in group.files
-                    for name in getattr(names[file.file_id], field)
+                    for file_id in group.file_ids
+                    for name in getattr(names[file_id], field)
                 )
             ]
         return groups
 
-    def item_names(self, files: Iterable[MediaFile]) -> Mapping[int, ItemNames]:
+    def item_names(self, media: str, file_ids: Iterable[int]) -> Mapping[int, ItemNames]:
         """Performer and tag names of the files' Stash items (read once per file)."""
-        wanted: dict[str, list[int]] = {}
-        for file in files:
-            if file.file_id not in self._item_names:
-                wanted.setdefault(file.media, []).append(file.file_id)
-        for media, file_ids in wanted.items():
-            found = self.database.item_names(media, file_ids)
-            for file_id in file_ids:
+        wanted = [file_id for file_id in file_ids if file_id not in self._item_names]
+        if wanted:
+            found = self.database.item_names(media, wanted)
+            for file_id in wanted:
                 self._item_names[file_id] = found.get(file_id, ItemNames())
         return self._item_names
 
