@@ -8,11 +8,11 @@ shaped like Stash's (`bench_grouping.realistic_hashes`: families of copies, ~1.4
 durations shared within a family, scenes with tags and performers; and an empty file on disk
 for each (mapped from Stash's /media with a path mapping), so that, as in a user's library,
 the files are there and every group has space to reclaim (`--missing-files`: none on disk,
-every file reported missing). Then, for each distance
-(and with the duration tolerance), it times the CLI's `groups --json` as a whole process
-(wall, CPU, peak RSS of the process), the phases of the same work in this process (loading
-the files, grouping, building the JSON), and the server from launch to its first page of
-groups and a switch of distance. The baseline in the same run is Stash's own kind of query
+every file reported missing). Then, for each distance (and with the duration tolerance),
+it times the CLI's `groups --json` as a whole process (wall, CPU, peak RSS of the process),
+the phases of the same work in this process (reading the arrays, looking for the files,
+grouping, the suggestion, listing and JSON), and the server from launch to its first page
+of groups and a switch of distance. The baseline in the same run is Stash's own kind of query
 for exact duplicates (one SQL GROUP BY over the phash fingerprints), at d=0.
 """
 
@@ -213,6 +213,53 @@ def server_first_page(
         process.wait(30)
 
 
+def phases(database: Path, distance: int) -> list[tuple[str, float]]:
+    """Seconds of each phase of `groups --json` at `distance`, in this process, through the
+    same session the CLI uses (the settings written by `write_settings`)."""
+    import argparse as arguments
+
+    from stash_dedupe import cli
+    from stash_dedupe.dedupe import session as session_module
+
+    grouping = [0.0]
+    find_column_groups = session_module.find_column_groups
+
+    def timed_grouping(*args: object, **kwargs: object) -> object:
+        started = time.perf_counter()
+        try:
+            return find_column_groups(*args, **kwargs)
+        finally:
+            grouping[0] += time.perf_counter() - started
+
+    session_module.find_column_groups = timed_grouping
+    found = []
+    try:
+        with cli._library_session(arguments.Namespace(db=str(database), map=[])) as session:
+            for label, work in (
+                ("read columns", lambda: session.file_columns("video")),
+                ("look for the files", session.check_presence),
+                ("read keeper columns", lambda: session.keeper_columns("video")),
+                (
+                    "group + suggest",
+                    lambda: session.groups(
+                        session_module.GroupFilter(media="video", distance=distance)
+                    ),
+                ),
+            ):
+                started = time.perf_counter()
+                result = work()
+                found.append((label, time.perf_counter() - started))
+            found[-1:] = [("grouping", grouping[0]), ("suggestion", found[-1][1] - grouping[0])]
+            started = time.perf_counter()
+            with open(os.devnull, "w") as output:
+                for group, files in session.listed_files(result):  # type: ignore[arg-type]
+                    output.write(cli.group_json_text(group, "video", files))
+            found.append(("list files + JSON", time.perf_counter() - started))
+    finally:
+        session_module.find_column_groups = find_column_groups
+    return found
+
+
 def _peak_rss_mb(pid: int) -> float:
     """A running process's peak resident memory so far (Linux), in MB; NaN elsewhere."""
     try:
@@ -268,6 +315,14 @@ def main() -> int:
                     f"{label:<28} {wall:>8.1f} {cpu:>8.1f} {peak:>8.0f} {out / 1e6:>7.1f}{ratio}",
                     flush=True,
                 )
+        for distance in distances:
+            shares = phases(database, distance)
+            total = sum(seconds for _, seconds in shares)
+            print(
+                f"phases at d={distance} (in this process, {total:.1f} s): "
+                + ", ".join(f"{label} {seconds:.1f} s" for label, seconds in shares),
+                flush=True,
+            )
         for tolerance in (None, args.duration_diff):
             times, peak = server_first_page(database, home, distances, tolerance)
             steps = ", ".join(
