@@ -9,10 +9,13 @@ two files of a group, any file may be the keeper, and no group grows by chaining
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 
 from stash_dedupe.dedupe.durations import known_durations, uses_durations
-from stash_dedupe.dedupe.hash_index import close_unique_pairs, popcount
+from stash_dedupe.dedupe.hash_index import ClosePairs, close_unique_pairs, popcount
 
 # Components with up to this many distinct phashes are split with a full distance matrix.
 _DENSE_CLIQUE_SPLIT = 2048
@@ -26,6 +29,7 @@ def split_into_cliques(
     max_distance: int,
     durations: np.ndarray | None = None,
     max_duration_diff: float | None = None,
+    close: ClosePairs | None = None,
 ) -> list[np.ndarray]:
     """Split each component into groups (sorted index arrays, size >= 2) in which every two
     hashes are within `max_distance` and, with durations, every two known durations within
@@ -34,6 +38,9 @@ def split_into_cliques(
     Greedy, deterministic: the hash with the most files close to it seeds a group, which
     takes the seed's neighbours nearest first as long as each is close to every member;
     then the next seed among what is left. Files left alone are in no group.
+
+    `close`, every close pair of the distinct hashes (`hash_index.linked_components` finds
+    it with the components), spares searching the index again for the large components.
     """
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     with_durations = uses_durations(durations, max_duration_diff)
@@ -55,8 +62,9 @@ def split_into_cliques(
         whole = _all_pairs_close(hashes, stacked, max_distance, durations, max_duration_diff)
         groups += list(stacked[whole])
         to_split += list(stacked[~whole])
+    shared = None if close is None else _SharedGraph(close)
     for component in to_split:
-        for part in _hash_cliques(hashes[component], max_distance):
+        for part in _hash_cliques(hashes[component], max_distance, shared, component):
             members = component[part]
             if with_durations:
                 assert durations is not None and max_duration_diff is not None
@@ -90,9 +98,22 @@ def _all_pairs_close(
     return close
 
 
-def _hash_cliques(hashes: np.ndarray, max_distance: int) -> list[np.ndarray]:
-    """Index arrays into `hashes` whose members are pairwise within `max_distance`."""
-    unique, inverse = np.unique(hashes, return_inverse=True)
+def _hash_cliques(
+    hashes: np.ndarray,
+    max_distance: int,
+    shared: _SharedGraph | None = None,
+    rows: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Index arrays into `hashes` whose members are pairwise within `max_distance`.
+
+    With `shared` (the close pairs of all hashes, which `hashes` are `rows` of), a large
+    component's neighbours are looked up there instead of searched with the index."""
+    if shared is None or rows is None:
+        unique, inverse = np.unique(hashes, return_inverse=True)
+        nodes = None
+    else:
+        nodes, inverse = np.unique(shared.close.inverse[rows], return_inverse=True)
+        unique = shared.close.unique[nodes]
     inverse = inverse.reshape(-1)
     if len(unique) == 1:
         return [np.arange(len(hashes))]
@@ -102,8 +123,21 @@ def _hash_cliques(hashes: np.ndarray, max_distance: int) -> list[np.ndarray]:
         if int(gaps.max()) <= max_distance:
             return [np.arange(len(hashes))]
         cliques = _greedy_cliques_dense(gaps <= max_distance, gaps, weights)
+    elif shared is None or nodes is None:
+        neighbours = _Neighbours.of_pairs(
+            len(unique), *close_unique_pairs(unique, max_distance, "auto", keep_all=True)
+        )
+        everyone = np.arange(len(unique))
+        cliques = _greedy_cliques_sparse(unique, everyone, weights, neighbours, max_distance)
     else:
-        cliques = _greedy_cliques_sparse(unique, weights, max_distance)
+        node_weights = np.zeros(len(shared.close.unique), dtype=np.int64)
+        node_weights[nodes] = weights
+        cliques = [
+            np.searchsorted(nodes, clique)
+            for clique in _greedy_cliques_sparse(
+                shared.close.unique, nodes, node_weights, shared.neighbours, max_distance
+            )
+        ]
     members_of = np.argsort(inverse, kind="stable")
     starts = np.searchsorted(inverse[members_of], np.arange(len(unique) + 1))
     return [
@@ -140,43 +174,82 @@ def _grow_clique(seed: int, close: np.ndarray, gaps: np.ndarray, left: np.ndarra
     return np.array(clique)
 
 
+@dataclass(frozen=True)
+class _Neighbours:
+    """Close pairs as adjacency lists: node s's neighbours are targets[starts[s] :
+    starts[s + 1]], the later nodes ascending, then the earlier ones ascending (the order
+    that breaks ties in the greedy split)."""
+
+    starts: np.ndarray
+    targets: np.ndarray
+
+    @classmethod
+    def of_pairs(cls, count: int, left: np.ndarray, right: np.ndarray) -> _Neighbours:
+        """From pairs with left[k] < right[k], each once (nodes numbered below `count`)."""
+        # Both directions of every pair (tens of millions at d = 10) packed in one int64
+        # array sorted in place, no argsort and no second copy: by source, then the later
+        # neighbours before the earlier ones (bit 31), each ascending.
+        edges = np.empty(2 * len(left), dtype=np.int64)
+        edges[: len(left)] = left << 32
+        edges[: len(left)] |= right
+        edges[len(left) :] = right << 32
+        edges[len(left) :] |= left | (1 << 31)
+        edges.sort()
+        targets = (edges & 0x7FFFFFFF).astype(np.int32)
+        edges >>= 32
+        starts = np.searchsorted(edges, np.arange(count + 1))
+        return cls(starts, targets)
+
+    def weighted_degree(self, nodes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """For each of `nodes`, the sum of `weights` over its neighbours (exact, in int64)."""
+        begin, end = self.starts[nodes], self.starts[nodes + 1]
+        low, high = int(begin.min()), int(end.max())
+        running = np.zeros(high - low + 1, dtype=np.int64)  # running[k]: the first k summed
+        np.take(weights, self.targets[low:high], out=running[1:], mode="clip")
+        np.cumsum(running, out=running)
+        return running[end - low] - running[begin - low]
+
+
+class _SharedGraph:
+    """The close pairs of all hashes, as adjacency lists once a component needs them."""
+
+    def __init__(self, close: ClosePairs) -> None:
+        self.close = close
+
+    @cached_property
+    def neighbours(self) -> _Neighbours:
+        return _Neighbours.of_pairs(len(self.close.unique), self.close.left, self.close.right)
+
+
 def _greedy_cliques_sparse(
-    unique: np.ndarray, weights: np.ndarray, max_distance: int
+    unique: np.ndarray,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    neighbours: _Neighbours,
+    max_distance: int,
 ) -> list[np.ndarray]:
-    """The same greedy split for a component too large for a full matrix: neighbours come
-    from the index, and each seed's clique is grown among its remaining neighbours only."""
-    count = len(unique)
-    left_pairs, right_pairs = close_unique_pairs(unique, max_distance, "auto", keep_all=True)
-    # Both directions of every pair (tens of millions at d = 10) packed in one int64 array
-    # sorted in place, no argsort and no second copy: by source, then the later neighbours
-    # before the earlier ones (bit 31), each ascending, the order that breaks ties below.
-    # close_unique_pairs gives each pair lower index first.
-    edges = np.empty(2 * len(left_pairs), dtype=np.int64)
-    edges[: len(left_pairs)] = left_pairs << 32
-    edges[: len(left_pairs)] |= right_pairs
-    edges[len(left_pairs) :] = right_pairs << 32
-    edges[len(left_pairs) :] |= left_pairs | (1 << 31)
-    del left_pairs, right_pairs
-    edges.sort()
-    targets = (edges & 0x7FFFFFFF).astype(np.int32)
-    edges >>= 32
-    starts = np.searchsorted(edges, np.arange(count + 1))
-    degree = np.bincount(edges, weights=weights[targets], minlength=count)
-    del edges
-    left = np.ones(count, dtype=bool)
+    """The same greedy split for a component too large for a full matrix: its `nodes`
+    (ascending; `unique[node]` is a node's hash, `weights[node]` its files, 0 outside the
+    component) take their neighbours from the adjacency lists, and each seed's clique is grown
+    among its remaining neighbours only."""
+    degree = neighbours.weighted_degree(nodes, weights)
+    targets, starts = neighbours.targets, neighbours.starts
+    left = np.zeros(len(unique), dtype=bool)
+    left[nodes] = True
     cliques = []
-    for seed in np.lexsort((np.arange(count), -degree)):
+    for seed in nodes[np.lexsort((np.arange(len(nodes)), -degree))]:
         if not left[seed]:
             continue
-        neighbours = targets[starts[seed] : starts[seed + 1]]
-        nodes = np.concatenate(([seed], neighbours[left[neighbours]]))
-        if len(nodes) <= 2:  # alone, or with one neighbour: already a clique
-            left[nodes] = False
-            cliques.append(nodes)
+        around = targets[starts[seed] : starts[seed + 1]]
+        members = np.concatenate(([seed], around[left[around]]))
+        if len(members) <= 2:  # alone, or with one neighbour: already a clique
+            left[members] = False
+            cliques.append(members)
             continue
-        values = unique[nodes]
+        values = unique[members]
         gaps = popcount(values[:, None] ^ values[None, :])
-        chosen = nodes[_grow_clique(0, gaps <= max_distance, gaps, np.ones(len(nodes), bool))]
+        grown = _grow_clique(0, gaps <= max_distance, gaps, np.ones(len(members), bool))
+        chosen = members[grown]
         left[chosen] = False
         cliques.append(chosen)
     return cliques
