@@ -21,6 +21,9 @@ from stash_dedupe.dedupe.hash_index import ClosePairs, close_unique_pairs, popco
 _DENSE_CLIQUE_SPLIT = 2048
 # Components up to this size are checked for being whole groups together, by size.
 _BATCHED_CLIQUE_CHECK = 32
+# Pairs turned into adjacency lists, and nodes whose neighbours are summed, per numpy call.
+_EDGE_CHUNK = 1 << 20
+_NODE_CHUNK = 1 << 12
 
 
 def split_into_cliques(
@@ -132,18 +135,33 @@ def _hash_cliques(
     else:
         node_weights = np.zeros(len(shared.close.unique), dtype=np.int64)
         node_weights[nodes] = weights
-        cliques = [
-            np.searchsorted(nodes, clique)
-            for clique in _greedy_cliques_sparse(
-                shared.close.unique, nodes, node_weights, shared.neighbours, max_distance
-            )
-        ]
-    members_of = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[members_of], np.arange(len(unique) + 1))
-    return [
-        np.concatenate([members_of[starts[node] : starts[node + 1]] for node in clique])
-        for clique in cliques
-    ]
+        cliques = _greedy_cliques_sparse(
+            shared.close.unique, nodes, node_weights, shared.neighbours, max_distance
+        )
+        return _files_of(cliques, inverse, weights, nodes)
+    return _files_of(cliques, inverse, weights)
+
+
+def _files_of(
+    cliques: list[np.ndarray],
+    inverse: np.ndarray,
+    weights: np.ndarray,
+    nodes: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """The files of each clique of distinct hashes (`inverse[file]` is a file's hash,
+    `weights` its files), hash by hash, each hash's files ascending. Cliques of `nodes` (of a
+    larger numbering) are numbered by their position in `nodes` first."""
+    sizes = np.fromiter(map(len, cliques), dtype=np.int64, count=len(cliques))
+    flat = np.concatenate(cliques) if cliques else np.zeros(0, dtype=np.int64)
+    if nodes is not None:
+        flat = np.searchsorted(nodes, flat)
+    files_of = np.argsort(inverse, kind="stable")
+    first = np.r_[0, np.cumsum(weights)]  # files_of[first[h] : first[h + 1]]: hash h's files
+    counts = weights[flat]
+    runs = np.cumsum(counts)
+    ordered = files_of[np.repeat(first[flat] - (runs - counts), counts) + np.arange(runs[-1])]
+    ends = runs[np.cumsum(sizes) - 1]
+    return np.split(ordered, ends[:-1])
 
 
 def _greedy_cliques_dense(
@@ -187,27 +205,36 @@ class _Neighbours:
     def of_pairs(cls, count: int, left: np.ndarray, right: np.ndarray) -> _Neighbours:
         """From pairs with left[k] < right[k], each once (nodes numbered below `count`)."""
         # Both directions of every pair (tens of millions at d = 10) packed in one int64
-        # array sorted in place, no argsort and no second copy: by source, then the later
-        # neighbours before the earlier ones (bit 31), each ascending.
-        edges = np.empty(2 * len(left), dtype=np.int64)
-        edges[: len(left)] = left << 32
-        edges[: len(left)] |= right
-        edges[len(left) :] = right << 32
-        edges[len(left) :] |= left | (1 << 31)
+        # array sorted in place, no argsort: by source, then the later neighbours before the
+        # earlier ones (bit 31), each ascending. Filled and read a chunk at a time: no
+        # temporary as large as the pairs.
+        pairs = len(left)
+        edges = np.empty(2 * pairs, dtype=np.int64)
+        for start in range(0, pairs, _EDGE_CHUNK):
+            lower = left[start : start + _EDGE_CHUNK].astype(np.int64)
+            higher = right[start : start + _EDGE_CHUNK].astype(np.int64)
+            edges[start : start + len(lower)] = (lower << 32) | higher
+            edges[pairs + start : pairs + start + len(lower)] = (higher << 32) | lower | 1 << 31
         edges.sort()
-        targets = (edges & 0x7FFFFFFF).astype(np.int32)
+        targets = np.empty(len(edges), dtype=np.int32)
+        for start in range(0, len(edges), _EDGE_CHUNK):
+            targets[start : start + _EDGE_CHUNK] = edges[start : start + _EDGE_CHUNK] & 0x7FFFFFFF
         edges >>= 32
         starts = np.searchsorted(edges, np.arange(count + 1))
         return cls(starts, targets)
 
     def weighted_degree(self, nodes: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """For each of `nodes`, the sum of `weights` over its neighbours (exact, in int64)."""
-        begin, end = self.starts[nodes], self.starts[nodes + 1]
-        low, high = int(begin.min()), int(end.max())
-        running = np.zeros(high - low + 1, dtype=np.int64)  # running[k]: the first k summed
-        np.take(weights, self.targets[low:high], out=running[1:], mode="clip")
-        np.cumsum(running, out=running)
-        return running[end - low] - running[begin - low]
+        """For each of `nodes`, the sum of `weights` over its neighbours (exact, in int64),
+        for a chunk of nodes at a time."""
+        degree = np.empty(len(nodes), dtype=np.int64)
+        for first in range(0, len(nodes), _NODE_CHUNK):
+            begin = self.starts[nodes[first : first + _NODE_CHUNK]]
+            sizes = self.starts[nodes[first : first + _NODE_CHUNK] + 1] - begin
+            ends = np.cumsum(sizes)
+            edges = np.arange(int(ends[-1])) + np.repeat(begin - (ends - sizes), sizes)
+            sums = np.r_[0, np.cumsum(weights[self.targets[edges]])]
+            degree[first : first + len(sizes)] = sums[ends] - sums[ends - sizes]
+        return degree
 
 
 class _SharedGraph:
@@ -236,8 +263,9 @@ def _greedy_cliques_sparse(
     targets, starts = neighbours.targets, neighbours.starts
     left = np.zeros(len(unique), dtype=bool)
     left[nodes] = True
+    starts = starts.tolist()  # plain ints: faster to index one at a time
     cliques = []
-    for seed in nodes[np.lexsort((np.arange(len(nodes)), -degree))]:
+    for seed in nodes[np.lexsort((np.arange(len(nodes)), -degree))].tolist():
         if not left[seed]:
             continue
         around = targets[starts[seed] : starts[seed + 1]]
@@ -246,13 +274,31 @@ def _greedy_cliques_sparse(
             left[members] = False
             cliques.append(members)
             continue
-        values = unique[members]
-        gaps = popcount(values[:, None] ^ values[None, :])
-        grown = _grow_clique(0, gaps <= max_distance, gaps, np.ones(len(members), bool))
-        chosen = members[grown]
+        chosen = members[_grow_around_seed(unique[members], max_distance)]
         left[chosen] = False
         cliques.append(chosen)
     return cliques
+
+
+def _grow_around_seed(values: np.ndarray, max_distance: int) -> np.ndarray:
+    """`_grow_clique` from a seed (values[0]) among hashes all close to it (values[1:]),
+    without their full distance matrix (hundreds of millions of entries per split at d = 10):
+    only the rows of the members taken are computed, and the candidates no longer close to
+    every member are passed over in one step."""
+    order = np.argsort(popcount(values[1:] ^ values[0]), kind="stable") + 1
+    ordered = values[order]
+    allowed = np.ones(len(order), dtype=bool)
+    taken = [0]
+    position = 0
+    while position < len(order):
+        position += int(allowed[position:].argmax())
+        if not allowed[position]:
+            break
+        taken.append(int(order[position]))
+        later = slice(position + 1, None)
+        allowed[later] &= popcount(ordered[later] ^ ordered[position]) <= max_distance
+        position += 1
+    return np.array(taken)
 
 
 def _duration_windows(durations: np.ndarray, limit: float) -> list[np.ndarray]:

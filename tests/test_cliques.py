@@ -1,5 +1,5 @@
-"""One index run for grouping: the pairs found for the components also split them into cliques,
-with exactly the groups a second search of the large components gave."""
+"""Splitting components into cliques: with the pairs found for the components (one search of
+the index), and without full distance matrices, exactly the groups it gave before."""
 
 from __future__ import annotations
 
@@ -114,3 +114,40 @@ def test_linked_components_hold_every_close_pair_once(bases, copies, max_distanc
     left, right = close_pairs_brute_force(close.unique, max_distance)
     expected = sorted(zip(left.tolist(), right.tolist(), strict=True))
     assert sorted(zip(close.left.tolist(), close.right.tolist(), strict=True)) == expected
+
+
+@st.composite
+def seed_and_neighbours(draw: st.DrawFn) -> tuple[np.ndarray, int]:
+    """A seed hash and hashes within the distance of it, some repeated at the same gap."""
+    max_distance = draw(st.integers(1, 12))
+    seed = draw(HASH)
+    flips = st.lists(st.integers(0, 63), max_size=max_distance, unique=True)
+    neighbours = [seed ^ sum(1 << bit for bit in bits) for bits in draw(st.lists(flips))]
+    return np.array([seed, *neighbours], dtype=np.uint64), max_distance
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed_and_neighbours())
+def test_growing_around_a_seed_takes_what_the_full_matrix_took(case) -> None:
+    values, max_distance = case
+    gaps = hash_index.popcount(values[:, None] ^ values[None, :])
+    expected = cliques._grow_clique(0, gaps <= max_distance, gaps, np.ones(len(values), bool))
+    grown = cliques._grow_around_seed(values, max_distance)
+    assert grown.tolist() == expected.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=60), st.randoms(use_true_random=False))
+def test_the_files_of_each_clique_come_hash_by_hash_in_file_order(inverse, random) -> None:
+    inverse = np.unique(inverse, return_inverse=True)[1]  # every hash has files
+    hashes = list(range(int(inverse.max()) + 1))
+    random.shuffle(hashes)
+    cut = sorted(random.sample(range(1, len(hashes)), random.randint(0, len(hashes) - 1)))
+    found = [np.array(part, dtype=np.int64) for part in np.split(np.array(hashes), cut)]
+    weights = np.bincount(inverse)
+    files = cliques._files_of(found, inverse, weights)
+    expected = [[f for h in part for f in np.flatnonzero(inverse == h).tolist()] for part in found]
+    assert [part.tolist() for part in files] == expected
+    nodes = np.sort(np.random.default_rng(len(inverse)).choice(99, len(hashes), replace=False))
+    numbered = cliques._files_of([nodes[part] for part in found], inverse, weights, nodes)
+    assert [part.tolist() for part in numbered] == expected
