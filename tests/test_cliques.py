@@ -127,12 +127,14 @@ def seed_and_neighbours(draw: st.DrawFn) -> tuple[np.ndarray, int]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(seed_and_neighbours())
-def test_growing_around_a_seed_takes_what_the_full_matrix_took(case) -> None:
+@given(seed_and_neighbours(), st.sampled_from([0, 10**6]))
+def test_growing_around_a_seed_takes_what_the_full_matrix_took(case, in_python) -> None:
+    """With numpy (any size) and in plain Python (any size), as the full matrix did."""
     values, max_distance = case
     gaps = hash_index.popcount(values[:, None] ^ values[None, :])
     expected = cliques._grow_clique(0, gaps <= max_distance, gaps, np.ones(len(values), bool))
-    grown = cliques._grow_around_seed(values, max_distance)
+    with mock.patch.object(cliques, "_GROWN_IN_PYTHON", in_python):
+        grown = cliques._grow_around_seed(values, max_distance)
     assert grown.tolist() == expected.tolist()
 
 
