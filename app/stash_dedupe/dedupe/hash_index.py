@@ -549,12 +549,12 @@ def _spread_bits(hashes: np.ndarray, widths: Sequence[int]) -> list[list[int]]:
 def _gather_pairs(
     chunks: Iterator[tuple[np.ndarray, np.ndarray]], count: int, keep_all: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Collect pair chunks. Unless every pair is needed, pairs already joined are dropped as
-    we go, which keeps dense clusters from filling memory."""
-    if keep_all:
-        return _gather_every_pair(chunks, count)
+    """Collect pair chunks. Unless every pair is needed (durations), pairs already joined
+    are dropped as we go, which keeps dense clusters from filling memory. Every pair is kept
+    as one packed int64 (lower * count + higher): tens of millions of them at d = 10."""
     lefts: list[np.ndarray] = []
     rights: list[np.ndarray] = []
+    done: list[np.ndarray] = []  # keep_all: sorted, deduplicated runs, merged once at the end
     pending = 0
     labels: np.ndarray | None = None
     for left, right in chunks:
@@ -566,38 +566,24 @@ def _gather_pairs(
         pending += len(left)
         if pending > _FLUSH_PAIRS:
             left, right = _concatenate(lefts), _concatenate(rights)
-            labels = _join(np.arange(count) if labels is None else labels, left, right)
+            if keep_all:  # only the new pairs are sorted: re-sorting all would be quadratic
+                done.append(_sorted_unique(_packed(left, right, count)))
+            else:
+                labels = _join(np.arange(count) if labels is None else labels, left, right)
             lefts, rights, pending = [], [], 0
     left, right = _concatenate(lefts), _concatenate(rights)
+    if keep_all:
+        done.append(_packed(left, right, count))
+        del left, right, lefts, rights
+        packed = _sorted_unique(np.concatenate(done) if len(done) > 1 else done[0])
+        del done
+        left = packed // count
+        packed -= left * count
+        return left, packed
     if labels is not None:  # the joined part is summed up by links to each label
         joined = np.flatnonzero(labels != np.arange(count))
         left, right = np.r_[left, joined], np.r_[right, labels[joined]]
     return left, right
-
-
-def _gather_every_pair(
-    chunks: Iterator[tuple[np.ndarray, np.ndarray]], count: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair once, lower index first, sorted. Each pair is kept as one packed int64
-    (lower * count + higher; tens of millions of them at d = 10), packed as its chunk comes
-    (small arrays), sorted and deduplicated with the pairs of the same flush, and the
-    sorted runs merged once at the end: re-sorting all pairs at each flush was quadratic."""
-    packed: list[np.ndarray] = []
-    done: list[np.ndarray] = []
-    pending = 0
-    for left, right in chunks:
-        packed.append(_packed(left, right, count))
-        pending += len(left)
-        if pending > _FLUSH_PAIRS:
-            done.append(_sorted_unique(np.concatenate(packed)))
-            packed, pending = [], 0
-    done.append(np.concatenate(packed) if packed else _empty())
-    del packed
-    pairs = _sorted_unique(np.concatenate(done) if len(done) > 1 else done[0])
-    del done
-    left = pairs // count
-    pairs -= left * count
-    return left, pairs
 
 
 def _packed(left: np.ndarray, right: np.ndarray, count: int) -> np.ndarray:
