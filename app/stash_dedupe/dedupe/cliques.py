@@ -153,8 +153,10 @@ def _files_of(
     """The files of each clique of distinct hashes (`inverse[file]` is a file's hash,
     `weights` its files), hash by hash, each hash's files ascending. Cliques of `nodes` (of a
     larger numbering) are numbered by their position in `nodes` first."""
+    if not cliques:
+        return []
     sizes = np.fromiter(map(len, cliques), dtype=np.int64, count=len(cliques))
-    flat = np.concatenate(cliques) if cliques else np.zeros(0, dtype=np.int64)
+    flat = np.concatenate(cliques)
     if nodes is not None:
         flat = np.searchsorted(nodes, flat)
     files_of = np.argsort(inverse, kind="stable")
@@ -291,12 +293,12 @@ def _grow_around_seed(values: np.ndarray, max_distance: int) -> np.ndarray:
     if len(values) <= _GROWN_IN_PYTHON:
         seed, *others = values.tolist()
         order = sorted(range(len(others)), key=lambda index: (others[index] ^ seed).bit_count())
-        taken, members = [0], []
+        taken, taken_values = [0], []  # the seed is close to every candidate
         for index in order:
             value = others[index]
-            if all((value ^ member).bit_count() <= max_distance for member in members):
+            if all((value ^ member).bit_count() <= max_distance for member in taken_values):
                 taken.append(index + 1)
-                members.append(value)
+                taken_values.append(value)
         return np.array(taken)
     order = np.argsort(popcount(values[1:] ^ values[0]), kind="stable") + 1
     ordered = values[order]
