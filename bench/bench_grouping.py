@@ -28,6 +28,7 @@ from stash_dedupe.dedupe.hash_index import (  # noqa: E402
     close_pairs_brute_force,
     connected_components,
     connected_components_brute_force,
+    linked_components,
 )
 
 FULL_BRUTE_FORCE_UP_TO = 100_000
@@ -188,23 +189,51 @@ def main() -> int:
 
 
 def compare_cliques(sizes: list[int], distances: list[int]) -> int:
-    """How large Stash's chained components grow, and the app's groups that replace them."""
+    """How large Stash's chained components grow, the app's groups that replace them, and
+    what finding them costs: the index searched again for the large components to split
+    (the baseline) against one search whose pairs serve both (`linked_components`)."""
     flat = np.array([int(value, 16) for value in FLAT_PHASHES], dtype=np.uint64)
-    print(f"{'hashes':>9} {'d':>3} {'components':>10} {'largest':>8} {'cpu s':>7}   "
-          f"{'groups':>8} {'largest':>8} {'split cpu s':>11}")  # fmt: skip
+    print(
+        f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; CPU seconds;"
+        " speedup = searched-twice total / searched-once total"
+    )
+    header = (
+        f"{'hashes':>9} {'d':>3} {'components':>10} {'largest':>8} {'groups':>8} {'largest':>8}"
+        f" | twice: {'index':>6} {'split':>6} {'total':>6} | once: {'index':>6} {'split':>6}"
+        f" {'total':>6} {'speedup':>8}  same"
+    )
+    print(header)
+    print("-" * len(header))
+    mismatches = 0
     for size in sizes:
         hashes = realistic_hashes(size, np.random.default_rng(size))
         hashes = hashes[~np.isin(hashes, flat)]  # flat hashes are opt-in in the app
         for max_distance in distances:
             index, components = timed(partial(connected_components, hashes, max_distance))
-            split, groups = timed(partial(split_into_cliques, hashes, components, max_distance))
+            split, expected = timed(partial(split_into_cliques, hashes, components, max_distance))
+            del components
+            linked, (components, close) = timed(partial(linked_components, hashes, max_distance))
+            split_once, groups = timed(
+                partial(split_into_cliques, hashes, components, max_distance, close=close)
+            )
+            del close
+            same = len(groups) == len(expected) and all(
+                np.array_equal(a, b) for a, b in zip(groups, expected, strict=True)
+            )
+            mismatches += not same
+            twice, once = index.cpu + split.cpu, linked.cpu + split_once.cpu
             print(
                 f"{size:>9} {max_distance:>3} {len(components):>10} "
-                f"{max(map(len, components), default=0):>8} {index.cpu:>7.1f}   "
-                f"{len(groups):>8} {max(map(len, groups), default=0):>8} {split.cpu:>11.1f}",
+                f"{max(map(len, components), default=0):>8} {len(groups):>8} "
+                f"{max(map(len, groups), default=0):>8} | twice: {index.cpu:>6.1f} "
+                f"{split.cpu:>6.1f} {twice:>6.1f} | once: {linked.cpu:>6.1f} "
+                f"{split_once.cpu:>6.1f} {once:>6.1f} {twice / max(once, 1e-6):>7.2f}x  "
+                f"{'yes' if same else 'NO'}",
                 flush=True,
             )
-    return 0
+    if mismatches:
+        print(f"{mismatches} result(s) differ between the two ways")
+    return 1 if mismatches else 0
 
 
 if __name__ == "__main__":

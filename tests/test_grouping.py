@@ -447,6 +447,12 @@ def _greedy_cliques_sparse_as_first_written(
     return found
 
 
+def _as_first_written(unique, nodes, weights, neighbours, max_distance) -> list[np.ndarray]:
+    """The reference in place of cliques._greedy_cliques_sparse for a component on its own."""
+    assert np.array_equal(nodes, np.arange(len(unique)))
+    return _greedy_cliques_sparse_as_first_written(unique, weights, max_distance)
+
+
 @pytest.mark.parametrize("max_distance", [4, 8, 10])
 def test_the_sparse_split_gives_the_groups_it_gave_when_first_written(max_distance) -> None:
     """Realistic hashes (families of copies, correlated bits) in components split sparsely."""
@@ -460,9 +466,7 @@ def test_the_sparse_split_gives_the_groups_it_gave_when_first_written(max_distan
     components = connected_components(hashes, max_distance)
     with mock.patch.object(cliques, "_DENSE_CLIQUE_SPLIT", 64):
         groups = cliques.split_into_cliques(hashes, components, max_distance)
-        with mock.patch.object(
-            cliques, "_greedy_cliques_sparse", _greedy_cliques_sparse_as_first_written
-        ):
+        with mock.patch.object(cliques, "_greedy_cliques_sparse", _as_first_written):
             expected = cliques.split_into_cliques(hashes, components, max_distance)
     assert max(len(component) for component in components) > 64
     assert len(groups) == len(expected)

@@ -1,7 +1,7 @@
 """Duplicate groups: files whose phashes all lie within a Hamming distance of each other.
 
 `find_groups` turns `MediaFile`s into the `DuplicateGroup`s the UI, the CLI and the keeper
-rules work with: hash links come from `hash_index.connected_components` (what Stash's checker
+rules work with: hash links come from `hash_index.linked_components` (what Stash's checker
 finds), chains are split by `cliques.split_into_cliques` (every two files of a group are
 close), and the other files of a multi-file Stash scene or image join their siblings.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 from stash_dedupe.dedupe.cliques import split_into_cliques
 from stash_dedupe.dedupe.durations import durations_match, log_durations, percent_limit
-from stash_dedupe.dedupe.hash_index import connected_components, largest_distance, popcount
+from stash_dedupe.dedupe.hash_index import largest_distance, linked_components, popcount
 from stash_dedupe.errors import NotFoundError
 from stash_dedupe.models import VIDEO, FileColumns, MediaFile
 
@@ -331,8 +331,10 @@ def _phash_members(
         max_duration_diff = percent_limit(max_duration_percent)
     elif max_duration_diff is not None:
         durations = columns.durations[rows]
-    components = connected_components(hashes, max_distance, durations, max_duration_diff)
-    groups = split_into_cliques(hashes, components, max_distance, durations, max_duration_diff)
+    components, close = linked_components(hashes, max_distance, durations, max_duration_diff)
+    groups = split_into_cliques(
+        hashes, components, max_distance, durations, max_duration_diff, close
+    )
     return [rows[group] for group in groups]
 
 

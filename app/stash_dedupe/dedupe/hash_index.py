@@ -35,6 +35,8 @@ _PAIR_CHUNK = 1 << 15
 _BRUTE_FORCE_ROWS = 32
 _BRUTE_FORCE_COLUMNS = 4096
 _FLUSH_PAIRS = 1 << 22
+# Links joined into components per round (a few cache-sized arrays of them at once).
+_JOIN_CHUNK = 1 << 20
 # A dense per-bucket table (2**width entries) is used for blocks searched with a radius.
 _MAX_TABLE_BITS = 24
 # Groups with more distinct phashes than this get their diameter from the index.
@@ -175,23 +177,73 @@ def connected_components(
     Each group is sorted ascending; groups are ordered by their first index. `strategy`
     ("auto", "index", "brute_force") exists for tests and the benchmark.
     """
+    with_durations = uses_durations(durations, max_duration_diff)
+    components, _ = _components(
+        hashes, max_distance, durations, max_duration_diff, strategy, keep_all=with_durations
+    )
+    return components
+
+
+@dataclass(frozen=True)
+class ClosePairs:
+    """Every pair of distinct hashes within a distance, once: `unique[left[k]]` and
+    `unique[right[k]]` with left[k] < right[k]. `unique` is np.unique of the hashes searched
+    and `hashes[i] == unique[inverse[i]]`."""
+
+    unique: np.ndarray
+    inverse: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+
+
+def linked_components(
+    hashes: np.ndarray,
+    max_distance: int,
+    durations: np.ndarray | None = None,
+    max_duration_diff: float | None = None,
+    *,
+    strategy: str = "auto",
+) -> tuple[list[np.ndarray], ClosePairs]:
+    """`connected_components`, and every close pair of distinct hashes behind them, from one
+    run of the index: splitting the components into cliques (dedupe.cliques) needs all the
+    pairs of the large ones, not only the few that connect them."""
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
+    components, pairs = _components(
+        hashes, max_distance, durations, max_duration_diff, strategy, keep_all=True
+    )
+    if pairs is None or max_distance >= 64:  # no pairs searched, or all in one bucket
+        unique, inverse = np.unique(hashes, return_inverse=True)
+        left, right = close_unique_pairs(unique, max_distance, strategy, keep_all=True)
+        pairs = ClosePairs(unique, inverse.reshape(-1), left, right)
+    return components, pairs
+
+
+def _components(
+    hashes: np.ndarray,
+    max_distance: int,
+    durations: np.ndarray | None,
+    max_duration_diff: float | None,
+    strategy: str,
+    keep_all: bool,
+) -> tuple[list[np.ndarray], ClosePairs | None]:
+    """The components, and the close pairs found for them (all of them if keep_all)."""
     _check_distance(max_distance)
     if strategy not in ("auto", "index", "brute_force"):
         raise ValueError(f"unknown strategy {strategy!r}")
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     count = len(hashes)
     if count < 2:
-        return []
+        return [], None
     # Identical hashes are collapsed first: flat images make huge groups of equal values.
     unique, inverse = np.unique(hashes, return_inverse=True)
     inverse = inverse.reshape(-1)
     if max_distance >= 64:  # every pair is close: one bucket
         unique, inverse = unique[:1], np.zeros(count, dtype=np.intp)
-    with_durations = uses_durations(durations, max_duration_diff)
-    left, right = close_unique_pairs(unique, max_distance, strategy, keep_all=with_durations)
-    if not with_durations:
+    left, right = close_unique_pairs(unique, max_distance, strategy, keep_all=keep_all)
+    pairs = ClosePairs(unique, inverse, left, right)
+    if not uses_durations(durations, max_duration_diff):
         unique_labels = _join(np.arange(len(unique)), left, right)
-        return _components_from_labels(unique_labels[inverse])
+        return _components_from_labels(unique_labels[inverse]), pairs
     assert durations is not None and max_duration_diff is not None
     element_left, element_right = duration_links(
         inverse,
@@ -201,7 +253,7 @@ def connected_components(
         left,
         right,
     )
-    return _components_from_labels(_join(np.arange(count), element_left, element_right))
+    return _components_from_labels(_join(np.arange(count), element_left, element_right)), pairs
 
 
 def close_pairs(unique_hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
@@ -556,14 +608,24 @@ def _sorted_unique(packed: np.ndarray) -> np.ndarray:
 
 def _join(labels: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Union the links into `labels` (each node's root, roots are the smallest node) and
-    return the new labels: roots hook onto the smaller root, then pointers jump to roots."""
+    return the new labels. Links go in a chunk at a time: once the first chunks have joined
+    the big components, most later links are found joined already and cost one lookup."""
     labels = labels.astype(np.int64, copy=True)
+    for start in range(0, len(left), _JOIN_CHUNK):
+        labels = _join_links(
+            labels, left[start : start + _JOIN_CHUNK], right[start : start + _JOIN_CHUNK]
+        )
+    return labels
+
+
+def _join_links(labels: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`_join` of one chunk: roots hook onto the smaller root, then pointers jump to roots."""
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
     while len(left):
         a, b = labels[left], labels[right]
-        apart = a != b
-        if not apart.any():
+        apart = np.flatnonzero(a != b)
+        if not len(apart):
             break
         left, right, a, b = left[apart], right[apart], a[apart], b[apart]
         np.minimum.at(labels, np.maximum(a, b), np.minimum(a, b))
