@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -343,3 +344,28 @@ def test_after_each_decision_the_lists_are_what_a_fresh_session_finds(tmp_path: 
     assert after == fresh()
     assert any(ids["a2"] in files for files in (row[1] for row in after[0]))
     session.close()
+
+
+def test_odd_values_in_stash_columns_are_read_as_numbers(tmp_path: Path) -> None:
+    """SQLite keeps what it is given: a rating stored as text, a count as a real number.
+    The columns read them as Stash means them, and a garbled one as nothing, not an error."""
+    database = metadata_library(tmp_path, 75)
+    connection = sqlite3.connect(database)
+    with connection:
+        scene_ids = [row[0] for row in connection.execute("SELECT id FROM scenes ORDER BY id")]
+        connection.execute("UPDATE scenes SET rating = '80' WHERE id = ?", (scene_ids[0],))
+        connection.execute("UPDATE scenes SET rating = 'none' WHERE id = ?", (scene_ids[1],))
+        connection.execute("UPDATE scenes SET organized = 1.0 WHERE id = ?", (scene_ids[2],))
+    connection.close()
+    with open_stash_database(database) as stash:
+        columns = stash.keeper_columns(VIDEO)
+        by_file = {f.file_id: f for f in stash.load_files(VIDEO)}
+    rows = {file_id: row for row, file_id in enumerate(columns.file_ids.tolist())}
+    for file_id, file in by_file.items():
+        scenes = {item.item_id for item in file.items}
+        if scenes == {scene_ids[0]}:
+            assert columns.rating[rows[file_id]] == 80
+        if scenes == {scene_ids[1]}:
+            assert columns.rating[rows[file_id]] == 0
+        if scenes == {scene_ids[2]}:
+            assert columns.organized[rows[file_id]]

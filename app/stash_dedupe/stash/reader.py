@@ -688,8 +688,10 @@ class StashDatabase:
         else:
             o_column = "s.o_counter" if "o_counter" in scene_columns else "0"
         table = self._int_table(
-            f"""SELECT sf.file_id, s.id, COALESCE(s.rating, 0), COALESCE(s.organized, 0),
-                       COALESCE({play_column}, 0), COALESCE({o_column}, 0)
+            f"""SELECT sf.file_id, s.id, CAST(COALESCE(s.rating, 0) AS INTEGER),
+                       CAST(COALESCE(s.organized, 0) AS INTEGER),
+                       CAST(COALESCE({play_column}, 0) AS INTEGER),
+                       CAST(COALESCE({o_column}, 0) AS INTEGER)
                 FROM scenes_files sf JOIN scenes s ON s.id = sf.scene_id""",
             6,
         )
@@ -701,8 +703,9 @@ class StashDatabase:
             "performers": self._counts("image_id", "performers_images"),
         }
         table = self._int_table(
-            """SELECT imf.file_id, i.id, COALESCE(i.rating, 0), COALESCE(i.organized, 0),
-                      COALESCE(i.o_counter, 0)
+            """SELECT imf.file_id, i.id, CAST(COALESCE(i.rating, 0) AS INTEGER),
+                      CAST(COALESCE(i.organized, 0) AS INTEGER),
+                      CAST(COALESCE(i.o_counter, 0) AS INTEGER)
                FROM images_files imf JOIN images i ON i.id = imf.image_id""",
             5,
         )
