@@ -256,3 +256,36 @@ def test_the_check_runs_as_a_job_when_a_library_opens(
         time.sleep(0.05)
     assert job.state == "done" and job.result == len(MISSING)
     assert session.presence.checked == len(library.ids)
+
+
+def test_the_check_waits_while_a_list_of_groups_is_being_worked_out(
+    session: LibrarySession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a large library the check and the first list would slow each other: the check
+    gives way between batches while a list is asked for, then finishes."""
+    import threading
+
+    grouping_started, release = threading.Event(), threading.Event()
+    raw = session._raw
+
+    def slow_raw(group_filter: GroupFilter) -> object:
+        grouping_started.set()
+        release.wait(30)
+        return raw(group_filter)
+
+    monkeypatch.setattr(session, "_raw", slow_raw)
+    lister = threading.Thread(target=session.groups, args=(GroupFilter(media="video"),))
+    lister.start()
+    checker = threading.Thread(target=session.check_presence)
+    try:
+        assert grouping_started.wait(30)
+        checker.start()
+        checker.join(1.0)
+        assert checker.is_alive() and session.presence.checked == 0  # waiting for the list
+    finally:
+        release.set()
+        lister.join(30)
+        if checker.is_alive() or checker.ident is not None:
+            checker.join(30)
+    assert not checker.is_alive()
+    assert session.presence.checked > 0 and len(session.presence.missing) == len(MISSING)

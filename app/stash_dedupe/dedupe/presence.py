@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from stash_dedupe.jobs import Progress
@@ -73,13 +73,17 @@ class FilePresence:
         batches: Iterable[Sequence[tuple[int, str]]],
         total: int,
         progress: Progress | None = None,
+        pause: Callable[[], None] | None = None,
     ) -> int:
         """`check` for (file id, path) pairs given a batch at a time (as a scan reads them:
-        a million paths never sit in memory at once), `total` of them in all."""
+        a million paths never sit in memory at once), `total` of them in all. `pause` is
+        called before each batch of `CHECK_BATCH` files (to give way to other work)."""
         missing: set[int] = set()
         done = 0
         for batch in batches:
             for start in range(0, len(batch), CHECK_BATCH):
+                if pause is not None:
+                    pause()
                 if progress is not None:
                     progress(done, total, f"Looking for files: {done:,} of {total:,}")
                 part = batch[start : start + CHECK_BATCH]

@@ -227,6 +227,10 @@ class LibrarySession:
         self.thumbnails = Thumbnails(database.path, self.paths.thumbnails)
         self._files_lock = threading.Lock()
         self._groups_lock = threading.RLock()
+        # Lists of groups asked for and not answered yet: the missing-files check, a
+        # background job, waits for them between batches (on a million files it would slow
+        # the first list by half; the banner can come a few seconds later).
+        self._lists_asked = _Pending()
         self._files: dict[str, list[MediaFile]] = {}
         # What grouping needs of every file, per media; details only of files looked at.
         self._columns: dict[str, FileColumns] = {}
@@ -554,7 +558,7 @@ class LibrarySession:
     def groups(self, group_filter: GroupFilter) -> list[DuplicateGroup]:
         """The groups left to review under a filter, largest reclaimable space first."""
         group_filter = group_filter.checked()
-        with self._groups_lock:
+        with self._lists_asked, self._groups_lock:
             cached = self._filtered.get(group_filter)
             if cached is not None:
                 self._filtered.move_to_end(group_filter)
@@ -863,7 +867,9 @@ class LibrarySession:
         before = self.presence.missing
         total = len(self.file_columns(VIDEO)) + len(self.file_columns(IMAGE))
         # Only ids and paths, as a scan reads them: no file's details are built.
-        missing = self.presence.check_paths(self.database.listed_paths(), total, progress)
+        missing = self.presence.check_paths(
+            self.database.listed_paths(), total, progress, pause=self._lists_asked.wait_for_none
+        )
         if self.presence.missing != before:
             self._decisions_changed()
         return missing
@@ -1243,6 +1249,27 @@ class _LibraryFiles(Mapping[int, MediaFile]):
 
     def __len__(self) -> int:
         return sum(len(self._session.file_columns(media)) for media in (VIDEO, IMAGE))
+
+
+class _Pending:
+    """A count of calls under way (`with pending:`), and a wait for none to be."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def wait_for_none(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._count == 0)
 
 
 @dataclass(frozen=True)
