@@ -369,3 +369,43 @@ def test_odd_values_in_stash_columns_are_read_as_numbers(tmp_path: Path) -> None
             assert columns.rating[rows[file_id]] == 0
         if scenes == {scene_ids[2]}:
             assert columns.organized[rows[file_id]]
+
+
+def test_galleries_with_huge_ids_are_compared_as_ids() -> None:
+    """Gallery ids are whatever the database holds: ids near 2^63 must not wrap around."""
+    big = 2**62
+    files = [
+        MediaFile(
+            file_id,
+            IMAGE,
+            f"/lib/{file_id}.jpg",
+            f"/lib/{file_id}.jpg",
+            size,
+            None,
+            None,
+            "ab" * 8,
+            width=1000,
+            height=1000,
+            items=(SceneInfo(file_id, gallery_ids=galleries),),
+        )
+        for file_id, size, galleries in (
+            (1, 900, (big,)),
+            (2, 800, (big + 1,)),
+            (3, 700, (big,)),
+            (4, 600, (big - 5, big + 7)),
+            (5, 500, ()),
+        )
+    ]
+    groups = find_groups(files)
+    rules = SuggestionRules(keeper_rules=("largest_file",))
+    file_texts, _ = texts_of(files)
+    (answer,) = suggest_for_groups(
+        groups, FileColumns.of_files(IMAGE, files), KeeperColumns.of_files(files), rules, file_texts
+    )
+    assert answer is not None
+    assert (answer.keeper_id, answer.protected_ids, answer.suggested.file_ids) == (
+        1,
+        frozenset({2, 4}),
+        (3, 5),
+    )
+    assert per_group_answer(groups[0], rules, frozenset(), {})[2] == frozenset({2, 4})

@@ -253,14 +253,17 @@ class _Work:
         result = np.zeros(len(self.file_ids), bool)
         if not len(c.gallery_rows):
             return result
-        width = int(c.gallery_ids.max()) + 1
-        held = c.gallery_rows * width + c.gallery_ids  # (row, gallery) as one number
+        # Galleries numbered 0..n-1 first, so (row, gallery) packs into one number safely.
+        galleries, gallery = np.unique(c.gallery_ids, return_inverse=True)
+        gallery = gallery.reshape(-1)
+        width = len(galleries)
+        held = c.gallery_rows * width + gallery  # (row, gallery) as one number
         position_of_row = np.full(len(c), -1, np.int64)
         position_of_row[self.k[own_item]] = np.flatnonzero(own_item)
         positions = position_of_row[c.gallery_rows]
         mine = positions >= 0
         positions = positions[mine]
-        wanted = kk[positions] * width + c.gallery_ids[mine]
+        wanted = kk[positions] * width + gallery[mine]
         result[positions[~np.isin(wanted, held)]] = True
         return result
 
