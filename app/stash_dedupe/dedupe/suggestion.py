@@ -100,7 +100,7 @@ class _Work:
         listed = (self.rows >= 0) & (
             columns.file_ids[keeper_rows] == self.file_ids if len(columns) else False
         )
-        self.k = np.where(listed, keeper_rows, 0)  # rows of the keeper columns
+        self.column_rows = np.where(listed, keeper_rows, 0)  # each file's row in `columns`
         self.answerable = self._per_group(np.logical_and, listed)
         self.missing = (
             np.isin(self.file_ids, np.fromiter(missing, np.int64, len(missing)))
@@ -138,7 +138,7 @@ class _Work:
 
     def _scores(self, name: str, positions: np.ndarray) -> np.ndarray:
         """The rule's score of the files at these positions, as `keeper.RULES` scores them."""
-        c, k = self.columns, self.k[positions]
+        c, k = self.columns, self.column_rows[positions]
         if name == "highest_resolution":
             return self._pixels(positions)
         if name == "highest_bit_rate":
@@ -194,7 +194,7 @@ class _Work:
         raise KeyError(name)
 
     def _pixels(self, positions: np.ndarray) -> np.ndarray:
-        pixels = self.columns.pixels[self.k[positions]].astype(np.float64)
+        pixels = self.columns.pixels[self.column_rows[positions]].astype(np.float64)
         if self.picture_pixels:
             for index, file_id in enumerate(self.file_ids[positions].tolist()):
                 known = self.picture_pixels.get(file_id)
@@ -223,7 +223,8 @@ class _Work:
         keepers = self.keepers()
         keeper_at = keepers[self.group_of]  # each position's group keeper, as a position
         others = np.arange(len(self.file_ids)) != keeper_at
-        c, k, kk = self.columns, self.k, self.k[keeper_at]
+        # The metadata; each file's row in it, and its group keeper's row.
+        c, k, kk = self.columns, self.column_rows, self.column_rows[keeper_at]
         # Files of several items are compared item by item: the per-group code's work.
         several = self._per_group(np.logical_or, c.item_count[k] > 1)
         own_item = others & (c.item_count[k] == 1) & (c.item_id[k] != c.item_id[kk])
@@ -247,7 +248,7 @@ class _Work:
         removed = copies & ~loses
         return self._by_group(keepers, loses, removed, ~several & self.answerable)
 
-    def _galleries_beyond_keeper(self, own_item: np.ndarray, kk: np.ndarray) -> np.ndarray:
+    def _galleries_beyond_keeper(self, own_item: np.ndarray, keeper_rows: np.ndarray) -> np.ndarray:
         """Whether each file's item is in a gallery its group's keeper is not in."""
         c = self.columns
         result = np.zeros(len(self.file_ids), bool)
@@ -259,11 +260,11 @@ class _Work:
         width = len(galleries)
         held = c.gallery_rows * width + gallery  # (row, gallery) as one number
         position_of_row = np.full(len(c), -1, np.int64)
-        position_of_row[self.k[own_item]] = np.flatnonzero(own_item)
+        position_of_row[self.column_rows[own_item]] = np.flatnonzero(own_item)
         positions = position_of_row[c.gallery_rows]
         mine = positions >= 0
         positions = positions[mine]
-        wanted = kk[positions] * width + gallery[mine]
+        wanted = keeper_rows[positions] * width + gallery[mine]
         result[positions[~np.isin(wanted, held)]] = True
         return result
 
