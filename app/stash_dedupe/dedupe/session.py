@@ -185,17 +185,24 @@ class GroupFilter:
         )
 
 
-# How the group list can be ordered (the first is the default), each with its sort key.
-GROUP_SORTS: dict[str, Callable[[DuplicateGroup], tuple[object, ...]]] = {
-    "reclaimable": lambda group: (-group.reclaimable, group.group_id),
-    "files": lambda group: (-group.present_count, -group.reclaimable, group.group_id),
-    "distance": lambda group: (-group.max_distance, -group.reclaimable, group.group_id),
-    "newest": lambda group: (
-        -max((file.mod_time_epoch or 0.0 for file in group.files), default=0.0),
+# How the group list can be ordered (the first is the default), each with its sort key. The
+# keys of "newest" and "path" read the files' paths and mod times (by file id, from one scan).
+PathsAndTimes = Mapping[int, tuple[str, float | None]]
+GROUP_SORTS: dict[str, Callable[[DuplicateGroup, PathsAndTimes], tuple[object, ...]]] = {
+    "reclaimable": lambda group, _: (-group.reclaimable, group.group_id),
+    "files": lambda group, _: (-group.present_count, -group.reclaimable, group.group_id),
+    "distance": lambda group, _: (-group.max_distance, -group.reclaimable, group.group_id),
+    "newest": lambda group, texts: (
+        -max((texts.get(file_id, _NO_TEXT)[1] or 0.0 for file_id in group.file_ids), default=0),
         group.group_id,
     ),
-    "path": lambda group: (group.files[0].path.casefold(), group.group_id),
+    "path": lambda group, texts: (
+        texts.get(group.file_ids[0], _NO_TEXT)[0].casefold(),
+        group.group_id,
+    ),
 }
+_SORTS_READING_FILES = frozenset({"newest", "path"})
+_NO_TEXT: tuple[str, float | None] = ("", None)
 
 
 class LibrarySession:
@@ -564,7 +571,7 @@ class LibrarySession:
                 self._filtered.move_to_end(group_filter)
                 return cached
             result = self._filter(group_filter, self._raw(group_filter))
-            result.sort(key=GROUP_SORTS[group_filter.sort])
+            self._sort(result, group_filter.sort)
             self._keep(group_filter, result)
             return result
 
@@ -583,6 +590,15 @@ class LibrarySession:
             result.append(current)
         return self._matching_items(result, group_filter)
 
+    def _sort(self, groups: list[DuplicateGroup], sort: str) -> None:
+        """Order the groups in place by one of `GROUP_SORTS`; the paths and mod times some
+        read come from one scan, not from each group's files built one by one."""
+        texts: PathsAndTimes = {}
+        if sort in _SORTS_READING_FILES:
+            texts = self._file_texts([file_id for group in groups for file_id in group.file_ids])
+        key = GROUP_SORTS[sort]
+        groups.sort(key=lambda group: key(group, texts))
+
     def _keep(self, group_filter: GroupFilter, result: list[DuplicateGroup]) -> None:
         self._filtered[group_filter] = result
         self._current.update((group.group_id, group) for group in result)
@@ -600,7 +616,7 @@ class LibrarySession:
         touched_ids = {group.group_id for group in touched}
         result = [group for group in shown if group.group_id not in touched_ids]
         result += self._filter(group_filter, touched)
-        result.sort(key=GROUP_SORTS[group_filter.sort])
+        self._sort(result, group_filter.sort)
         self._keep(group_filter, result)
 
     def _forget_least_recent_filter(self) -> None:
