@@ -54,6 +54,20 @@ class SceneInfo:
     file_count: int = 1
     gallery_ids: tuple[int, ...] = ()
 
+    @property
+    def richness(self) -> int:
+        """How much the user put into the item: tags, performers, markers, StashDB ids,
+        plays and O count, plus one if organized (the "richest metadata" keeper rule)."""
+        return (
+            self.tag_count
+            + self.performer_count
+            + self.marker_count
+            + self.stash_id_count
+            + self.play_count
+            + self.o_count
+            + (1 if self.organized else 0)
+        )
+
 
 @dataclass(frozen=True)
 class MediaFile:
@@ -301,19 +315,7 @@ class KeeperColumns:
             tags=best(lambda item: item.tag_count),
             markers=best(lambda item: item.marker_count),
             richness=np.array(
-                [
-                    sum(
-                        item.tag_count
-                        + item.performer_count
-                        + item.marker_count
-                        + item.stash_id_count
-                        + item.play_count
-                        + item.o_count
-                        + (1 if item.organized else 0)
-                        for item in file.items
-                    )
-                    for file in ordered
-                ],
+                [sum(item.richness for item in file.items) for file in ordered],
                 dtype=np.int64,
             ),
             gallery_rows=np.array([row for row, _ in galleries], dtype=np.int64),

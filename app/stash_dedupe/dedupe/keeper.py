@@ -66,18 +66,7 @@ class KeeperRule:
 
 
 def _metadata_richness(file: MediaFile) -> float:
-    return float(
-        sum(
-            item.tag_count
-            + item.performer_count
-            + item.marker_count
-            + item.stash_id_count
-            + item.play_count
-            + item.o_count
-            + (1 if item.organized else 0)
-            for item in file.items
-        )
-    )
+    return float(sum(item.richness for item in file.items))
 
 
 def _best_of_items(value: Callable[[SceneInfo], float]) -> Score:
