@@ -167,6 +167,17 @@ class ListedFile(NamedTuple):
         )
 
 
+def positions_in(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Where each of `values` is in the ascending array `ordered` (-1 where it is not):
+    how the columns of a million files are looked up by id without a dict."""
+    wanted = np.asarray(values, dtype=np.int64)
+    at = np.searchsorted(ordered, wanted)
+    inside = at < len(ordered)
+    found = np.zeros(len(wanted), dtype=bool)
+    found[inside] = ordered[at[inside]] == wanted[inside]
+    return np.where(found, at, -1)
+
+
 @dataclass(frozen=True, eq=False)
 class FileColumns:
     """What grouping needs of every file of one media, one array per field (row i is one file,
@@ -191,12 +202,7 @@ class FileColumns:
 
     def rows_of(self, file_ids: np.ndarray) -> np.ndarray:
         """The row of each file id (-1 for ids not among these files)."""
-        wanted = np.asarray(file_ids, dtype=np.int64)
-        rows = np.searchsorted(self.file_ids, wanted)
-        inside = rows < len(self.file_ids)
-        found = np.zeros(len(wanted), dtype=bool)
-        found[inside] = self.file_ids[rows[inside]] == wanted[inside]
-        return np.where(found, rows, -1)
+        return positions_in(self.file_ids, file_ids)
 
     @classmethod
     def of_files(cls, media: str, files: Sequence[MediaFile]) -> FileColumns:

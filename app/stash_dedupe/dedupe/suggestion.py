@@ -24,7 +24,7 @@ from stash_dedupe.dedupe.hash_index import popcount
 from stash_dedupe.dedupe.keeper import DEFAULT_CODEC_ORDER, RULES, codec_family
 from stash_dedupe.dedupe.protections import NO_PROTECTED_FOLDERS
 from stash_dedupe.library_paths import ProtectedFolders
-from stash_dedupe.models import FileColumns, KeeperColumns
+from stash_dedupe.models import FileColumns, KeeperColumns, positions_in
 
 # The path and mod time (epoch seconds, None if unknown) of files by id: what the
 # path and time rules read, asked only for the files a rule reaches with ties left.
@@ -95,12 +95,9 @@ class _Work:
             (file_id for group in groups for file_id in group.file_ids), np.int64, sizes.sum()
         )
         self.rows = files.rows_of(self.file_ids)
-        keeper_rows = np.searchsorted(columns.file_ids, self.file_ids)
-        keeper_rows = np.minimum(keeper_rows, max(len(columns) - 1, 0))
-        listed = (self.rows >= 0) & (
-            columns.file_ids[keeper_rows] == self.file_ids if len(columns) else False
-        )
-        self.column_rows = np.where(listed, keeper_rows, 0)  # each file's row in `columns`
+        column_rows = positions_in(columns.file_ids, self.file_ids)
+        listed = (self.rows >= 0) & (column_rows >= 0)
+        self.column_rows = np.where(listed, column_rows, 0)  # each file's row in `columns`
         self.answerable = self._per_group(np.logical_and, listed)
         self.missing = (
             np.isin(self.file_ids, np.fromiter(missing, np.int64, len(missing)))

@@ -29,6 +29,7 @@ from stash_dedupe.models import (
     SceneInfo,
     phash_from_int64,
     phash_to_int64,
+    positions_in,
 )
 from stash_dedupe.stash.pathmap import FolderMapper, PathMapping, to_local
 
@@ -570,8 +571,8 @@ class StashDatabase:
 
         def positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """(which of `ids` are wanted, their positions in `file_ids`)."""
-            at = np.minimum(np.searchsorted(ordered, ids), max(len(ordered) - 1, 0))
-            found = ordered[at] == ids if len(ordered) else np.zeros(len(ids), bool)
+            at = positions_in(ordered, ids)
+            found = at >= 0
             return found, order[at[found]]
 
         link, item, table = (
@@ -771,27 +772,20 @@ class _ItemColumns:
         self.gallery_rows = np.zeros(0, np.int64)
         self.gallery_ids = np.zeros(0, np.int64)
 
-    def _rows_of(self, file_ids: np.ndarray) -> np.ndarray:
-        rows = np.searchsorted(self.file_ids, file_ids)
-        inside = rows < len(self.file_ids)
-        found = np.zeros(len(file_ids), dtype=bool)
-        found[inside] = self.file_ids[rows[inside]] == file_ids[inside]
-        return np.where(found, rows, -1)
-
     def add(
         self,
         table: np.ndarray,
         counts: dict[str, tuple[np.ndarray, np.ndarray]],
         value_names: Sequence[str],
     ) -> None:
-        rows = self._rows_of(table[:, 0])
+        rows = positions_in(self.file_ids, table[:, 0])
         table, rows = table[rows >= 0], rows[rows >= 0]
         item_ids = table[:, 1]
         per_item = {name: table[:, 2 + index] for index, name in enumerate(value_names)}
         for name, (keys, numbers) in counts.items():
-            at = np.minimum(np.searchsorted(keys, item_ids), max(len(keys) - 1, 0))
-            known = keys[at] == item_ids if len(keys) else np.zeros(len(item_ids), bool)
-            per_item[name] = np.where(known, numbers[at] if len(keys) else 0, 0)
+            at = positions_in(keys, item_ids)
+            counted = numbers[at] if len(keys) else np.zeros_like(item_ids)
+            per_item[name] = np.where(at >= 0, counted, 0)
         organized = per_item.pop("organized") != 0
         np.logical_or.at(self.organized, rows, organized)
         richness = organized.astype(np.int64)
@@ -806,7 +800,7 @@ class _ItemColumns:
         self.item_id = np.where(self.item_count > 0, lowest, 0)
 
     def add_galleries(self, pairs: np.ndarray) -> None:
-        rows = self._rows_of(pairs[:, 0])
+        rows = positions_in(self.file_ids, pairs[:, 0])
         kept = rows >= 0
         order = np.lexsort((pairs[kept, 1], rows[kept]))
         self.gallery_rows = rows[kept][order]
